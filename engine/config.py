@@ -1,0 +1,170 @@
+"""One validated configuration for a descent, shared by the CLI, the TUI and the engine.
+
+Every field has a parser that takes the text a user typed and returns the value
+or raises :class:`ConfigError` naming the field and the problem.  This module
+imports neither torch nor any UI library, so the CLI can validate its
+arguments and the TUI can validate a field as it is typed, before torch loads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Callable
+
+DTYPES = ("float32", "float64")
+MAX_SEED = 2**63 - 1
+
+
+class ConfigError(ValueError):
+    """A bad value for one setting; ``str()`` is the one-line message for the user."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _number(field: str, text: Any) -> float:
+    if isinstance(text, bool):
+        raise ConfigError(field, f"expected a number, got {text!r}")
+    if isinstance(text, (int, float)):
+        return float(text)
+    value = str(text).strip()
+    if not value:
+        raise ConfigError(field, "expected a number, got nothing")
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(field, f"expected a number, got {value!r}") from None
+
+
+def _integer(field: str, text: Any) -> int:
+    """An integer, also written as 1e6 or 1_000_000; never a fraction."""
+    if isinstance(text, bool):
+        raise ConfigError(field, f"expected an integer, got {text!r}")
+    if isinstance(text, int):
+        return text
+    value = str(text).strip()
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number != int(number):
+        raise ConfigError(field, f"expected an integer, got {value!r}")
+    return int(number)
+
+
+def parse_learning_rate(text: Any, field: str = "learning rate") -> float:
+    value = _number(field, text)
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(field, f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def parse_seed(text: Any, field: str = "seed") -> int:
+    value = _integer(field, text)
+    if not 0 <= value <= MAX_SEED:
+        raise ConfigError(field, f"must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
+def parse_optional_seed(text: Any, field: str = "init seed") -> int | None:
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none")):
+        return None
+    return parse_seed(text, field)
+
+
+def parse_threshold(text: Any, field: str = "threshold") -> float:
+    value = _number(field, text)
+    if math.isnan(value):
+        raise ConfigError(field, "must be a number, got NaN")
+    return value
+
+
+def parse_max_iter(text: Any, field: str = "max iterations") -> int:
+    value = _integer(field, text)
+    if value < 1:
+        raise ConfigError(field, f"must be a positive integer, got {value}")
+    return value
+
+
+def parse_dtype(text: Any, field: str = "dtype") -> str:
+    value = str(text).strip().lower()
+    if value not in DTYPES:
+        raise ConfigError(field, f"must be one of {', '.join(DTYPES)}, got {text!r}")
+    return value
+
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+def parse_device(text: Any, field: str = "device") -> str:
+    value = str(text).strip().lower()
+    if not _DEVICE.match(value):
+        raise ConfigError(field, f"must be cpu, cuda or cuda:N, got {text!r}")
+    return value
+
+
+def parse_logdir(text: Any, field: str = "logdir") -> str:
+    value = str(text)
+    if not value.strip():
+        raise ConfigError(field, "must be a folder path, got nothing")
+    if "\0" in value:
+        raise ConfigError(field, "must not contain a NUL character")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a run.  Build it with :func:`make_config` to validate it."""
+
+    learning_rate: float = 0.01
+    seed: int = 42
+    init_seed: int | None = None
+    threshold: float = 0.70
+    max_iter: int = 100_000
+    dtype: str = "float32"
+    device: str = "cpu"
+    tensorboard: bool = True
+    logdir: str = "runs"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some settings changed, each validated."""
+        return make_config(self, **changes)
+
+    def run_name(self) -> str:
+        """A folder name that says which hyperparameters produced a run."""
+        init = "" if self.init_seed is None else f"_init{self.init_seed}"
+        return f"lr{self.learning_rate:g}_seed{self.seed}{init}_thr{self.threshold:g}_{self.dtype}"
+
+
+PARSERS: dict[str, Callable[..., Any]] = {
+    "learning_rate": parse_learning_rate,
+    "seed": parse_seed,
+    "init_seed": parse_optional_seed,
+    "threshold": parse_threshold,
+    "max_iter": parse_max_iter,
+    "dtype": parse_dtype,
+    "device": parse_device,
+    "tensorboard": bool,
+    "logdir": parse_logdir,
+}
+assert set(PARSERS) == {f.name for f in fields(Config)}
+
+
+def make_config(base: Config | None = None, **values: Any) -> Config:
+    """Validate ``values`` (text or numbers) and return a Config; raises ConfigError."""
+    unknown = set(values) - set(PARSERS)
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], "is not a setting")
+    parsed = {name: PARSERS[name](value) for name, value in values.items()}
+    return replace(base or Config(), **parsed)

@@ -1,0 +1,266 @@
+"""Batch gradient descent, one iteration at a time, through the custom Functions.
+
+An iteration is one pass of the notebook's loop: Linear forward, MSE forward,
+MSE backward, Linear backward, then the update of W and b.  The loss recorded
+for iteration k is the one computed before its update, as the notebook prints
+it.  A run stops after the first iteration whose loss is at or under the
+threshold (converged), after ``max_iter`` iterations (capped), or when the
+loss or a parameter stops being finite (diverged).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import Config
+from .functions import Context, Linear, MSE
+from .history import LossHistory
+from .problem import Problem, toy_problem
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+# Below this many multiply-adds per matrix product, a second BLAS thread costs
+# more to wake than it saves (measured by `make bench`), so a run on a small
+# CPU problem uses one thread.
+SINGLE_THREAD_MAX_WORK = 1 << 16
+
+
+class Status(str, Enum):
+    READY = "ready"
+    RUNNING = "running"
+    CONVERGED = "converged"
+    CAPPED = "capped"
+    DIVERGED = "diverged"
+
+    @property
+    def finished(self) -> bool:
+        return self in (Status.CONVERGED, Status.CAPPED, Status.DIVERGED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class StepSnapshot:
+    """What a display needs after a step or a chunk of steps; plain numpy, safe to share."""
+
+    iteration: int
+    loss: float | None
+    previous_loss: float | None
+    status: Status
+    W: np.ndarray
+    b: np.ndarray
+    grad_W: np.ndarray | None
+    grad_b: np.ndarray | None
+    delta_W: np.ndarray | None
+    delta_b: np.ndarray | None
+
+    @property
+    def grad_W_norm(self) -> float | None:
+        return None if self.grad_W is None else float(np.linalg.norm(self.grad_W))
+
+    @property
+    def grad_b_norm(self) -> float | None:
+        return None if self.grad_b is None else float(np.linalg.norm(self.grad_b))
+
+
+def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Descent:
+    """A descent on one problem with one configuration; ``step``, ``run``, ``reset``.
+
+    ``mse`` and ``linear`` are the Functions that compute each step; by default
+    the built-in ones, a student's own otherwise.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        problem: Problem | None = None,
+        mse: type = MSE,
+        linear: type = Linear,
+    ) -> None:
+        self.config = config or Config()
+        self.dtype = DTYPES[self.config.dtype]
+        self.problem = problem or toy_problem(
+            self.config.seed, self.config.init_seed, self.dtype, self.config.device
+        )
+        self.mse = mse
+        self.linear = linear
+        # The notebook compares the float32 loss with 0.70 in float32: do the same.
+        self._threshold = torch.tensor(self.config.threshold, dtype=self.dtype).item()
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to iteration 0, with the same data and initial W, b."""
+        self._W = self.problem.W0.clone()
+        self._b = self.problem.b0.clone()
+        self._grad_W: torch.Tensor | None = None
+        self._grad_b: torch.Tensor | None = None
+        self._history = LossHistory()
+        self._status = Status.READY
+
+    @property
+    def iteration(self) -> int:
+        """Iterations performed so far (each one recorded a loss)."""
+        return len(self._history)
+
+    @property
+    def losses(self) -> np.ndarray:
+        """The loss of every iteration, read-only."""
+        return self._history.view()
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def W(self) -> torch.Tensor:
+        return self._W.clone()
+
+    @property
+    def b(self) -> torch.Tensor:
+        return self._b.clone()
+
+    @property
+    def grad_W(self) -> torch.Tensor | None:
+        """The gradient of the last update, or None before the first."""
+        return None if self._grad_W is None else self._grad_W.clone()
+
+    @property
+    def grad_b(self) -> torch.Tensor | None:
+        return None if self._grad_b is None else self._grad_b.clone()
+
+    # -- stepping ---------------------------------------------------------------------
+
+    def step(self) -> Status:
+        """One iteration (nothing once the run has stopped)."""
+        return self.run(1)
+
+    def run(self, max_steps: int | None = None) -> Status:
+        """Up to ``max_steps`` iterations (default: until a stop condition)."""
+        if self._status.finished:
+            return self._status
+        history = self._history
+        remaining = self.config.max_iter - len(history)
+        steps = remaining if max_steps is None else max(0, min(max_steps, remaining))
+        if steps == 0:
+            return self._settle()
+
+        X = self.problem.X
+        # Neither X nor Y is learnt: their gradients are never computed.
+        ctx_linear, ctx_mse = Context((False, True, True)), Context((True, False))
+        alpha = -self.config.learning_rate
+        threshold = self._threshold
+
+        n, d, m = self.problem.shape
+        threads = torch.get_num_threads()
+        if X.device.type == "cpu" and n * d * m <= SINGLE_THREAD_MAX_WORK:
+            torch.set_num_threads(1)
+        try:
+            status, grad_W, grad_b = self._loop(steps, ctx_linear, ctx_mse, alpha, threshold)
+        finally:
+            torch.set_num_threads(threads)
+        if grad_W is not None:
+            self._grad_W, self._grad_b = grad_W, grad_b
+        self._status = status
+        return self._settle()
+
+    def _loop(self, steps, ctx_linear, ctx_mse, alpha, threshold):
+        """The hot loop: ``steps`` iterations at most; returns the status and last gradients."""
+        X, Y, W, b = self.problem.X, self.problem.Y, self._W, self._b
+        linear_forward, linear_backward = self.linear.forward, self.linear.backward
+        mse_forward, mse_backward = self.mse.forward, self.mse.backward
+        append = self._history.append
+        isfinite = math.isfinite
+        status = Status.RUNNING
+        grad_W = grad_b = None
+        with torch.inference_mode():
+            for _ in range(steps):
+                loss = mse_forward(ctx_mse, linear_forward(ctx_linear, X, W, b), Y).item()
+                append(loss)
+                if not isfinite(loss):
+                    status = Status.DIVERGED
+                    break
+                grad_yhat, _ = mse_backward(ctx_mse, 1.0)
+                _, grad_W, grad_b = linear_backward(ctx_linear, grad_yhat)
+                W.add_(grad_W, alpha=alpha)
+                b.add_(grad_b, alpha=alpha)
+                if loss <= threshold:
+                    status = Status.CONVERGED
+                    break
+        return status, grad_W, grad_b
+
+    def _settle(self) -> Status:
+        """Apply the cap and the end-of-run finiteness check to the status."""
+        if self._status is Status.RUNNING and len(self._history) >= self.config.max_iter:
+            self._status = Status.CAPPED
+        if self._status in (Status.CONVERGED, Status.CAPPED) and not self.parameters_finite():
+            # The last update overflowed: the next loss would not be finite.
+            self._status = Status.DIVERGED
+        return self._status
+
+    def parameters_finite(self) -> bool:
+        return bool(torch.isfinite(self._W).all() and torch.isfinite(self._b).all())
+
+    # -- reading ----------------------------------------------------------------------
+
+    def loss_at(self, W: torch.Tensor, b: torch.Tensor) -> float:
+        """The loss at the given parameters, through the Functions' forward."""
+        with torch.inference_mode():
+            yhat = self.linear.forward(Context(), self.problem.X, W, b)
+            return self.mse.forward(Context(), yhat, self.problem.Y).item()
+
+    def final_loss(self) -> float:
+        """The loss at the current parameters (after the last update)."""
+        return self.loss_at(self._W, self._b)
+
+    def snapshot(self) -> StepSnapshot:
+        losses = self._history.view()
+        grad_W, grad_b = _numpy(self._grad_W), _numpy(self._grad_b)
+        alpha = -self.config.learning_rate
+        return StepSnapshot(
+            iteration=len(losses),
+            loss=float(losses[-1]) if len(losses) else None,
+            previous_loss=float(losses[-2]) if len(losses) > 1 else None,
+            status=self._status,
+            W=_numpy(self._W),
+            b=_numpy(self._b),
+            grad_W=grad_W,
+            grad_b=grad_b,
+            # The last update of plain gradient descent: -learning_rate * gradient.
+            delta_W=None if grad_W is None else alpha * grad_W,
+            delta_b=None if grad_b is None else alpha * grad_b,
+        )
+
+    def summary(self, include_losses: bool = True) -> dict[str, Any]:
+        """The run as JSON-ready data; non-finite numbers become null."""
+        out: dict[str, Any] = {
+            "status": self._status.value,
+            "iterations": self.iteration,
+            "final_loss": _finite_or_none(self.final_loss()),
+        }
+        if include_losses:
+            out["losses"] = [_finite_or_none(v) for v in self._history.view().tolist()]
+        out["W"] = _tolist(self._W)
+        out["b"] = _tolist(self._b)
+        out["config"] = self.config.to_dict()
+        return out
+
+
+def _tolist(t: torch.Tensor) -> list:
+    return [[_finite_or_none(v) for v in row] for row in t.detach().cpu().double().tolist()]

@@ -1,0 +1,1 @@
+"""amal-tui's terminal app (Textual).  Importing this package imports nothing heavy."""
