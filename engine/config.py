@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Callable
+from typing import Any
 
 DTYPES = ("float32", "float64")
 MAX_SEED = 2**63 - 1
@@ -137,7 +138,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed, each validated."""
         return make_config(self, **changes)
 

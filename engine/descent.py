@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .functions import Context, Linear, MSE
+from .functions import MSE, Context, Linear
 from .history import LossHistory
 from .problem import Problem, toy_problem
 

@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from engine.config import (
     Config,
