@@ -1,0 +1,185 @@
+"""`make bench`: amal-tui's speed against its goals, every figure measured side by side in one run.
+
+Each contender runs in turn, several rounds interleaved, and the median time of
+each is kept, so a noisy neighbour slows all of them alike; the figures are
+ratios of those medians.  Usage: python bench/bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import notebook_loop  # noqa: E402
+
+from engine import Descent, make_config  # noqa: E402
+from engine.problem import toy_problem  # noqa: E402
+from engine.session import Session  # noqa: E402
+
+RESULTS: list[tuple[str, str, str, str]] = []
+
+
+def verdict(ratio: float, goal: float | None, at_least: bool = True) -> str:
+    if goal is None:
+        return "(reported)"
+    met = ratio >= goal if at_least else ratio <= goal
+    return "PASS" if met else "MISS"
+
+
+def row(
+    label: str, ratio: float, goal: float | None, at_least: bool = True, unit: str = "×"
+) -> None:
+    goal_text = "" if goal is None else f"{'≥' if at_least else '≤'} {goal:g}{unit}"
+    RESULTS.append((label, f"{ratio:.2f}{unit}", goal_text, verdict(ratio, goal, at_least)))
+    print(f"  {label:<58} {ratio:>8.2f}{unit}  {goal_text:>8}  {verdict(ratio, goal, at_least)}")
+
+
+def median_times(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Seconds per iteration of each contender: the median over interleaved rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for name, run in contenders.items():
+        run()  # warm-up
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            samples[name].append(run())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+# -- 1. steps per second on the notebook's problem --------------------------------------
+
+
+def default_problem_contenders(iterations: int, logdir: str) -> dict[str, Callable[[], float]]:
+    problem = toy_problem(42)
+    X, Y, W0, b0 = problem.X, problem.Y, problem.W0, problem.b0
+    endless = make_config(threshold=-1, max_iter=iterations, tensorboard=False)
+
+    def engine() -> float:
+        descent = Descent(endless, problem)
+        start = time.perf_counter()
+        descent.run()
+        return (time.perf_counter() - start) / iterations
+
+    def engine_logged() -> float:
+        session = Session(
+            endless.replace(tensorboard=True, logdir=logdir), Descent(endless, problem)
+        )
+        start = time.perf_counter()
+        while not session.descent.status.finished:
+            session.run_for(0.05)
+        session.close()
+        return (time.perf_counter() - start) / iterations
+
+    def idiom() -> float:
+        model = torch.nn.Linear(13, 3)
+        with torch.no_grad():
+            model.weight.copy_(W0.t())
+            model.bias.copy_(b0.view(-1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        criterion = torch.nn.MSELoss()
+        start = time.perf_counter()
+        for _ in range(iterations):
+            optimizer.zero_grad()
+            loss = criterion(model(X), Y)
+            loss.backward()
+            optimizer.step()
+            loss.item()  # the stop test needs the value
+        return (time.perf_counter() - start) / iterations
+
+    def idiom_one_thread() -> float:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return idiom()
+        finally:
+            torch.set_num_threads(threads)
+
+    def notebook() -> float:
+        start = time.perf_counter()
+        notebook_loop.grad_descent(X, Y, W0.clone(), b0.clone(), iterations)
+        return (time.perf_counter() - start) / iterations
+
+    Xn, Yn = X.numpy(), Y.numpy()
+
+    def numpy_loop() -> float:
+        W, b = W0.numpy().copy(), b0.numpy().copy()
+        scale = np.float32(2.0 / Yn.size)
+        start = time.perf_counter()
+        for _ in range(iterations):
+            diff = Xn @ W + b - Yn
+            float(np.vdot(diff, diff)) / Yn.size
+            grad = diff * scale
+            W -= np.float32(0.01) * (Xn.T @ grad)
+            b -= np.float32(0.01) * grad.sum(0, keepdims=True)
+        return (time.perf_counter() - start) / iterations
+
+    return {
+        "engine": engine,
+        "engine + TensorBoard": engine_logged,
+        "nn.Linear + nn.MSELoss + optim.SGD": idiom,
+        "the same on one thread": idiom_one_thread,
+        "notebook loop": notebook,
+        "NumPy loop": numpy_loop,
+    }
+
+
+def bench_default_problem(quick: bool) -> None:
+    iterations = 3000 if quick else 20000
+    with tempfile.TemporaryDirectory() as logdir:
+        times = median_times(default_problem_contenders(iterations, logdir), 3 if quick else 5)
+    print("\n1. Steps per second on the notebook's problem (50×13 → 3, float32, CPU)")
+    for name, seconds in times.items():
+        print(f"  {name:<40} {1 / seconds:>12,.0f} steps/s  {seconds * 1e6:8.2f} µs/step")
+    engine = times["engine"]
+    row(
+        "engine vs nn.Linear + nn.MSELoss + optim.SGD",
+        times["nn.Linear + nn.MSELoss + optim.SGD"] / engine,
+        4,
+    )
+    row(
+        "engine vs the same idiom on one thread, as the engine runs",
+        times["the same on one thread"] / engine,
+        None,
+    )
+    row("engine vs the notebook's own loop", times["notebook loop"] / engine, 1)
+    row("engine vs a hand-written NumPy loop", times["NumPy loop"] / engine, None)
+    row(
+        "engine + TensorBoard logging vs engine alone (time)",
+        times["engine + TensorBoard"] / engine,
+        1.25,
+        at_least=False,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer iterations and rounds (for a smoke test)"
+    )
+    args = parser.parse_args()
+    print(
+        f"amal-tui benchmarks — {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
+    )
+    bench_default_problem(args.quick)
+    missed = [r for r in RESULTS if r[3] == "MISS"]
+    print(
+        f"\n{len(RESULTS) - len(missed)} goals met"
+        + (f", {len(missed)} missed" if missed else "")
+        + "."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""The amal-tui command: headless log and JSON, exit codes, one-line errors, TensorBoard files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tui.cli import main
+
+AMAL = [sys.executable, "-m", "tui.cli"]
+
+
+def run_main(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_headless_prints_the_notebooks_log(capsys):
+    code, out, _ = run_main(capsys, "--headless", "--no-tensorboard")
+    assert code == 0
+    lines = out.splitlines()
+    log = [line for line in lines if line.startswith("Iterations|")]
+    assert log[0].startswith("Iterations|\t TRAIN 0: loss 13.6831")
+    assert [int(line.split()[2].rstrip(":")) for line in log] == list(range(0, 1500, 100))
+    assert "\t\t.......Convergence reached at n = 1475" in lines
+    assert "FINAL W equals" in out and "FINAL b equals" in out
+
+
+def test_headless_capped_run(capsys):
+    code, out, _ = run_main(
+        capsys,
+        "--headless",
+        "--no-tensorboard",
+        "--lr",
+        "0.0001",
+        "--init-seed",
+        "42",
+        "--max-iter",
+        "1001",
+    )
+    assert code == 0
+    assert "Iterations|\t TRAIN 1000: loss 15.27704" in out
+    assert "\t\t.......Broke the loop without converging." in out
+
+
+@pytest.mark.parametrize(
+    "args,status,iterations,first",
+    [
+        ([], "converged", 1475, 13.683131217956543),
+        (
+            ["--lr", "0.0001", "--init-seed", "42", "--max-iter", "1001"],
+            "capped",
+            1001,
+            17.9472599029541,
+        ),
+        (["--lr", "0.5", "--init-seed", "42"], "converged", 30, 17.9472599029541),
+    ],
+)
+def test_json_reproduces_the_three_runs(capsys, args, status, iterations, first):
+    code, out, _ = run_main(capsys, "--headless", "--json", "--no-tensorboard", *args)
+    summary = json.loads(out)
+    assert code == 0
+    assert summary["status"] == status and summary["iterations"] == iterations
+    assert len(summary["losses"]) == iterations
+    assert summary["losses"][0] == pytest.approx(first, rel=1e-5)
+    assert summary["final_loss"] < summary["losses"][-1]
+    assert np.array(summary["W"]).shape == (13, 3) and np.array(summary["b"]).shape == (1, 3)
+    assert summary["config"]["learning_rate"] == float(
+        dict(zip(args[::2], args[1::2])).get("--lr", 0.01)
+    )
+    assert set(summary["config"]) >= {
+        "seed",
+        "init_seed",
+        "threshold",
+        "max_iter",
+        "dtype",
+        "device",
+    }
+
+
+def test_diverged_run_exits_3_with_valid_json(capsys):
+    code, out, _ = run_main(
+        capsys, "--headless", "--json", "--no-tensorboard", "--lr", "1.6", "--init-seed", "42"
+    )
+    summary = json.loads(out)  # strict JSON: no NaN or Infinity
+    assert code == 3 and summary["status"] == "diverged"
+    assert summary["losses"][-1] is None
+
+
+def test_diverged_run_text(capsys):
+    code, out, _ = run_main(
+        capsys, "--headless", "--no-tensorboard", "--lr", "1.6", "--init-seed", "42"
+    )
+    assert code == 3 and ".......Diverged at n = " in out
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--lr", "abc"], ["--lr", "expected a number"]),
+        (["--lr", "0"], ["--lr", "positive"]),
+        (["--lr", "-0.5"], ["--lr", "positive"]),
+        (["--lr", "nan"], ["--lr", "positive finite"]),
+        (["--lr", "inf"], ["--lr", "positive finite"]),
+        (["--threshold", "nan"], ["--threshold", "NaN"]),
+        (["--max-iter", "-3"], ["--max-iter", "positive integer"]),
+        (["--max-iter", "2.5"], ["--max-iter", "integer"]),
+        (["--seed", "4.2"], ["--seed", "integer"]),
+        (["--init-seed", "x"], ["--init-seed", "integer"]),
+        (["--dtype", "float16"], ["--dtype", "float32, float64"]),
+        (["--device", "tpu"], ["--device", "cpu, cuda"]),
+        (["--json"], ["--json needs --headless"]),
+        (["--frobnicate"], ["unrecognized arguments"]),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, args, words):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", *args] if args != ["--json"] else args)
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert all(word in err for word in words), err
+    assert "Traceback" not in err
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--device", "cuda"])
+    assert exit_.value.code == 2
+    assert "no GPU" in capsys.readouterr().err
+
+
+def test_help_teaches(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for word in ("--headless", "--lr", "--init-seed", "--logdir", "n = 1475", "exit status"):
+        assert word in out
+
+
+def test_unexpected_error_writes_a_crash_report(capsys, monkeypatch, tmp_path):
+    import engine.headless
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.headless, "run_headless", boom)
+    monkeypatch.setenv("AMAL_TUI_CRASH_DIR", str(tmp_path))
+    code, _, err = run_main(capsys, "--headless")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "RuntimeError: boom" in err
+    report = next(tmp_path.glob("amal-tui-crash-*.txt")).read_text()
+    assert "Traceback" in report and "boom" in report
+
+
+def _scalars(folder):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return accumulator.Scalars("Loss/train")
+
+
+def test_tensorboard_events_equal_the_json_losses(capsys, tmp_path):
+    code, out, err = run_main(capsys, "--headless", "--json", "--logdir", str(tmp_path))
+    losses = json.loads(out)["losses"]
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("lr0.01_seed42_thr0.7_float32_")
+    assert str(folder) in err
+    scalars = _scalars(folder)
+    assert [s.step for s in scalars] == list(range(len(losses)))
+    np.testing.assert_array_equal([s.value for s in scalars], np.float32(losses))
+
+
+def test_unwritable_logdir_warns_once_and_the_run_goes_on(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, out, err = run_main(capsys, "--headless", "--json", "--logdir", str(blocker / "runs"))
+    assert code == 0 and json.loads(out)["iterations"] == 1475
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and str(blocker) in warnings[0] and "run goes on" in warnings[0]
+
+
+def test_no_tensorboard_writes_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = run_main(capsys, "--headless", "--no-tensorboard")
+    assert code == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_exits_130_with_a_partial_summary_and_a_flushed_log(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            *AMAL,
+            "--headless",
+            "--json",
+            "--threshold",
+            "-1",
+            "--max-iter",
+            "100000000",
+            "--logdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+    )
+    # Wait until the run has logged something, then interrupt it.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        p.stat().st_size > 200 for p in tmp_path.rglob("events*")
+    ):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True and summary["status"] == "running"
+    assert summary["iterations"] == len(summary["losses"]) > 0
+    (folder,) = tmp_path.iterdir()
+    assert len(_scalars(folder)) == summary["iterations"]
