@@ -49,7 +49,7 @@ def row(
 def median_times(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
     """Seconds per iteration of each contender: the median over interleaved rounds."""
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for name, run in contenders.items():
+    for run in contenders.values():
         run()  # warm-up
     for _ in range(rounds):
         for name, run in contenders.items():

@@ -73,7 +73,7 @@ def test_json_reproduces_the_three_runs(capsys, args, status, iterations, first)
     assert summary["final_loss"] < summary["losses"][-1]
     assert np.array(summary["W"]).shape == (13, 3) and np.array(summary["b"]).shape == (1, 3)
     assert summary["config"]["learning_rate"] == float(
-        dict(zip(args[::2], args[1::2])).get("--lr", 0.01)
+        dict(zip(args[::2], args[1::2], strict=True)).get("--lr", 0.01)
     )
     assert set(summary["config"]) >= {
         "seed",

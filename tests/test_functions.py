@@ -50,7 +50,7 @@ def test_gradients_agree_with_torch_autograd():
     X, W, b, Y = _random(6, 4), _random(4, 2, seed=1), _random(1, 2, seed=2), _random(6, 2, seed=3)
     ours = torch.autograd.grad(MSE.apply(Linear.apply(X, W, b), Y), (X, W, b, Y))
     reference = torch.autograd.grad(torch.nn.functional.mse_loss(X @ W + b, Y), (X, W, b, Y))
-    for mine, theirs in zip(ours, reference):
+    for mine, theirs in zip(ours, reference, strict=True):
         torch.testing.assert_close(mine, theirs)
 
 
