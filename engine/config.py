@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 DTYPES = ("float32", "float64")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+MAX_COMPARE = 8
 MAX_SEED = 2**63 - 1
 
 
@@ -121,6 +123,70 @@ def parse_logdir(text: Any, field: str = "logdir") -> str:
     return value
 
 
+def parse_flag(text: Any, field: str = "flag") -> bool:
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(field, f"expected true or false, got {text!r}")
+
+
+def parse_batch_size(text: Any, field: str = "batch size") -> int | None:
+    """A positive integer, or nothing / "full" for the whole batch."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "full", "none")):
+        return None
+    value = _integer(field, text)
+    if value < 1:
+        raise ConfigError(field, f"must be a positive integer or 'full', got {value}")
+    return value
+
+
+def parse_optimizer(text: Any, field: str = "optimizer") -> str:
+    value = str(text).strip().lower()
+    if value not in OPTIMIZERS:
+        raise ConfigError(field, f"must be one of {', '.join(OPTIMIZERS)}, got {text!r}")
+    return value
+
+
+def _fraction(field: str, text: Any) -> float:
+    value = _number(field, text)
+    if not 0 <= value < 1:
+        raise ConfigError(field, f"must be in [0, 1), got {text!r}")
+    return value
+
+
+def parse_momentum(text: Any, field: str = "momentum") -> float:
+    return _fraction(field, text)
+
+
+def parse_beta(text: Any, field: str = "beta") -> float:
+    return _fraction(field, text)
+
+
+def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
+    """Learning rates separated by commas (or spaces): "0.0001,0.01,0.5"."""
+    if text is None:
+        return ()
+    if isinstance(text, (list, tuple)):
+        items = list(text)
+    else:
+        items = [item for item in re.split(r"[,\s;]+", str(text).strip()) if item]
+    if not items:
+        return ()
+    if len(items) > MAX_COMPARE:
+        raise ConfigError(field, f"at most {MAX_COMPARE} learning rates, got {len(items)}")
+    values = []
+    for item in items:
+        try:
+            values.append(parse_learning_rate(item, field))
+        except ConfigError as error:
+            raise ConfigError(field, f"{item!r} is not a learning rate: {error.reason}") from None
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting of a run.  Build it with :func:`make_config` to validate it."""
@@ -134,9 +200,17 @@ class Config:
     device: str = "cpu"
     tensorboard: bool = True
     logdir: str = "runs"
+    batch_size: int | None = None
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    compare: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["compare"] = list(self.compare)
+        return out
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed, each validated."""
@@ -145,7 +219,16 @@ class Config:
     def run_name(self) -> str:
         """A folder name that says which hyperparameters produced a run."""
         init = "" if self.init_seed is None else f"_init{self.init_seed}"
-        return f"lr{self.learning_rate:g}_seed{self.seed}{init}_thr{self.threshold:g}_{self.dtype}"
+        optimizer = "" if self.optimizer == "sgd" else f"_{self.optimizer}"
+        batch = "" if self.batch_size is None else f"_batch{self.batch_size}"
+        return (
+            f"lr{self.learning_rate:g}_seed{self.seed}{init}{optimizer}{batch}"
+            f"_thr{self.threshold:g}_{self.dtype}"
+        )
+
+    def for_learning_rate(self, learning_rate: float) -> Config:
+        """The same run with another learning rate, outside any comparison."""
+        return replace(self, learning_rate=learning_rate, compare=())
 
 
 PARSERS: dict[str, Callable[..., Any]] = {
@@ -156,8 +239,14 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "max_iter": parse_max_iter,
     "dtype": parse_dtype,
     "device": parse_device,
-    "tensorboard": bool,
+    "tensorboard": parse_flag,
     "logdir": parse_logdir,
+    "batch_size": parse_batch_size,
+    "optimizer": parse_optimizer,
+    "momentum": parse_momentum,
+    "beta1": parse_beta,
+    "beta2": parse_beta,
+    "compare": parse_compare,
 }
 assert set(PARSERS) == {f.name for f in fields(Config)}
 

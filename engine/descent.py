@@ -21,6 +21,7 @@ import torch
 from .config import Config
 from .functions import MSE, Context, Linear
 from .history import LossHistory
+from .optimizers import Optimizer, make_optimizer
 from .problem import Problem, toy_problem
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -78,6 +79,28 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+class MiniBatches:
+    """Index batches of a shuffled order, reshuffled each epoch from ``seed``.
+
+    The last batch of an epoch is smaller when ``batch_size`` does not divide n,
+    as with ``DataLoader(shuffle=True, drop_last=False)``.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device) -> None:
+        self.n, self.batch_size, self.device = n, batch_size, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order: torch.Tensor | None = None
+        self.position = n
+
+    def next(self) -> torch.Tensor:
+        if self.position >= self.n:
+            self.order = torch.randperm(self.n, generator=self.generator).to(self.device)
+            self.position = 0
+        batch = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+
 class Descent:
     """A descent on one problem with one configuration; ``step``, ``run``, ``reset``.
 
@@ -113,6 +136,18 @@ class Descent:
         self._grad_b: torch.Tensor | None = None
         self._history = LossHistory()
         self._status = Status.READY
+        config, n = self.config, self.problem.shape[0]
+        # Plain full-batch gradient descent, the notebook's, has a loop of its own (the fast path).
+        self._optimizer: Optimizer | None = None
+        self._batches: MiniBatches | None = None
+        if config.optimizer != "sgd" or (config.batch_size is not None and config.batch_size < n):
+            self._optimizer = make_optimizer(
+                config.optimizer, config.learning_rate, config.momentum, config.beta1, config.beta2
+            )
+            if config.batch_size is not None and config.batch_size < n:
+                self._batches = MiniBatches(
+                    n, config.batch_size, config.seed, self.problem.X.device
+                )
 
     @property
     def iteration(self) -> int:
@@ -172,7 +207,10 @@ class Descent:
         if X.device.type == "cpu" and n * d * m <= SINGLE_THREAD_MAX_WORK:
             torch.set_num_threads(1)
         try:
-            status, grad_W, grad_b = self._loop(steps, ctx_linear, ctx_mse, alpha, threshold)
+            if self._optimizer is None:
+                status, grad_W, grad_b = self._loop(steps, ctx_linear, ctx_mse, alpha, threshold)
+            else:
+                status, grad_W, grad_b = self._general_loop(steps, ctx_linear, ctx_mse, threshold)
         finally:
             torch.set_num_threads(threads)
         if grad_W is not None:
@@ -205,6 +243,46 @@ class Descent:
                     break
         return status, grad_W, grad_b
 
+    def _general_loop(self, steps, ctx_linear, ctx_mse, threshold):
+        """Any optimizer, mini-batches: the recorded loss and the stop test use the full batch."""
+        X, Y, W, b = self.problem.X, self.problem.Y, self._W, self._b
+        linear_forward, linear_backward = self.linear.forward, self.linear.backward
+        mse_forward, mse_backward = self.mse.forward, self.mse.backward
+        optimizer, batches = self._optimizer, self._batches
+        parameters = [W, b]
+        append = self._history.append
+        isfinite = math.isfinite
+        status = Status.RUNNING
+        grad_W = grad_b = None
+        with torch.inference_mode():
+            for _ in range(steps):
+                loss = mse_forward(ctx_mse, linear_forward(ctx_linear, X, W, b), Y).item()
+                append(loss)
+                if not isfinite(loss):
+                    status = Status.DIVERGED
+                    break
+                if batches is not None:
+                    batch = batches.next()
+                    X_batch, Y_batch = X.index_select(0, batch), Y.index_select(0, batch)
+                    mse_forward(ctx_mse, linear_forward(ctx_linear, X_batch, W, b), Y_batch)
+                grad_yhat, _ = mse_backward(ctx_mse, 1.0)
+                _, grad_W, grad_b = linear_backward(ctx_linear, grad_yhat)
+                optimizer.step(parameters, [grad_W, grad_b])
+                if loss <= threshold:
+                    status = Status.CONVERGED
+                    break
+        return status, grad_W, grad_b
+
+    def _last_step(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """What the last update added to W and b."""
+        if self._optimizer is not None:
+            steps = self._optimizer.last_step
+            return (None, None) if steps is None else (_numpy(steps[0]), _numpy(steps[1]))
+        if self._grad_W is None:
+            return None, None
+        alpha = -self.config.learning_rate
+        return alpha * _numpy(self._grad_W), alpha * _numpy(self._grad_b)
+
     def _settle(self) -> Status:
         """Apply the cap and the end-of-run finiteness check to the status."""
         if self._status is Status.RUNNING and len(self._history) >= self.config.max_iter:
@@ -231,8 +309,7 @@ class Descent:
 
     def snapshot(self) -> StepSnapshot:
         losses = self._history.view()
-        grad_W, grad_b = _numpy(self._grad_W), _numpy(self._grad_b)
-        alpha = -self.config.learning_rate
+        delta_W, delta_b = self._last_step()
         return StepSnapshot(
             iteration=len(losses),
             loss=float(losses[-1]) if len(losses) else None,
@@ -240,11 +317,10 @@ class Descent:
             status=self._status,
             W=_numpy(self._W),
             b=_numpy(self._b),
-            grad_W=grad_W,
-            grad_b=grad_b,
-            # The last update of plain gradient descent: -learning_rate * gradient.
-            delta_W=None if grad_W is None else alpha * grad_W,
-            delta_b=None if grad_b is None else alpha * grad_b,
+            grad_W=_numpy(self._grad_W),
+            grad_b=_numpy(self._grad_b),
+            delta_W=delta_W,
+            delta_b=delta_b,
         )
 
     def summary(self, include_losses: bool = True) -> dict[str, Any]:
@@ -259,6 +335,7 @@ class Descent:
         out["W"] = _tolist(self._W)
         out["b"] = _tolist(self._b)
         out["config"] = self.config.to_dict()
+        out["theory"] = self.problem.theory.to_dict()
         return out
 
 

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from .compare import compare_descents, comparison_table
 from .config import Config
-from .descent import Status
+from .descent import Descent, Status
+from .saving import SaveError, save_run
 from .session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -46,15 +48,12 @@ class _Progress:
         self.shown_at = self.started
         self.visible = False
 
-    def update(self, iteration: int, loss: float | None) -> None:
+    def update(self, iteration: int, loss: float | None, label: str = "") -> None:
         now = time.perf_counter()
         if not self.enabled or now - self.shown_at < 0.2 or now - self.started < 0.5:
             return
-        rate = iteration / (now - self.started)
         loss_text = "" if loss is None else f"  loss {loss:.6g}"
-        self.stream.write(
-            f"\r\033[K  iteration {iteration}/{self.max_iter}{loss_text}  {rate:,.0f} steps/s"
-        )
+        self.stream.write(f"\r\033[K  {label}iteration {iteration}/{self.max_iter}{loss_text}")
         self.stream.flush()
         self.shown_at = now
         self.visible = True
@@ -66,10 +65,10 @@ class _Progress:
             self.visible = False
 
 
-def _print_log_lines(out: TextIO, losses, start: int, end: int) -> None:
+def _log_lines(losses, start: int, end: int) -> Iterator[str]:
     first = -(-start // LOG_EVERY) * LOG_EVERY
     for k in range(first, end, LOG_EVERY):
-        out.write(f"Iterations|\t TRAIN {k}: loss {float(losses[k])}\n")
+        yield f"Iterations|\t TRAIN {k}: loss {float(losses[k])}\n"
 
 
 def _ending(status: Status, iterations: int, interrupted: bool) -> str:
@@ -84,53 +83,150 @@ def _ending(status: Status, iterations: int, interrupted: bool) -> str:
     return "\t\t.......Broke the loop without converging."
 
 
+def theory_line(descent: Descent) -> str:
+    theory = descent.problem.theory
+    return (
+        f"Theory: the loss cannot go under the least-squares optimum {theory.optimal_loss:.6g}; "
+        f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g} "
+        f"(condition number {theory.condition_number:.4g})."
+    )
+
+
+def divergence_warning(config: Config, descent: Descent) -> str | None:
+    """A warning when plain gradient descent is bound to diverge, before it runs."""
+    lr_max = descent.problem.theory.lr_max
+    if config.optimizer == "sgd" and config.learning_rate > lr_max:
+        return (
+            f"learning rate {config.learning_rate:g} > 2/L = {lr_max:.6g}: "
+            "gradient descent will diverge on this problem"
+        )
+    return None
+
+
+class _Runner:
+    """Runs sessions to the end in chunks, with Ctrl+C and the progress line."""
+
+    def __init__(self, config: Config, err: TextIO) -> None:
+        self.config = config
+        self.err = err
+        self.interrupted = False
+
+    def warn(self, message: str) -> None:
+        print(f"amal-tui: warning: {message}", file=self.err)
+
+    def run(self, session: Session, interrupt: threading.Event, on_chunk=None, label="") -> None:
+        progress = _Progress(self.err, self.config.max_iter)
+        descent = session.descent
+        try:
+            while not descent.status.finished:
+                if interrupt.is_set():
+                    self.interrupted = True
+                    return
+                session.run_for(CHUNK_SECONDS)
+                if on_chunk is not None:
+                    on_chunk()
+                losses = descent.losses
+                progress.update(len(losses), float(losses[-1]) if len(losses) else None, label)
+        finally:
+            progress.clear()
+            session.close()
+
+
+def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
+    if save is None:
+        return True
+    try:
+        json_path, csv_path = save_run(save, config, descents)
+    except SaveError as error:
+        print(f"amal-tui: error: {error}", file=err)
+        return False
+    print(f"amal-tui: saved the run in {json_path} and {csv_path}", file=err)
+    return True
+
+
 def run_headless(
     config: Config,
     json_output: bool = False,
+    save: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Run to the end (or Ctrl+C); print the log or one JSON object; return the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    session = Session(config, warn=lambda message: print(f"amal-tui: warning: {message}", file=err))
+    if config.compare:
+        return _run_compare(config, json_output, save, out, err)
+    runner = _Runner(config, err)
+    session = Session(config, warn=runner.warn)
     descent = session.descent
-    progress = _Progress(err, config.max_iter)
+    warning = divergence_warning(config, descent)
+    if warning:
+        runner.warn(warning)
     if not json_output:
         out.write(f"\n{RULE} BATCH GRADIENT DESCENT {RULE}\n\n")
     printed = 0
-    interrupted = False
+
+    def print_log() -> None:
+        nonlocal printed
+        losses = descent.losses
+        out.writelines(_log_lines(losses, printed, len(losses)))
+        printed = len(losses)
+
     with _interrupt_flag() as interrupt:
-        try:
-            while not descent.status.finished:
-                if interrupt.is_set():
-                    interrupted = True
-                    break
-                session.run_for(CHUNK_SECONDS)
-                losses = descent.losses
-                if not json_output:
-                    _print_log_lines(out, losses, printed, len(losses))
-                    printed = len(losses)
-                progress.update(len(losses), float(losses[-1]) if len(losses) else None)
-        finally:
-            progress.clear()
-            session.close()
+        runner.run(session, interrupt, None if json_output else print_log)
     status = descent.status
     if json_output:
         summary = descent.summary()
-        if interrupted:
+        if runner.interrupted:
             summary["interrupted"] = True
         out.write(json.dumps(summary, allow_nan=False) + "\n")
     else:
-        out.write(_ending(status, descent.iteration, interrupted) + "\n")
+        out.write(_ending(status, descent.iteration, runner.interrupted) + "\n")
         out.write(f"\n{RULE}---- FINAL ESTIMATES {RULE}--\n\n")
         out.write(f"FINAL W equals\n{descent.W}\n\nFINAL b equals\n{descent.b}\n")
-        out.write(f"\n{'-' * 93}\n")
-    if session.log_folder is not None:
-        err.write(
-            f"amal-tui: TensorBoard log in {session.log_folder} (tensorboard --logdir {config.logdir})\n"
-        )
+        out.write(f"\n{'-' * 93}\n{theory_line(descent)}\n")
     out.flush()
-    if interrupted:
+    if session.log_folder is not None:
+        err.write(f"amal-tui: TensorBoard log in {session.log_folder}\n")
+    saved = _save(config, [descent], save, err)
+    if runner.interrupted:
         return EXIT_INTERRUPTED
+    if not saved:
+        return EXIT_ERROR
     return EXIT_DIVERGED if status is Status.DIVERGED else EXIT_OK
+
+
+def _run_compare(config: Config, json_output: bool, save, out: TextIO, err: TextIO) -> int:
+    runner = _Runner(config, err)
+    descents = compare_descents(config)
+    with _interrupt_flag() as interrupt:
+        for descent in descents:
+            if runner.interrupted:
+                break
+            warning = divergence_warning(descent.config, descent)
+            if warning:
+                runner.warn(warning)
+            session = Session(descent.config, descent, warn=runner.warn)
+            runner.run(session, interrupt, label=f"ε = {descent.config.learning_rate:g}  ")
+    if json_output:
+        result = {
+            "runs": [descent.summary() for descent in descents],
+            "theory": descents[0].problem.theory.to_dict(),
+        }
+        if runner.interrupted:
+            result["interrupted"] = True
+        out.write(json.dumps(result, allow_nan=False) + "\n")
+    else:
+        out.write(comparison_table(descents) + "\n")
+        if runner.interrupted:
+            out.write("  (interrupted)\n")
+        out.write(theory_line(descents[0]) + "\n")
+    out.flush()
+    saved = _save(config, descents, save, err)
+    if runner.interrupted:
+        return EXIT_INTERRUPTED
+    if not saved:
+        return EXIT_ERROR
+    if any(descent.status is Status.DIVERGED for descent in descents):
+        return EXIT_DIVERGED
+    return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -24,6 +25,13 @@ class Problem:
     def shape(self) -> tuple[int, int, int]:
         """(n, d, m)."""
         return self.X.shape[0], self.X.shape[1], self.Y.shape[1]
+
+    @cached_property
+    def theory(self):
+        """The least-squares optimum and the largest stable learning rate (computed once)."""
+        from .theory import theory
+
+        return theory(self)
 
 
 def toy_problem(

@@ -13,21 +13,28 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
 
 from engine.config import (
     Config,
     ConfigError,
-    make_config,
+    parse_batch_size,
+    parse_beta,
+    parse_compare,
     parse_device,
     parse_dtype,
     parse_learning_rate,
     parse_logdir,
     parse_max_iter,
+    parse_momentum,
+    parse_optimizer,
     parse_optional_seed,
     parse_seed,
     parse_threshold,
 )
+from engine.saving import SaveError, load_config
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
@@ -48,11 +55,21 @@ examples:
                                             the notebook's slow run, capped
   amal-tui --headless --json --lr 0.5 --init-seed 42
                                             one JSON object: status, losses, W, b
+  amal-tui --headless --compare 0.0001,0.01,0.5 --init-seed 42 --max-iter 1001
+                                            the notebook's three learning rates, one table
+  amal-tui --headless --optimizer adam --lr 0.05 --batch-size 10
+                                            Adam on mini-batches of 10 points
+  amal-tui --headless --save run.json       the run as run.json and run.csv
+  amal-tui --config run.json                the same run again, in the app
   tensorboard --logdir runs                 look at the logged losses
 
 the problem: torch.manual_seed(SEED), then X = randn(50, 13), Y = randn(50, 3),
 W = randn(13, 3), b = randn(1, 3).  With --init-seed N, W and b are drawn after
 seeding with N instead (the notebook's second and third runs).
+
+the theory: the loss never goes under the least-squares optimum (0.6971 on the
+default problem), and plain gradient descent diverges when ε > 2/L (1.532
+here); both are printed at the end of a headless run.
 
 exit status: 0 converged or capped, 3 diverged, 2 bad arguments, 130
 interrupted (Ctrl+C), 1 unexpected error (a crash report file is written)."""
@@ -75,6 +92,96 @@ def _validated(parser: Callable[..., object], option: str) -> Callable[[str], ob
     return parse
 
 
+# (flags, setting, parser, metavar, help): every setting of Config the command line can set.
+SETTINGS = [
+    (
+        "the descent",
+        ["--lr", "--learning-rate"],
+        "learning_rate",
+        parse_learning_rate,
+        "EPS",
+        "learning rate ε, a positive number",
+    ),
+    (
+        "the descent",
+        ["--seed"],
+        "seed",
+        parse_seed,
+        "S",
+        "seed of the data (and of W, b without --init-seed)",
+    ),
+    (
+        "the descent",
+        ["--init-seed"],
+        "init_seed",
+        parse_optional_seed,
+        "N",
+        "draw W and b after seeding with N instead",
+    ),
+    (
+        "the descent",
+        ["--threshold"],
+        "threshold",
+        parse_threshold,
+        "LOSS",
+        "stop once an iteration's loss is at or under LOSS",
+    ),
+    ("the descent", ["--max-iter"], "max_iter", parse_max_iter, "N", "stop after N iterations"),
+    (
+        "the descent",
+        ["--dtype"],
+        "dtype",
+        parse_dtype,
+        "TYPE",
+        "float32 (the notebook's) or float64",
+    ),
+    ("the descent", ["--device"], "device", parse_device, "DEV", "cpu, cuda or cuda:N"),
+    (
+        "optimizers and mini-batches",
+        ["--optimizer"],
+        "optimizer",
+        parse_optimizer,
+        "NAME",
+        "sgd (the notebook's), momentum, nesterov or adam, written by hand as torch.optim's",
+    ),
+    (
+        "optimizers and mini-batches",
+        ["--momentum"],
+        "momentum",
+        parse_momentum,
+        "MU",
+        "momentum of --optimizer momentum or nesterov",
+    ),
+    ("optimizers and mini-batches", ["--beta1"], "beta1", parse_beta, "B1", "Adam's β1"),
+    ("optimizers and mini-batches", ["--beta2"], "beta2", parse_beta, "B2", "Adam's β2"),
+    (
+        "optimizers and mini-batches",
+        ["--batch-size"],
+        "batch_size",
+        parse_batch_size,
+        "B",
+        "mini-batches of B points, reshuffled each epoch from the seed (1: stochastic); "
+        "default: the whole batch. The recorded loss is the full-batch loss",
+    ),
+    (
+        "experiments",
+        ["--compare"],
+        "compare",
+        parse_compare,
+        "EPS,EPS,...",
+        "run each learning rate from the same data and W, b, and compare them",
+    ),
+    (
+        "TensorBoard",
+        ["--logdir"],
+        "logdir",
+        parse_logdir,
+        "DIR",
+        "write the loss of every iteration as Loss/train under DIR",
+    ),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="amal-tui",
@@ -82,91 +189,61 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    defaults = Config()
-    mode = parser.add_argument_group("mode")
+    defaults = Config().to_dict()
+    groups: dict[str, argparse._ArgumentGroup] = {}
+
+    def group(title: str):
+        if title not in groups:
+            groups[title] = parser.add_argument_group(title)
+        return groups[title]
+
+    mode = group("mode")
     mode.add_argument(
         "--headless", action="store_true", help="run to the end without the app and print the log"
     )
     mode.add_argument(
-        "--json",
-        action="store_true",
-        help="with --headless: print one JSON object instead of the log",
+        "--json", action="store_true", help="with --headless: print one JSON object instead"
     )
-    hyper = parser.add_argument_group("the descent")
-    hyper.add_argument(
-        "--lr",
-        "--learning-rate",
-        dest="learning_rate",
-        metavar="EPS",
-        type=_validated(parse_learning_rate, "--lr"),
-        default=defaults.learning_rate,
-        help=f"learning rate ε, a positive number (default {defaults.learning_rate})",
+    mode.add_argument(
+        "--config",
+        metavar="FILE",
+        help="start from the settings of a run saved with --save (options given here override them)",
     )
-    hyper.add_argument(
-        "--seed",
-        type=_validated(parse_seed, "--seed"),
-        default=defaults.seed,
-        help=f"seed of the data (and of W, b without --init-seed) (default {defaults.seed})",
+    mode.add_argument(
+        "--save",
+        metavar="FILE",
+        help="with --headless: save the run as FILE (JSON: config, theory, losses, W, b) "
+        "and its losses as CSV beside it",
     )
-    hyper.add_argument(
-        "--init-seed",
-        metavar="N",
-        type=_validated(parse_optional_seed, "--init-seed"),
-        default=defaults.init_seed,
-        help="draw W and b after seeding with N instead",
-    )
-    hyper.add_argument(
-        "--threshold",
-        metavar="LOSS",
-        type=_validated(parse_threshold, "--threshold"),
-        default=defaults.threshold,
-        help=f"stop once an iteration's loss is at or under LOSS (default {defaults.threshold})",
-    )
-    hyper.add_argument(
-        "--max-iter",
-        metavar="N",
-        type=_validated(parse_max_iter, "--max-iter"),
-        default=defaults.max_iter,
-        help=f"stop after N iterations (default {defaults.max_iter})",
-    )
-    hyper.add_argument(
-        "--dtype",
-        type=_validated(parse_dtype, "--dtype"),
-        default=defaults.dtype,
-        help=f"float32 (the notebook's) or float64 (default {defaults.dtype})",
-    )
-    hyper.add_argument(
-        "--device",
-        type=_validated(parse_device, "--device"),
-        default=defaults.device,
-        help=f"cpu, cuda or cuda:N (default {defaults.device})",
-    )
-    log = parser.add_argument_group("TensorBoard")
-    log.add_argument(
-        "--logdir",
-        metavar="DIR",
-        type=_validated(parse_logdir, "--logdir"),
-        default=defaults.logdir,
-        help=f"write the loss of every iteration as Loss/train under DIR (default {defaults.logdir}/)",
-    )
-    log.add_argument(
-        "--no-tensorboard", dest="tensorboard", action="store_false", help="do not log"
+    for title, flags, setting, parse, metavar, help_text in SETTINGS:
+        default = defaults[setting]
+        suffix = "" if default is None or default == [] else f" (default {default})"
+        # No default here: only the options actually given override a --config file.
+        group(title).add_argument(
+            *flags,
+            dest=setting,
+            metavar=metavar,
+            type=_validated(parse, flags[0]),
+            default=argparse.SUPPRESS,
+            help=help_text + suffix,
+        )
+    group("TensorBoard").add_argument(
+        "--no-tensorboard",
+        dest="tensorboard",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="do not log",
     )
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    return make_config(
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        init_seed=args.init_seed,
-        threshold=args.threshold,
-        max_iter=args.max_iter,
-        dtype=args.dtype,
-        device=args.device,
-        tensorboard=args.tensorboard,
-        logdir=args.logdir,
-    )
+    """The --config file's settings (or the defaults), with the options given on top."""
+    base = load_config(args.config) if args.config else Config()
+    given = {
+        setting: getattr(args, setting) for setting in Config().to_dict() if hasattr(args, setting)
+    }
+    return replace(base, **given)
 
 
 def check_device(device: str) -> str | None:
@@ -201,15 +278,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.json and not args.headless:
         parser.error("--json needs --headless")
+    if args.save and not args.headless:
+        parser.error("--save needs --headless (in the app, press e to save)")
+    if args.save and not Path(args.save).resolve().parent.is_dir():
+        parser.error(f"argument --save: the folder of {args.save} does not exist")
     try:
-        config = config_from_args(args)
+        try:
+            config = config_from_args(args)
+        except SaveError as error:
+            parser.error(f"argument --config: {error}")
         problem = check_device(config.device)
         if problem:
             parser.error(f"argument --device: {problem}")
         if args.headless:
             from engine.headless import run_headless
 
-            return run_headless(config, json_output=args.json)
+            return run_headless(config, json_output=args.json, save=args.save)
         return run_app(config)
     except KeyboardInterrupt:
         return 130

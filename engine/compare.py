@@ -1,0 +1,24 @@
+"""Several learning rates from the same start: the notebook's lesson on one screen."""
+
+from __future__ import annotations
+
+from .config import Config
+from .descent import DTYPES, Descent
+from .problem import toy_problem
+
+
+def compare_descents(config: Config) -> list[Descent]:
+    """One descent per learning rate of ``config.compare``, all from the same data and W, b."""
+    problem = toy_problem(config.seed, config.init_seed, DTYPES[config.dtype], config.device)
+    return [Descent(config.for_learning_rate(lr), problem) for lr in config.compare]
+
+
+def comparison_table(descents: list[Descent]) -> str:
+    lines = [f"  {'learning rate':>13}  {'status':<10} {'iterations':>10}  {'final loss':>12}"]
+    for descent in descents:
+        final = descent.final_loss()
+        lines.append(
+            f"  {descent.config.learning_rate:>13g}  {descent.status.value:<10} "
+            f"{descent.iteration:>10}  {final:>12.6g}"
+        )
+    return "\n".join(lines)
