@@ -40,13 +40,15 @@ def _varint(value: int) -> bytes:
 
 
 def _crc32c():
+    """CRC32C in C from google-crc32c, else TensorBoard's own (pure Python, slow); ImportError if neither."""
     try:
         import google_crc32c
-    except ImportError:  # pragma: no cover - a declared dependency; TensorBoard's own is slow
+
+        return google_crc32c.value
+    except ImportError:
         from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c
 
         return crc32c
-    return google_crc32c.value
 
 
 class EventFile:
@@ -145,6 +147,11 @@ class LossLogger:
                 self.folder = folder
             except OSError as error:
                 self._fail(f"cannot write TensorBoard logs in {self.logdir}: {_reason(error)}")
+            except ImportError:
+                self._fail(
+                    "cannot write TensorBoard logs: neither google-crc32c nor tensorboard is "
+                    "installed (pip install google-crc32c)"
+                )
         return self._file
 
     def _fail(self, message: str) -> None:

@@ -233,3 +233,48 @@ def test_ctrl_c_exits_130_with_a_partial_summary_and_a_flushed_log(tmp_path):
     assert summary["iterations"] == len(summary["losses"]) > 0
     (folder,) = tmp_path.iterdir()
     assert len(_scalars(folder)) == summary["iterations"]
+
+
+def test_a_disk_that_fills_up_during_a_run_warns_once_and_the_run_goes_on(
+    capsys, tmp_path, monkeypatch
+):
+    import errno
+
+    import engine.tensorboard
+
+    calls = {"n": 0}
+    original = engine.tensorboard.EventFile.write_scalars
+
+    def fill_up(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.tensorboard.EventFile, "write_scalars", fill_up)
+    code, out, err = run_main(
+        capsys,
+        "--headless",
+        "--json",
+        "--logdir",
+        str(tmp_path),
+        "--threshold",
+        "-1",
+        "--max-iter",
+        "20000",
+    )
+    assert code == 0 and json.loads(out)["iterations"] == 20000
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0]
+
+
+def test_without_any_crc32c_logging_is_off_with_a_message(capsys, tmp_path, monkeypatch):
+    import engine.tensorboard
+
+    def missing():
+        raise ImportError("no crc32c")
+
+    monkeypatch.setattr(engine.tensorboard, "_crc32c", missing)
+    code, out, err = run_main(capsys, "--headless", "--json", "--logdir", str(tmp_path))
+    assert code == 0 and json.loads(out)["status"] == "converged"
+    assert "pip install google-crc32c" in err and list(tmp_path.iterdir()) == []
