@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -162,6 +163,90 @@ def bench_default_problem(quick: bool) -> None:
     )
 
 
+# -- 2. cost against the size of the data ------------------------------------------------
+
+MEMORY_PROBE = """
+import resource, sys, torch, engine
+from engine.problem import Problem
+n, d, m = int(sys.argv[1]), 100, 3
+def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+generator = torch.Generator().manual_seed(0)
+X = torch.randn(n, d, generator=generator)
+Y = torch.randn(n, m, generator=generator)
+W, b = torch.zeros(d, m), torch.zeros(1, m)
+with_data = peak()
+config = engine.make_config(threshold=-1, max_iter=10, learning_rate=1e-3, tensorboard=False)
+engine.Descent(config, Problem(X, Y, W, b, "synthetic")).run()
+print(with_data, peak(), X.nbytes + Y.nbytes)
+"""
+
+
+def synthetic(n: int, d: int = 100, m: int = 3):
+    from engine.problem import Problem
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(n, d, generator=generator)
+    Y = torch.randn(n, m, generator=generator)
+    return Problem(X, Y, torch.zeros(d, m), torch.zeros(1, m), "synthetic")
+
+
+def size_contenders(n: int, iterations: int) -> dict[str, Callable[[], float]]:
+    problem = synthetic(n)
+    config = make_config(threshold=-1, max_iter=10**9, learning_rate=1e-4, tensorboard=False)
+    descent = Descent(config, problem)
+    X, Y, W = problem.X, problem.Y, problem.W0.clone()
+
+    def engine() -> float:
+        start = time.perf_counter()
+        descent.run(iterations)
+        return (time.perf_counter() - start) / iterations
+
+    def bare() -> float:
+        with torch.inference_mode():
+            start = time.perf_counter()
+            for _ in range(iterations):
+                X.T @ (X @ W - Y)
+            return (time.perf_counter() - start) / iterations
+
+    return {"engine": engine, "bare": bare}
+
+
+def bench_sizes(quick: bool) -> None:
+    print("\n2. Time per iteration against a bare X.T @ (X @ W - Y) (d = 100, m = 3, float32)")
+    sizes = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
+    for n in sizes:
+        iterations = max(10, min(2000, int(3e7 / (n * 100))))
+        times = median_times(size_contenders(n, iterations), 3 if quick else 5)
+        print(
+            f"  n = {n:>9,}: engine {times['engine'] * 1e6:10.1f} µs, bare {times['bare'] * 1e6:10.1f} µs"
+        )
+        row(
+            f"n = {n:,}: engine time / bare gradient time",
+            times["engine"] / times["bare"],
+            1.3,
+            at_least=False,
+        )
+    n = sizes[-1]
+    probe = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    with_data, after_run, data_bytes = (int(v) for v in probe.stdout.split())
+    print(
+        f"  n = {n:,}: data {data_bytes / 2**20:.0f} MiB; a 10-iteration run added "
+        f"{(after_run - with_data) / 2**20:.1f} MiB to the peak"
+    )
+    row(
+        f"n = {n:,}: memory added by a run / size of the data",
+        (after_run - with_data) / data_bytes,
+        0.1,
+        at_least=False,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -173,6 +258,7 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
     )
     bench_default_problem(args.quick)
+    bench_sizes(args.quick)
     missed = [r for r in RESULTS if r[3] == "MISS"]
     print(
         f"\n{len(RESULTS) - len(missed)} goals met"
