@@ -7,10 +7,13 @@ from .descent import DTYPES, Descent
 from .problem import toy_problem
 
 
-def compare_descents(config: Config) -> list[Descent]:
-    """One descent per learning rate of ``config.compare``, all from the same data and W, b."""
+def compare_descents(config: Config, **functions: type) -> list[Descent]:
+    """One descent per learning rate of ``config.compare``, all from the same data and W, b.
+
+    ``functions``: ``mse=`` and ``linear=`` to use a student's Functions.
+    """
     problem = toy_problem(config.seed, config.init_seed, DTYPES[config.dtype], config.device)
-    return [Descent(config.for_learning_rate(lr), problem) for lr in config.compare]
+    return [Descent(config.for_learning_rate(lr), problem, **functions) for lr in config.compare]
 
 
 def comparison_table(descents: list[Descent]) -> str:

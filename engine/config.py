@@ -123,6 +123,26 @@ def parse_logdir(text: Any, field: str = "logdir") -> str:
     return value
 
 
+def parse_functions(text: Any, field: str = "functions") -> str | None:
+    """The path of a student's file of Functions, or nothing for the built-in ones."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none", "builtin")):
+        return None
+    value = str(text)
+    if "\0" in value:
+        raise ConfigError(field, "must not contain a NUL character")
+    return value
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_class_name(text: Any, field: str = "class name") -> str:
+    value = str(text).strip()
+    if not _IDENTIFIER.match(value):
+        raise ConfigError(field, f"must be a Python class name, got {text!r}")
+    return value
+
+
 def parse_flag(text: Any, field: str = "flag") -> bool:
     if isinstance(text, bool):
         return text
@@ -206,6 +226,10 @@ class Config:
     beta1: float = 0.9
     beta2: float = 0.999
     compare: tuple[float, ...] = ()
+    functions: str | None = None
+    mse_name: str = "MSE"
+    linear_name: str = "Linear"
+    force: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -247,6 +271,10 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "beta1": parse_beta,
     "beta2": parse_beta,
     "compare": parse_compare,
+    "functions": parse_functions,
+    "mse_name": parse_class_name,
+    "linear_name": parse_class_name,
+    "force": parse_flag,
 }
 assert set(PARSERS) == {f.name for f in fields(Config)}
 

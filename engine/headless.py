@@ -16,6 +16,7 @@ from .config import Config
 from .descent import Descent, Status
 from .saving import SaveError, save_run
 from .session import Session
+from .student import describe_run_error
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 LOG_EVERY = 100
@@ -122,7 +123,14 @@ class _Runner:
                 if interrupt.is_set():
                     self.interrupted = True
                     return
-                session.run_for(CHUNK_SECONDS)
+                try:
+                    session.run_for(CHUNK_SECONDS)
+                except Exception as error:
+                    if self.config.functions is None:
+                        raise
+                    raise StudentRunError(
+                        describe_run_error(error, self.config.functions)
+                    ) from error
                 if on_chunk is not None:
                     on_chunk()
                 losses = descent.losses
@@ -144,6 +152,34 @@ def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
     return True
 
 
+class StudentRunError(Exception):
+    """A student's Functions raised during the run; ``str()`` names their file and line."""
+
+
+def student_functions(config: Config, json_output: bool, out: TextIO, err: TextIO):
+    """``(functions, exit_code)``: the student's classes to run with, or the code to exit with.
+
+    The file is loaded and checked first; a failed check stops here unless ``config.force``.
+    """
+    if config.functions is None:
+        return {}, None
+    from .check import load_and_check
+
+    mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
+    if report.passed:
+        err.write(f"amal-tui: ✓ {config.functions}: MSE and Linear pass the check\n")
+        return {"mse": mse, "linear": linear}, None
+    err.write(report.text() + "\n")
+    if mse is not None and config.force:
+        err.write("amal-tui: warning: running with Functions that fail the check (--force)\n")
+        return {"mse": mse, "linear": linear}, None
+    if json_output:
+        out.write(json.dumps({"check": report.to_dict()}, allow_nan=False) + "\n")
+    reason = "cannot be loaded" if mse is None else "fail the check (--force runs them anyway)"
+    err.write(f"amal-tui: the Functions of {config.functions} {reason}: the run does not start\n")
+    return None, EXIT_ERROR
+
+
 def run_headless(
     config: Config,
     json_output: bool = False,
@@ -154,10 +190,21 @@ def run_headless(
     """Run to the end (or Ctrl+C); print the log or one JSON object; return the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    if config.compare:
-        return _run_compare(config, json_output, save, out, err)
+    functions, exit_code = student_functions(config, json_output, out, err)
+    if exit_code is not None:
+        return exit_code
+    try:
+        if config.compare:
+            return _run_compare(config, json_output, save, out, err, functions)
+        return _run_one(config, json_output, save, out, err, functions)
+    except StudentRunError as error:
+        err.write(f"amal-tui: error: your Functions raised during the run: {error}\n")
+        return EXIT_ERROR
+
+
+def _run_one(config, json_output, save, out, err, functions) -> int:
     runner = _Runner(config, err)
-    session = Session(config, warn=runner.warn)
+    session = Session(config, Descent(config, **functions), warn=runner.warn)
     descent = session.descent
     warning = divergence_warning(config, descent)
     if warning:
@@ -196,9 +243,9 @@ def run_headless(
     return EXIT_DIVERGED if status is Status.DIVERGED else EXIT_OK
 
 
-def _run_compare(config: Config, json_output: bool, save, out: TextIO, err: TextIO) -> int:
+def _run_compare(config: Config, json_output: bool, save, out, err, functions) -> int:
     runner = _Runner(config, err)
-    descents = compare_descents(config)
+    descents = compare_descents(config, **functions)
     with _interrupt_flag() as interrupt:
         for descent in descents:
             if runner.interrupted:

@@ -22,9 +22,11 @@ from engine.config import (
     ConfigError,
     parse_batch_size,
     parse_beta,
+    parse_class_name,
     parse_compare,
     parse_device,
     parse_dtype,
+    parse_functions,
     parse_learning_rate,
     parse_logdir,
     parse_max_iter,
@@ -61,6 +63,9 @@ examples:
                                             Adam on mini-batches of 10 points
   amal-tui --headless --save run.json       the run as run.json and run.csv
   amal-tui --config run.json                the same run again, in the app
+  amal-tui --check my_functions.py          check your own MSE and Linear
+  amal-tui --headless --functions my_functions.py
+                                            the descent with them
   tensorboard --logdir runs                 look at the logged losses
 
 the problem: torch.manual_seed(SEED), then X = randn(50, 13), Y = randn(50, 3),
@@ -71,8 +76,16 @@ the theory: the loss never goes under the least-squares optimum (0.6971 on the
 default problem), and plain gradient descent diverges when ε > 2/L (1.532
 here); both are printed at the end of a headless run.
 
+your own Functions: --check FILE.py imports FILE.py (it RUNS the file's code),
+finds the classes MSE and Linear (--mse / --linear for other names) and checks
+them on several shapes: forward values, the gradient of each input against a
+numerical one (grad_output = 1 and not), shapes, and says what looks wrong
+(a missing factor 2, a forgotten 1/numel, a transposed gradient, ...).
+--functions FILE.py runs the descent with them, after the same check.
+
 exit status: 0 converged or capped, 3 diverged, 2 bad arguments, 130
-interrupted (Ctrl+C), 1 unexpected error (a crash report file is written)."""
+interrupted (Ctrl+C); 1 a failed --check, Functions that fail the check, or an
+unexpected error (a crash report file is written)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,94 +105,40 @@ def _validated(parser: Callable[..., object], option: str) -> Callable[[str], ob
     return parse
 
 
-# (flags, setting, parser, metavar, help): every setting of Config the command line can set.
+# (group, flags, setting, parser, metavar, help): every setting of Config the command line sets.
+STUDENT = "your own Functions (loading a file RUNS its code: only use files you trust)"
+# fmt: off
 SETTINGS = [
-    (
-        "the descent",
-        ["--lr", "--learning-rate"],
-        "learning_rate",
-        parse_learning_rate,
-        "EPS",
-        "learning rate ε, a positive number",
-    ),
-    (
-        "the descent",
-        ["--seed"],
-        "seed",
-        parse_seed,
-        "S",
-        "seed of the data (and of W, b without --init-seed)",
-    ),
-    (
-        "the descent",
-        ["--init-seed"],
-        "init_seed",
-        parse_optional_seed,
-        "N",
-        "draw W and b after seeding with N instead",
-    ),
-    (
-        "the descent",
-        ["--threshold"],
-        "threshold",
-        parse_threshold,
-        "LOSS",
-        "stop once an iteration's loss is at or under LOSS",
-    ),
+    ("the descent", ["--lr", "--learning-rate"], "learning_rate", parse_learning_rate, "EPS",
+     "learning rate ε, a positive number"),
+    ("the descent", ["--seed"], "seed", parse_seed, "S",
+     "seed of the data (and of W, b without --init-seed)"),
+    ("the descent", ["--init-seed"], "init_seed", parse_optional_seed, "N",
+     "draw W and b after seeding with N instead"),
+    ("the descent", ["--threshold"], "threshold", parse_threshold, "LOSS",
+     "stop once an iteration's loss is at or under LOSS"),
     ("the descent", ["--max-iter"], "max_iter", parse_max_iter, "N", "stop after N iterations"),
-    (
-        "the descent",
-        ["--dtype"],
-        "dtype",
-        parse_dtype,
-        "TYPE",
-        "float32 (the notebook's) or float64",
-    ),
+    ("the descent", ["--dtype"], "dtype", parse_dtype, "TYPE", "float32 (the notebook's) or float64"),
     ("the descent", ["--device"], "device", parse_device, "DEV", "cpu, cuda or cuda:N"),
-    (
-        "optimizers and mini-batches",
-        ["--optimizer"],
-        "optimizer",
-        parse_optimizer,
-        "NAME",
-        "sgd (the notebook's), momentum, nesterov or adam, written by hand as torch.optim's",
-    ),
-    (
-        "optimizers and mini-batches",
-        ["--momentum"],
-        "momentum",
-        parse_momentum,
-        "MU",
-        "momentum of --optimizer momentum or nesterov",
-    ),
+    ("optimizers and mini-batches", ["--optimizer"], "optimizer", parse_optimizer, "NAME",
+     "sgd (the notebook's), momentum, nesterov or adam, written by hand as torch.optim's"),
+    ("optimizers and mini-batches", ["--momentum"], "momentum", parse_momentum, "MU",
+     "momentum of --optimizer momentum or nesterov"),
     ("optimizers and mini-batches", ["--beta1"], "beta1", parse_beta, "B1", "Adam's β1"),
     ("optimizers and mini-batches", ["--beta2"], "beta2", parse_beta, "B2", "Adam's β2"),
-    (
-        "optimizers and mini-batches",
-        ["--batch-size"],
-        "batch_size",
-        parse_batch_size,
-        "B",
-        "mini-batches of B points, reshuffled each epoch from the seed (1: stochastic); "
-        "default: the whole batch. The recorded loss is the full-batch loss",
-    ),
-    (
-        "experiments",
-        ["--compare"],
-        "compare",
-        parse_compare,
-        "EPS,EPS,...",
-        "run each learning rate from the same data and W, b, and compare them",
-    ),
-    (
-        "TensorBoard",
-        ["--logdir"],
-        "logdir",
-        parse_logdir,
-        "DIR",
-        "write the loss of every iteration as Loss/train under DIR",
-    ),
+    ("optimizers and mini-batches", ["--batch-size"], "batch_size", parse_batch_size, "B",
+     "mini-batches of B points, reshuffled each epoch from the seed (1: stochastic); "
+     "default: the whole batch. The loss recorded is the full-batch loss"),
+    ("experiments", ["--compare"], "compare", parse_compare, "EPS,EPS,...",
+     "run each learning rate from the same data and W, b, and compare them"),
+    (STUDENT, ["--functions"], "functions", parse_functions, "FILE.py",
+     "run the descent with the MSE and Linear of FILE.py, after checking them"),
+    (STUDENT, ["--mse"], "mse_name", parse_class_name, "NAME", "the name of your MSE class"),
+    (STUDENT, ["--linear"], "linear_name", parse_class_name, "NAME", "the name of your Linear class"),
+    ("TensorBoard", ["--logdir"], "logdir", parse_logdir, "DIR",
+     "write the loss of every iteration as Loss/train under DIR"),
 ]
+# fmt: on
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,6 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help=help_text + suffix,
         )
+    student = group(STUDENT)
+    student.add_argument(
+        "--check",
+        metavar="FILE.py",
+        help="check the MSE and Linear of FILE.py against the reference: values, gradients, "
+        "shapes, with a hint for each mistake; exit 0 when both pass, 1 otherwise",
+    )
+    student.add_argument(
+        "--force",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="with --functions: run even when the check fails",
+    )
     group("TensorBoard").add_argument(
         "--no-tensorboard",
         dest="tensorboard",
@@ -276,8 +248,10 @@ def write_crash_report(error: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.check:
+        return run_check(args)
     if args.json and not args.headless:
-        parser.error("--json needs --headless")
+        parser.error("--json needs --headless (or --check)")
     if args.save and not args.headless:
         parser.error("--save needs --headless (in the app, press e to save)")
     if args.save and not Path(args.save).resolve().parent.is_dir():
@@ -312,6 +286,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"amal-tui: unexpected error: {type(error).__name__}: {error}{detail}", file=sys.stderr
         )
         return EXIT_ERROR
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``--check FILE``: the report on stdout (text or JSON); 0 when both Functions pass, else 1."""
+    import json
+
+    from engine.check import check_file
+
+    report = check_file(
+        args.check, getattr(args, "mse_name", "MSE"), getattr(args, "linear_name", "Linear")
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), allow_nan=False))
+    else:
+        print(report.text())
+    return 0 if report.passed else 1
 
 
 def run_app(config: Config) -> int:

@@ -1,0 +1,232 @@
+"""Loading a student's own MSE and Linear from their file, as written in their notebook cell.
+
+Loading a file runs its code.  Whatever goes wrong on the way (no such file, a
+syntax error, an exception at import, a missing class) becomes a
+:class:`StudentCodeError` whose message is one line naming the file and, when
+known, the line: a student's mistake is reported, never raised at them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import linecache
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+from torch.autograd import Function
+
+# A fresh module name per load: loading the same file twice gives two independent modules.
+_LOAD_NUMBER = itertools.count(1)
+
+# Long enough for torch's longest one-line messages, short enough for one terminal line or two.
+_MESSAGE_LENGTH = 300
+
+
+class StudentCodeError(Exception):
+    """A student's file could not be loaded; ``str()`` is one line naming the file and line."""
+
+    def __init__(self, message: str, path: str, line: int | None = None) -> None:
+        self.message = one_line(message)
+        self.path = path
+        self.line = line
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        return f"{os.path.basename(self.path)}, line {self.line}: {self.message}"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, whitespace collapsed and shortened."""
+    text = " ".join(str(text).split())
+    if len(text) > _MESSAGE_LENGTH:
+        text = text[: _MESSAGE_LENGTH - 1] + "…"
+    return text
+
+
+def describe_exception(error: BaseException) -> str:
+    """``"ValueError: message"``, or the type alone when the message is empty."""
+    try:
+        message = one_line(str(error))
+    except Exception:  # a student's exception class whose __str__ fails
+        message = "(its message cannot be shown)"
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def student_frame(traceback_: TracebackType | None, filename: str) -> tuple[int | None, str | None]:
+    """The innermost frame of ``filename`` in a traceback: (line, function name), or (None, None)."""
+    line = function = None
+    for frame, lineno in traceback.walk_tb(traceback_):
+        if frame.f_code.co_filename == filename:
+            line, function = lineno, frame.f_code.co_name
+    return line, function
+
+
+def source_line(filename: str, line: int | None) -> str | None:
+    """The text of one line of a file, stripped, or None."""
+    if line is None:
+        return None
+    linecache.checkcache(filename)  # the student may have edited the file since
+    text = linecache.getline(filename, line).strip()
+    return text or None
+
+
+def function_classes(module: ModuleType) -> list[str]:
+    """The names of the module's subclasses of ``torch.autograd.Function``."""
+    return [
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, Function) and value is not Function
+    ]
+
+
+def _read_source(path: Path, shown: str) -> str:
+    if not path.exists():
+        raise StudentCodeError(f"{shown}: no such file", shown)
+    if path.is_dir():
+        raise StudentCodeError(f"{shown} is a folder, not a Python file", shown)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise StudentCodeError(f"{shown}: cannot read it ({error.strerror})", shown) from None
+    if b"\0" in data:
+        raise StudentCodeError(f"{shown} is a binary file, not Python source", shown)
+    try:
+        # utf-8-sig: an editor's byte-order mark is not a syntax error.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise StudentCodeError("not UTF-8 text (save the file as UTF-8)", shown, line) from None
+
+
+@contextlib.contextmanager
+def _folder_on_path(folder: str):
+    """The student's folder first on ``sys.path``, so that their own imports work.
+
+    No bytecode is written there, and the modules imported from there are
+    forgotten afterwards: loading the file again after an edit of one of them
+    must see the edit.
+    """
+    sys.path.insert(0, folder)
+    dont_write_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    before = set(sys.modules)
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = dont_write_bytecode
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+        new = set(sys.modules) - before
+        mine = {name for name in new if "." not in name and _module_folder(name) == folder}
+        for name in new:
+            if name.split(".")[0] in mine:
+                sys.modules.pop(name, None)
+
+
+def _module_folder(name: str) -> str | None:
+    """The folder holding a top-level module, or holding its package's folder."""
+    module_file = getattr(sys.modules.get(name), "__file__", None)
+    if not module_file:
+        return None
+    module_file = os.path.realpath(module_file)
+    if os.path.basename(module_file) == "__init__.py":
+        module_file = os.path.dirname(module_file)
+    return os.path.dirname(module_file)
+
+
+def load_module(path: str | os.PathLike) -> ModuleType:
+    """Run a student's file as a fresh module; every failure becomes a :class:`StudentCodeError`."""
+    shown = os.fspath(path)
+    resolved = Path(shown).expanduser().resolve()
+    source = _read_source(resolved, shown)
+    filename = str(resolved)
+    try:
+        # dont_inherit: this module's ``from __future__`` must not leak into the student's code.
+        code = compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        raise StudentCodeError(
+            f"{type(error).__name__}: {error.msg}", shown, error.lineno
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as error:  # e.g. too deeply nested
+        raise StudentCodeError(f"{shown}: {describe_exception(error)}", shown) from None
+
+    stem = "".join(c if c.isalnum() else "_" for c in resolved.stem)
+    name = f"amal_student_{next(_LOAD_NUMBER)}_{stem}"
+    spec = importlib.util.spec_from_file_location(name, filename)
+    module = importlib.util.module_from_spec(spec)
+    # Registered while it runs, as an import would: dataclasses and typing look it up by name.
+    sys.modules[name] = module
+    try:
+        with _folder_on_path(str(resolved.parent)), contextlib.redirect_stdout(sys.stderr):
+            # The student's prints go to stderr: stdout may carry the --json report.
+            exec(code, module.__dict__)
+    except BaseException as error:
+        # SystemExit and KeyboardInterrupt too: the student's file is what raised them.
+        sys.modules.pop(name, None)
+        line, _ = student_frame(error.__traceback__, filename)
+        if isinstance(error, SyntaxError) and error.filename != filename:
+            # A syntax error in a file the student imports: its own file and line say more.
+            where = f" ({os.path.basename(error.filename or '?')}, line {error.lineno})"
+            message = f"{type(error).__name__}: {error.msg}{where}"
+        else:
+            message = describe_exception(error)
+        raise StudentCodeError(message, shown, line) from None
+    return module
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def load_functions(
+    path: str | os.PathLike, mse_name: str = "MSE", linear_name: str = "Linear"
+) -> tuple[type, type]:
+    """The student's MSE and Linear classes from their file, checked to be autograd Functions."""
+    module = load_module(path)
+    shown = os.fspath(path)
+    base = os.path.basename(shown)
+    found = function_classes(module)
+    listed = ", ".join(found) if found else "no subclass of torch.autograd.Function"
+    missing = [
+        (name, option)
+        for name, option in ((mse_name, "--mse"), (linear_name, "--linear"))
+        if not hasattr(module, name)
+    ]
+    if missing:
+        names = " nor ".join(name for name, _ in missing)
+        options = " and ".join(f"{option} NAME" for _, option in missing)
+        raise StudentCodeError(
+            f"no class {names} in {base} (found: {listed}); use {options}", shown
+        )
+    for name in (mse_name, linear_name):
+        value = getattr(module, name)
+        if not (isinstance(value, type) and issubclass(value, Function)):
+            kind = type(value).__name__
+            kind = "a class" if isinstance(value, type) else f"{_article(kind)} {kind}"
+            raise StudentCodeError(
+                f"{name} in {base} is {kind}, not a subclass of torch.autograd.Function"
+                f" (class {name}(Function): ...)",
+                shown,
+            )
+    return getattr(module, mse_name), getattr(module, linear_name)
+
+
+def describe_run_error(error: BaseException, path: str | os.PathLike) -> str:
+    """One line for an exception raised while a descent ran a student's Functions.
+
+    Names the student's file and the innermost line of theirs in the traceback,
+    when there is one: "f.py, line 30, in backward: RuntimeError: ...".
+    """
+    filename = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    line, function = student_frame(error.__traceback__, filename)
+    where = os.path.basename(filename)
+    if line is not None:
+        where += f", line {line}, in {function}"
+    return f"{where}: {describe_exception(error)}"

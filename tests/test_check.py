@@ -1,0 +1,552 @@
+"""The student-mode checker: each known mistake gets its diagnosis, correct code passes.
+
+tests/students/ holds one file per mistake, written as a student writes the
+notebook's cell; the other cases are written into a temporary folder here.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import functions
+from engine.check import check_file, check_functions
+from engine.student import StudentCodeError, load_functions
+
+STUDENTS = Path(__file__).parent / "students"
+CORRECT = (STUDENTS / "correct.py").read_text()
+
+
+def _student(tmp_path: Path, old: str, new: str, name: str = "student.py") -> Path:
+    """A copy of the correct file with one mistake put in."""
+    assert CORRECT.count(old) == 1, old
+    path = tmp_path / name
+    path.write_text(CORRECT.replace(old, new))
+    return path
+
+
+def _write(tmp_path: Path, text: str, name: str = "student.py") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _function(report, name):
+    (found,) = [f for f in report.functions if f.name == name]
+    return found
+
+
+# -- correct code passes ------------------------------------------------------------------
+
+
+def test_the_builtin_functions_pass():
+    report = check_functions(functions.MSE, functions.Linear)
+    assert report.passed, report.text()
+    assert [f.name for f in report.functions] == ["MSE", "Linear"]
+    assert _function(report, "MSE").inputs == ["yhat", "y"]
+    assert _function(report, "Linear").inputs == ["X", "W", "b"]
+    # The numerical gradients are exact up to rounding: the losses are quadratic.
+    assert all(f.max_abs_error < 1e-8 for f in report.functions)
+
+
+@pytest.mark.parametrize("name", ["correct.py", "notebook.py"])
+def test_a_correct_file_passes(name):
+    report = check_file(STUDENTS / name)
+    assert report.passed, report.text()
+    assert report.error is None
+    assert report.text().splitlines()[-1] == "✓ check passed"
+
+
+def test_other_class_names_with_mse_and_linear_options():
+    path = STUDENTS / "renamed.py"
+    report = check_file(path, mse_name="MyMSE", linear_name="MyLinear")
+    assert report.passed, report.text()
+    assert [f.class_name for f in report.functions] == ["MyMSE", "MyLinear"]
+    assert "MSE (class MyMSE)" in report.text()
+    default = check_file(path)
+    assert not default.passed
+    assert "found: MyMSE, MyLinear" in default.error
+    assert "--mse NAME" in default.error and "--linear NAME" in default.error
+
+
+def test_a_report_that_passes_is_short():
+    text = check_file(STUDENTS / "correct.py").text()
+    assert len(text.splitlines()) == 3
+    assert "hint" not in text
+
+
+# -- each mistake, its diagnosis ----------------------------------------------------------
+
+MISTAKES = [
+    # file, function, subject (input name or forward/backward), hint code, words in the hint
+    ("mse_forgot_numel.py", "MSE", "yhat", "numel", ["15 times too large", "numel", "5×3"]),
+    ("mse_missing_factor_2.py", "MSE", "yhat", "factor_2", ["missing factor 2"]),
+    ("mse_wrong_sign.py", "MSE", "yhat", "sign", ["wrong sign"]),
+    ("mse_grad_output_ignored.py", "MSE", "y", "grad_output_ignored", ["grad_output ignored"]),
+    ("mse_grad_output_tensor_only.py", "MSE", "backward", "grad_output_type", ["a number"]),
+    ("mse_forward_wrong_dim.py", "MSE", "forward", "forward_dim", ["wrong dimension"]),
+    ("mse_forward_not_scalar.py", "MSE", "forward", "forward_dim", ["wrong dimension", "(3,)"]),
+    ("linear_b_mean.py", "Linear", "b", "mean_b", ["mean instead of a sum"]),
+    ("linear_b_shape.py", "Linear", "b", "b_shape", ["(2,) instead of (1, 2)", "keepdim=True"]),
+    ("linear_transposed_grad_W.py", "Linear", "W", "transposed", ["transposed", "X.t() @"]),
+    ("linear_wrong_order.py", "Linear", "X", "order", ["wrong order", "(X, W, b)"]),
+    ("linear_grad_output_ignored.py", "Linear", "W", "grad_output_ignored", ["chain rule"]),
+    ("backward_exception.py", "Linear", "backward", "exception", []),
+]
+
+
+@pytest.mark.parametrize("name,function,subject,code,words", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_each_mistake_is_diagnosed(name, function, subject, code, words):
+    report = check_file(STUDENTS / name)
+    assert not report.passed
+    wrong = _function(report, function)
+    other = _function(report, "Linear" if function == "MSE" else "MSE")
+    assert not wrong.passed and other.passed, report.text()
+    if subject == "forward":
+        part = wrong.forward
+    elif subject == "backward":
+        part = wrong.backward
+    else:
+        part = wrong.gradient(subject)
+    assert not part.passed
+    assert code in part.hint_codes, report.text()
+    hints = " ".join(part.hints)
+    assert all(word in hints for word in words), hints
+    # The text names the function, the input and the hint.
+    text = report.text()
+    assert f"✗ {function}" in text
+    if subject not in ("forward", "backward"):
+        assert f"✗ gradient for {subject}" in text
+    for hint in part.hints:
+        assert f"hint: {hint}" in text
+    assert text.splitlines()[-1] == f"✗ check failed: fix {function} and run the check again"
+
+
+def test_forgot_numel_names_the_number_of_elements():
+    wrong = _function(check_file(STUDENTS / "mse_forgot_numel.py"), "MSE")
+    assert wrong.gradient("yhat").hints == [
+        "15 times too large: forgot to divide by the numel, N = n×m = 5×3 = 15"
+    ]
+    assert wrong.forward.passed
+
+
+def test_wrong_sign_in_mse_mentions_swapped_gradients():
+    wrong = _function(check_file(STUDENTS / "mse_wrong_sign.py"), "MSE")
+    assert all(not g.passed and "sign" in g.hint_codes for g in wrong.gradients)
+    assert any("swapped" in hint for hint in wrong.hints)
+
+
+def test_grad_output_ignored_passes_at_one_and_fails_otherwise():
+    wrong = _function(check_file(STUDENTS / "mse_grad_output_ignored.py"), "MSE")
+    checks = [c for c in wrong.checks if c.subject == "yhat"]
+    assert all(c.passed for c in checks if c.grad_output in ("tensor(1.)", "1.0 (a number)"))
+    assert not any(c.passed for c in checks if "2.5" in c.grad_output)
+    assert wrong.gradient("yhat").grad_output == "tensor(2.5)"
+
+
+def test_b_shape_is_checked_directly_not_through_autograd():
+    wrong = _function(check_file(STUDENTS / "linear_b_shape.py"), "Linear")
+    b = wrong.gradient("b")
+    assert (b.found_shape, b.expected_shape) == ((2,), (1, 2))
+    assert b.max_abs_error < 1e-8  # the values are right
+    assert wrong.gradient("X").passed and wrong.gradient("W").passed
+
+
+def test_transposed_grad_w_is_caught_when_w_is_square():
+    """With d = m the shapes agree: only the values tell the transposition."""
+    wrong = _function(check_file(STUDENTS / "linear_transposed_grad_W.py"), "Linear")
+    square = [
+        c for c in wrong.checks if c.subject == "W" and c.case.startswith("X (4, 3), W (3, 3)")
+    ]
+    assert square and all(not c.passed for c in square)
+    assert all(c.found_shape == c.expected_shape == (3, 3) for c in square)
+    assert all([h.code for h in c.hints] == ["transposed"] for c in square)
+
+
+def test_an_exception_in_backward_names_the_file_and_line():
+    report = check_file(STUDENTS / "backward_exception.py")
+    exception = _function(report, "Linear").exception
+    assert exception.path.endswith("backward_exception.py")
+    assert exception.line == 30 and exception.function == "backward"
+    assert exception.source == "grad_W = X @ grad_output"
+    assert str(exception).startswith("backward_exception.py, line 30, in backward: RuntimeError")
+    assert "backward_exception.py, line 30" in report.text()
+    assert "grad_W = X @ grad_output" in report.text()
+
+
+def test_a_backward_failing_on_numbers_says_so():
+    wrong = _function(check_file(STUDENTS / "mse_grad_output_tensor_only.py"), "MSE")
+    assert wrong.exception.kind == "AttributeError"
+    assert wrong.backward.grad_output == "1.0 (a number)"
+    assert wrong.gradient("yhat").passed  # with tensors it is right
+    assert any("backward(ctx, 1.0)" in h for h in wrong.backward.hints)
+
+
+# -- more mistakes, written on the fly ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "old,new,function,subject,code",
+    [
+        (
+            "grad_yhat = 2 * (yhat - y) * grad_output / y.numel()",
+            "grad_yhat = 2 * (yhat - y) * grad_output / y.shape[0]",
+            "MSE",
+            "yhat",
+            "numel",
+        ),
+        (
+            "grad_yhat = 2 * (yhat - y) * grad_output / y.numel()",
+            "grad_yhat = (yhat - y) * grad_output",
+            "MSE",
+            "yhat",
+            "numel",
+        ),
+        (
+            "return torch.sum((yhat - y) ** 2) / y.numel()",
+            "return torch.sum((yhat - y) ** 2)",
+            "MSE",
+            "forward",
+            "numel",
+        ),
+        (
+            "return torch.sum((yhat - y) ** 2) / y.numel()",
+            "return torch.mean((yhat - y) ** 2, 1).sum()",
+            "MSE",
+            "forward",
+            "forward_dim",
+        ),
+        (
+            "return torch.sum((yhat - y) ** 2) / y.numel()",
+            "return torch.sqrt(torch.sum((yhat - y) ** 2) / y.numel())",
+            "MSE",
+            "forward",
+            "forward_sqrt",
+        ),
+        (
+            "return torch.sum((yhat - y) ** 2) / y.numel()",
+            "return torch.sum((yhat - y) ** 2).item() / y.numel()",
+            "MSE",
+            "forward",
+            "not_tensor",
+        ),
+        ("return X @ W + b", "return X @ W", "Linear", "forward", "forward_bias"),
+        ("grad_X = grad_output @ W.t()", "grad_X = -(grad_output @ W.t())", "Linear", "X", "sign"),
+        (
+            "grad_b = grad_output.sum(0, keepdim=True)",
+            "grad_b = grad_output",
+            "Linear",
+            "b",
+            "b_not_summed",
+        ),
+        ("return grad_X, grad_W, grad_b", "return grad_X, grad_W, None", "Linear", "b", "none"),
+        ("return grad_X, grad_W, grad_b", "return grad_W, grad_b", "Linear", "backward", "count"),
+        ("return grad_yhat, -grad_yhat", "return grad_yhat", "MSE", "backward", "count"),
+        (
+            "yhat, y = ctx.saved_tensors",
+            "yhat, y = ctx.saved_tensors\n        yhat -= y\n        y.zero_()",
+            "MSE",
+            "backward",
+            "in_place",
+        ),
+        ("return X @ W + b", "X += 1\n        return X @ W + b", "Linear", "forward", "in_place"),
+    ],
+)
+def test_other_mistakes_are_diagnosed(tmp_path, old, new, function, subject, code):
+    report = check_file(_student(tmp_path, old, new))
+    wrong = _function(report, function)
+    assert not report.passed and not wrong.passed
+    part = {"forward": wrong.forward, "backward": wrong.backward}.get(subject)
+    part = part or wrong.gradient(subject)
+    assert code in part.hint_codes, report.text()
+
+
+def test_input_names_come_from_the_student_signature(tmp_path):
+    text = CORRECT.replace("def forward(ctx, X, W, b):", "def forward(ctx, inputs, weights, bias):")
+    text = text.replace(
+        "ctx.save_for_backward(X, W)\n        return X @ W + b",
+        "ctx.save_for_backward(inputs, weights)\n        return inputs @ weights + bias",
+    )
+    text = text.replace("grad_b = grad_output.sum(0, keepdim=True)", "grad_b = grad_output.sum(0)")
+    report = check_file(_write(tmp_path, text))
+    linear = _function(report, "Linear")
+    assert linear.inputs == ["inputs", "weights", "bias"]
+    assert not linear.gradient("bias").passed
+    assert "✗ gradient for bias" in report.text()
+    assert "bias's gradient has shape (2,)" in report.text()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([-3.0, -1.0, 0.25, 0.7, 3.0, 10.0]))
+def test_any_constant_factor_is_reported(factor):
+    """Any gradient off by a constant fails, with the factor or its cause in the hint."""
+
+    class Scaled(functions.Linear):
+        @staticmethod
+        def backward(ctx, grad_output):
+            grad_X, grad_W, grad_b = functions.Linear.backward(ctx, grad_output)
+            return grad_X, grad_W * factor, grad_b
+
+    report = check_functions(functions.MSE, Scaled)
+    W = _function(report, "Linear").gradient("W")
+    assert not W.passed
+    assert W.hint_codes == (
+        ["sign"] if factor == -1 else ["sign", "factor"] if factor < 0 else ["factor"]
+    )
+    if factor != -1:
+        assert f"{factor:.4g} times" in " ".join(W.hints)
+
+
+def test_a_backward_honouring_needs_input_grad_passes(tmp_path):
+    path = _student(
+        tmp_path,
+        "grad_X = grad_output @ W.t()",
+        "grad_X = grad_output @ W.t() if ctx.needs_input_grad[0] else None",
+    )
+    assert check_file(path).passed
+
+
+def test_forward_without_staticmethod_is_noted(tmp_path):
+    path = _student(
+        tmp_path,
+        "    @staticmethod\n    def forward(ctx, X, W, b):",
+        "    def forward(ctx, X, W, b):",
+    )
+    report = check_file(path)
+    assert report.passed, report.text()
+    assert any("not a @staticmethod" in n for n in _function(report, "Linear").notes)
+    assert "note: forward is not a @staticmethod" in report.text()
+
+
+def test_a_forward_with_the_wrong_signature(tmp_path):
+    path = _student(tmp_path, "def forward(ctx, yhat, y):", "def forward(self, ctx, yhat, y):")
+    wrong = _function(check_file(path), "MSE")
+    assert not wrong.passed
+    assert "signature" in wrong.forward.hint_codes
+
+
+def test_an_exception_in_forward_names_the_file_and_line(tmp_path):
+    path = _student(tmp_path, "return X @ W + b", "return X @ W.t() + b")
+    report = check_file(path)
+    linear = _function(report, "Linear")
+    assert not linear.passed
+    assert linear.exception.during == "forward"
+    assert str(linear.exception).startswith("student.py, line 24, in forward: RuntimeError")
+    assert "shapes" in linear.forward.hint_codes
+    assert "return X @ W.t() + b" in report.text()
+
+
+def test_sys_exit_in_backward_is_an_exception_not_an_exit(tmp_path):
+    path = _student(tmp_path, "yhat, y = ctx.saved_tensors", "raise SystemExit(3)")
+    wrong = _function(check_file(path), "MSE")
+    assert wrong.exception.kind == "SystemExit"
+    assert wrong.exception.line == 15
+
+
+def test_ctrl_c_in_the_student_code_stops_the_check_with_a_report(tmp_path):
+    path = _student(tmp_path, "yhat, y = ctx.saved_tensors", "raise KeyboardInterrupt")
+    report = check_file(path)
+    assert not report.passed
+    assert report.error.startswith("interrupted: student.py, line 15, in backward")
+    assert report.error_source == "raise KeyboardInterrupt"
+
+
+def test_the_student_prints_go_to_stderr(tmp_path, capsys):
+    path = _student(tmp_path, "return X @ W + b", "print('debug')\n        return X @ W + b")
+    assert check_file(path).passed
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "debug" in captured.err
+
+
+# -- loading the file ---------------------------------------------------------------------
+
+
+def test_a_syntax_error_names_the_file_and_line():
+    with pytest.raises(StudentCodeError) as error:
+        load_functions(STUDENTS / "syntax_error.py")
+    assert error.value.line == 22
+    assert str(error.value) == "syntax_error.py, line 22: SyntaxError: expected ':'"
+    report = check_file(STUDENTS / "syntax_error.py")
+    assert not report.passed and report.functions == []
+    assert report.error == str(error.value)
+    assert report.error_source == "def forward(ctx, X, W, b)"
+
+
+def test_an_exception_at_import_names_the_file_and_line():
+    report = check_file(STUDENTS / "import_error.py")
+    assert report.error == "import_error.py, line 20: NameError: name 'Functon' is not defined"
+    assert "class Linear(Functon):" in report.text()
+
+
+def test_no_function_classes():
+    report = check_file(STUDENTS / "no_functions.py")
+    assert not report.passed
+    assert "no class MSE nor Linear in no_functions.py" in report.error
+    assert "no subclass of torch.autograd.Function" in report.error
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("import sys\nsys.exit(2)\n", ["line 2", "SystemExit"]),
+        ("x = 1\nraise KeyboardInterrupt\n", ["line 2", "KeyboardInterrupt"]),
+        ("import no_such_module_here\n", ["line 1", "ModuleNotFoundError"]),
+        ("def f():\n    return 1 / 0\n\nf()\n", ["line 2", "ZeroDivisionError"]),
+        ("MSE = 3\nclass Linear:\n    pass\n", ["MSE in student.py is an int, not a subclass"]),
+        ("\tx = 1\n", ["line 1", "IndentationError"]),
+    ],
+)
+def test_load_errors_become_one_line_messages(tmp_path, text, words):
+    path = _write(tmp_path, text)
+    with pytest.raises(StudentCodeError) as error:
+        load_functions(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert all(word in message for word in words), message
+    assert not check_file(path).passed
+
+
+def test_a_missing_file_a_folder_and_a_binary_file(tmp_path):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "binary.py").write_bytes(b"\x00\x01\x02torch")
+    (tmp_path / "latin1.py").write_bytes("# é\nx = 1\n".encode("latin-1"))
+    messages = {}
+    for name in ("missing.py", "folder", "binary.py", "latin1.py"):
+        with pytest.raises(StudentCodeError) as error:
+            load_functions(tmp_path / name)
+        messages[name] = str(error.value)
+    assert "no such file" in messages["missing.py"]
+    assert "is a folder" in messages["folder"]
+    assert "binary" in messages["binary.py"]
+    assert messages["latin1.py"].startswith("latin1.py, line 1: not UTF-8")
+
+
+def test_the_student_can_import_their_own_modules(tmp_path):
+    _write(tmp_path, "def factor():\n    return 2\n", "helpers.py")
+    path = _student(
+        tmp_path,
+        "import torch\n",
+        "import torch\nfrom helpers import factor\n",
+    )
+    path.write_text(path.read_text().replace("grad_yhat = 2 *", "grad_yhat = factor() *"))
+    assert check_file(path).passed
+    assert str(tmp_path) not in sys.path
+
+
+def test_a_syntax_error_in_an_imported_module_names_both_files(tmp_path):
+    _write(tmp_path, "def factor(:\n", "broken_helper.py")
+    path = _student(tmp_path, "import torch\n", "import torch\nimport broken_helper\n")
+    with pytest.raises(StudentCodeError) as error:
+        load_functions(path)
+    assert error.value.line == 4
+    assert "broken_helper.py, line 1" in str(error.value)
+
+
+def test_each_load_is_a_fresh_module(tmp_path):
+    path = _write(tmp_path, CORRECT)
+    first, _ = load_functions(path)
+    path.write_text(
+        CORRECT.replace(
+            "class MSE(Function)", "class MSE(Function):\n    version = 2\n\nclass Old(Function)"
+        )
+    )
+    second, _ = load_functions(path)
+    assert first is not second and first.__module__ != second.__module__
+    assert getattr(second, "version", None) == 2
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in STUDENTS.glob("*.py")))
+def test_reports_are_plain_text_and_json(name):
+    report = check_file(STUDENTS / name)
+    text = report.text()
+    assert "\x1b" not in text
+    data = report.to_dict()
+    encoded = json.dumps(data, allow_nan=False)  # no NaN nor inf
+    assert json.loads(encoded)["passed"] is report.passed
+    for function in data["functions"]:
+        assert {"name", "class_name", "passed", "hints", "forward", "gradients", "checks"} <= set(
+            function
+        )
+
+
+def test_json_names_inputs_errors_and_shapes():
+    data = check_file(STUDENTS / "linear_b_shape.py").to_dict()
+    linear = data["functions"][1]
+    b = linear["gradients"][2]
+    assert (b["name"], b["passed"], b["found_shape"], b["expected_shape"]) == (
+        "b",
+        False,
+        [2],
+        [1, 2],
+    )
+    assert b["hint_codes"] == ["b_shape"]
+    assert linear["max_abs_error"] < 1e-8
+    exception = check_file(STUDENTS / "backward_exception.py").to_dict()["functions"][1][
+        "exception"
+    ]
+    assert exception["line"] == 30 and exception["text"].startswith(
+        "backward_exception.py, line 30"
+    )
+
+
+def test_infinite_values_become_null_in_json(tmp_path):
+    path = _student(
+        tmp_path,
+        "grad_b = grad_output.sum(0, keepdim=True)",
+        "grad_b = grad_output.sum(0, keepdim=True) / 0",
+    )
+    report = check_file(path)
+    assert not report.passed
+    assert "null" in json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_the_check_is_deterministic_and_fast():
+    start = time.perf_counter()
+    first = check_file(STUDENTS / "mse_forgot_numel.py").to_dict()
+    elapsed = time.perf_counter() - start
+    second = check_file(STUDENTS / "mse_forgot_numel.py").to_dict()
+    assert first == second
+    assert elapsed < 1.0
+
+
+def test_a_sample_failing_report_reads_well():
+    lines = check_file(STUDENTS / "linear_b_mean.py").text().splitlines()
+    assert lines[0].startswith("✓ MSE: forward and the gradients for yhat, y match the reference")
+    assert lines[1:3] == ["✗ Linear: forward(ctx, X, W, b)", "    ✓ forward (max abs error 0)"]
+    assert lines[3].startswith("    ✓ gradient for X (max abs error ")
+    assert lines[4].startswith("    ✓ gradient for W (max abs error ")
+    assert lines[5:] == [
+        "    ✗ gradient for b: max abs error 5, max rel error 0.833",
+        "        with X (5, 3), W (3, 2), b (1, 2), grad_output = ones (5, 2)",
+        "        hint: 5 times too small (n = 5): a mean instead of a sum over the rows; "
+        "b's gradient is grad_output.sum(0, keepdim=True)",
+        "✗ check failed: fix Linear and run the check again",
+    ]
+
+
+def test_the_checker_stays_out_of_the_terminal_libraries():
+    code = (
+        "import sys, engine.check, engine.student\n"
+        "print(sorted(m for m in ('textual', 'rich', 'plotext', 'textual_plotext') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_an_edited_helper_module_is_seen_on_the_next_load(tmp_path):
+    helper = _write(tmp_path, "FACTOR = 1\n", "helper_module.py")
+    path = _student(tmp_path, "import torch\n", "import torch\nfrom helper_module import FACTOR\n")
+    path.write_text(path.read_text().replace("grad_yhat = 2 *", "grad_yhat = FACTOR *"))
+    assert not check_file(path).passed
+    helper.write_text("FACTOR = 2\n")
+    assert check_file(path).passed
+    assert "helper_module" not in sys.modules
