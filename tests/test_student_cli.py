@@ -47,7 +47,9 @@ def test_a_correct_file_passes_with_exit_0(capsys, name):
 
 def test_other_class_names(capsys):
     assert run(capsys, "--check", STUDENTS / "renamed.py")[0] == 1
-    code, out, _ = run(capsys, "--check", STUDENTS / "renamed.py", "--mse", "MyMSE", "--linear", "MyLinear")
+    code, out, _ = run(
+        capsys, "--check", STUDENTS / "renamed.py", "--mse", "MyMSE", "--linear", "MyLinear"
+    )
     assert code == 0, out
 
 
@@ -57,14 +59,18 @@ def test_check_json(capsys):
     assert code == 1 and report["passed"] is False
 
 
-@pytest.mark.parametrize("name,words", [("syntax_error.py", "line 22"), ("import_error.py", "line")])
+@pytest.mark.parametrize(
+    "name,words", [("syntax_error.py", "line 22"), ("import_error.py", "line")]
+)
 def test_broken_files_are_reported_with_file_and_line(capsys, name, words):
     code, out, _ = run(capsys, "--check", STUDENTS / name)
     assert code == 1 and name in out and words in out and "Traceback" not in out
 
 
 def test_functions_run_the_descent_with_the_students_classes(capsys):
-    code, out, err = run(capsys, "--headless", "--json", "--no-tensorboard", "--functions", STUDENTS / "correct.py")
+    code, out, err = run(
+        capsys, "--headless", "--json", "--no-tensorboard", "--functions", STUDENTS / "correct.py"
+    )
     summary = json.loads(out)
     assert code == 0 and "pass the check" in err
     assert summary["status"] == "converged" and abs(summary["iterations"] - 1475) <= 1
@@ -72,29 +78,50 @@ def test_functions_run_the_descent_with_the_students_classes(capsys):
 
 
 def test_failed_check_stops_the_run_unless_forced(capsys):
-    code, out, err = run(capsys, "--headless", "--no-tensorboard", "--functions", STUDENTS / "linear_b_mean.py")
+    code, out, err = run(
+        capsys, "--headless", "--no-tensorboard", "--functions", STUDENTS / "linear_b_mean.py"
+    )
     assert code == 1 and "Iterations|" not in out and "the run does not start" in err
     assert "mean instead of a sum" in err
-    code, out, err = run(capsys, "--headless", "--no-tensorboard", "--force", "--functions", STUDENTS / "linear_b_mean.py")
+    code, out, err = run(
+        capsys,
+        "--headless",
+        "--no-tensorboard",
+        "--force",
+        "--functions",
+        STUDENTS / "linear_b_mean.py",
+    )
     assert code == 0 and "Iterations|" in out and "--force" in err
 
 
 def test_an_unloadable_file_cannot_be_forced(capsys):
-    code, out, err = run(capsys, "--headless", "--force", "--functions", STUDENTS / "syntax_error.py")
+    code, out, err = run(
+        capsys, "--headless", "--force", "--functions", STUDENTS / "syntax_error.py"
+    )
     assert code == 1 and "cannot be loaded" in err and "line 22" in err
 
 
 def test_an_exception_during_the_run_names_the_students_line(capsys, tmp_path):
-    source = (STUDENTS / "correct.py").read_text().replace(
-        "        grad_b = grad_output.sum(0, keepdim=True)\n",
-        "        grad_b = grad_output.sum(0, keepdim=True)\n"
-        "        if X.shape[0] == 50:\n"
-        "            raise RuntimeError('only fails on the real data')\n",
+    source = (
+        (STUDENTS / "correct.py")
+        .read_text()
+        .replace(
+            "        grad_b = grad_output.sum(0, keepdim=True)\n",
+            "        grad_b = grad_output.sum(0, keepdim=True)\n"
+            "        if X.shape[0] == 50:\n"
+            "            raise RuntimeError('only fails on the real data')\n",
+        )
     )
     path = tmp_path / "late_failure.py"
     path.write_text(source)
     code, out, err = run(capsys, "--headless", "--no-tensorboard", "--functions", path)
-    line = source.splitlines().index("            raise RuntimeError('only fails on the real data')") + 1
+    line = (
+        source.splitlines().index("            raise RuntimeError('only fails on the real data')")
+        + 1
+    )
     assert code == 1
-    assert f"late_failure.py, line {line}, in backward: RuntimeError: only fails on the real data" in err
+    assert (
+        f"late_failure.py, line {line}, in backward: RuntimeError: only fails on the real data"
+        in err
+    )
     assert "Traceback" not in err
