@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from .config import Config
-from .descent import DTYPES, Descent
-from .problem import toy_problem
+from .descent import Descent
+from .problem import Problem, make_problem
 
 
-def compare_descents(config: Config, **functions: type) -> list[Descent]:
+def compare_descents(
+    config: Config, problem: Problem | None = None, **functions: type
+) -> list[Descent]:
     """One descent per learning rate of ``config.compare``, all from the same data and W, b.
 
     ``functions``: ``mse=`` and ``linear=`` to use a student's Functions.
     """
-    problem = toy_problem(config.seed, config.init_seed, DTYPES[config.dtype], config.device)
+    problem = problem or make_problem(config)
     return [Descent(config.for_learning_rate(lr), problem, **functions) for lr in config.compare]
 
 

@@ -143,6 +143,58 @@ def parse_class_name(text: Any, field: str = "class name") -> str:
     return value
 
 
+def parse_data(text: Any, field: str = "data") -> str:
+    """``toy`` (the notebook's problem), ``synthetic``, or the path of a CSV/TSV/.data file."""
+    value = str(text).strip() if text is not None else ""
+    if not value:
+        raise ConfigError(field, "expected toy, synthetic or a file path, got nothing")
+    if "\0" in value:
+        raise ConfigError(field, "must not contain a NUL character")
+    return value.lower() if value.lower() in ("toy", "synthetic") else value
+
+
+def parse_target(text: Any, field: str = "target") -> str | None:
+    """Target columns, names or 0-based indexes separated by commas; nothing for the last column."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(item) for item in text)
+    from .data import parse_target as parse_columns  # numpy: only when a target is given
+
+    try:
+        parse_columns(str(text))
+    except ValueError as error:
+        raise ConfigError(field, str(error).removeprefix("target: ")) from None
+    return str(text).strip()
+
+
+def parse_optional_flag(text: Any, field: str = "flag") -> bool | None:
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "auto", "default")):
+        return None
+    return parse_flag(text, field)
+
+
+def parse_test_fraction(text: Any, field: str = "test fraction") -> float:
+    value = _number(field, text)
+    if not 0 <= value < 1:
+        raise ConfigError(field, f"must be in [0, 1), got {text!r}")
+    return value
+
+
+def parse_size(text: Any, field: str = "size") -> int:
+    value = _integer(field, text)
+    if value < 1:
+        raise ConfigError(field, f"must be a positive integer, got {value}")
+    return value
+
+
+def parse_noise(text: Any, field: str = "noise") -> float:
+    value = _number(field, text)
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(field, f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def parse_flag(text: Any, field: str = "flag") -> bool:
     if isinstance(text, bool):
         return text
@@ -227,6 +279,15 @@ class Config:
     beta2: float = 0.999
     compare: tuple[float, ...] = ()
     functions: str | None = None
+    data: str = "toy"
+    target: str | None = None
+    standardize: bool | None = None
+    test_fraction: float = 0.0
+    dropna: bool = False
+    n: int = 200
+    d: int = 5
+    m: int = 1
+    noise: float = 0.1
     mse_name: str = "MSE"
     linear_name: str = "Linear"
     force: bool = False
@@ -243,10 +304,11 @@ class Config:
     def run_name(self) -> str:
         """A folder name that says which hyperparameters produced a run."""
         init = "" if self.init_seed is None else f"_init{self.init_seed}"
+        data = "" if self.data == "toy" else "_" + re.sub(r"\W+", "-", self.data.rsplit("/", 1)[-1])
         optimizer = "" if self.optimizer == "sgd" else f"_{self.optimizer}"
         batch = "" if self.batch_size is None else f"_batch{self.batch_size}"
         return (
-            f"lr{self.learning_rate:g}_seed{self.seed}{init}{optimizer}{batch}"
+            f"lr{self.learning_rate:g}_seed{self.seed}{init}{data}{optimizer}{batch}"
             f"_thr{self.threshold:g}_{self.dtype}"
         )
 
@@ -272,6 +334,15 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "beta2": parse_beta,
     "compare": parse_compare,
     "functions": parse_functions,
+    "data": parse_data,
+    "target": parse_target,
+    "standardize": parse_optional_flag,
+    "test_fraction": parse_test_fraction,
+    "dropna": parse_flag,
+    "n": parse_size,
+    "d": parse_size,
+    "m": parse_size,
+    "noise": parse_noise,
     "mse_name": parse_class_name,
     "linear_name": parse_class_name,
     "force": parse_flag,

@@ -22,9 +22,7 @@ from .config import Config
 from .functions import MSE, Context, Linear
 from .history import LossHistory
 from .optimizers import Optimizer, make_optimizer
-from .problem import Problem, toy_problem
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from .problem import DTYPES, Problem, make_problem
 
 # Below this many multiply-adds per matrix product, a second BLAS thread costs
 # more to wake than it saves (measured by `make bench`), so a run on a small
@@ -117,9 +115,7 @@ class Descent:
     ) -> None:
         self.config = config or Config()
         self.dtype = DTYPES[self.config.dtype]
-        self.problem = problem or toy_problem(
-            self.config.seed, self.config.init_seed, self.dtype, self.config.device
-        )
+        self.problem = problem or make_problem(self.config)
         self.mse = mse
         self.linear = linear
         # The notebook compares the float32 loss with 0.70 in float32: do the same.
@@ -135,16 +131,19 @@ class Descent:
         self._grad_W: torch.Tensor | None = None
         self._grad_b: torch.Tensor | None = None
         self._history = LossHistory()
+        self._test_history = None if self.problem.X_test is None else LossHistory()
         self._status = Status.READY
         config, n = self.config, self.problem.shape[0]
         # Plain full-batch gradient descent, the notebook's, has a loop of its own (the fast path).
         self._optimizer: Optimizer | None = None
         self._batches: MiniBatches | None = None
-        if config.optimizer != "sgd" or (config.batch_size is not None and config.batch_size < n):
+        mini_batches = config.batch_size is not None and config.batch_size < n
+        # Anything else (another optimizer, mini-batches, a test loss) takes the general loop.
+        if config.optimizer != "sgd" or mini_batches or self._test_history is not None:
             self._optimizer = make_optimizer(
                 config.optimizer, config.learning_rate, config.momentum, config.beta1, config.beta2
             )
-            if config.batch_size is not None and config.batch_size < n:
+            if mini_batches:
                 self._batches = MiniBatches(
                     n, config.batch_size, config.seed, self.problem.X.device
                 )
@@ -158,6 +157,11 @@ class Descent:
     def losses(self) -> np.ndarray:
         """The loss of every iteration, read-only."""
         return self._history.view()
+
+    @property
+    def test_losses(self) -> np.ndarray | None:
+        """The loss on the test rows at every iteration, when the data have a test part."""
+        return None if self._test_history is None else self._test_history.view()
 
     @property
     def status(self) -> Status:
@@ -249,6 +253,9 @@ class Descent:
         linear_forward, linear_backward = self.linear.forward, self.linear.backward
         mse_forward, mse_backward = self.mse.forward, self.mse.backward
         optimizer, batches = self._optimizer, self._batches
+        X_test, Y_test = self.problem.X_test, self.problem.Y_test
+        append_test = None if self._test_history is None else self._test_history.append
+        ctx_test = Context((False, False, False))
         parameters = [W, b]
         append = self._history.append
         isfinite = math.isfinite
@@ -258,6 +265,10 @@ class Descent:
             for _ in range(steps):
                 loss = mse_forward(ctx_mse, linear_forward(ctx_linear, X, W, b), Y).item()
                 append(loss)
+                if append_test is not None:
+                    # At the same parameters as the training loss: before the update.
+                    test_yhat = linear_forward(ctx_test, X_test, W, b)
+                    append_test(mse_forward(ctx_test, test_yhat, Y_test).item())
                 if not isfinite(loss):
                     status = Status.DIVERGED
                     break
@@ -332,6 +343,10 @@ class Descent:
         }
         if include_losses:
             out["losses"] = [_finite_or_none(v) for v in self._history.view().tolist()]
+            if self._test_history is not None:
+                out["test_losses"] = [
+                    _finite_or_none(v) for v in self._test_history.view().tolist()
+                ]
         out["W"] = _tolist(self._W)
         out["b"] = _tolist(self._b)
         out["config"] = self.config.to_dict()

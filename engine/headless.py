@@ -13,7 +13,9 @@ from typing import TextIO
 
 from .compare import compare_descents, comparison_table
 from .config import Config
+from .data import DataError
 from .descent import Descent, Status
+from .problem import make_problem
 from .saving import SaveError, save_run
 from .session import Session
 from .student import describe_run_error
@@ -152,6 +154,27 @@ def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
     return True
 
 
+class _LoadingProgress:
+    """``reading data.csv  42%`` on stderr while a large file loads, when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO, source: str) -> None:
+        self.stream, self.source = stream, source
+        self.enabled = stream.isatty()
+        self.visible = False
+
+    def __call__(self, fraction: float) -> None:
+        if not self.enabled:
+            return
+        if fraction >= 1.0:
+            if self.visible:
+                self.stream.write("\r\033[K")
+            self.visible = False
+        else:
+            self.stream.write(f"\r\033[K  reading {self.source}  {fraction:4.0%}")
+            self.visible = True
+        self.stream.flush()
+
+
 class StudentRunError(Exception):
     """A student's Functions raised during the run; ``str()`` names their file and line."""
 
@@ -194,17 +217,22 @@ def run_headless(
     if exit_code is not None:
         return exit_code
     try:
+        problem = make_problem(config, _LoadingProgress(err, config.data))
+    except DataError as error:
+        err.write(f"amal-tui: error: {error}\n")
+        return EXIT_USAGE
+    try:
         if config.compare:
-            return _run_compare(config, json_output, save, out, err, functions)
-        return _run_one(config, json_output, save, out, err, functions)
+            return _run_compare(config, json_output, save, out, err, functions, problem)
+        return _run_one(config, json_output, save, out, err, functions, problem)
     except StudentRunError as error:
         err.write(f"amal-tui: error: your Functions raised during the run: {error}\n")
         return EXIT_ERROR
 
 
-def _run_one(config, json_output, save, out, err, functions) -> int:
+def _run_one(config, json_output, save, out, err, functions, problem) -> int:
     runner = _Runner(config, err)
-    session = Session(config, Descent(config, **functions), warn=runner.warn)
+    session = Session(config, Descent(config, problem, **functions), warn=runner.warn)
     descent = session.descent
     warning = divergence_warning(config, descent)
     if warning:
@@ -243,9 +271,9 @@ def _run_one(config, json_output, save, out, err, functions) -> int:
     return EXIT_DIVERGED if status is Status.DIVERGED else EXIT_OK
 
 
-def _run_compare(config: Config, json_output: bool, save, out, err, functions) -> int:
+def _run_compare(config: Config, json_output: bool, save, out, err, functions, problem) -> int:
     runner = _Runner(config, err)
-    descents = compare_descents(config, **functions)
+    descents = compare_descents(config, problem, **functions)
     with _interrupt_flag() as interrupt:
         for descent in descents:
             if runner.interrupted:

@@ -44,20 +44,48 @@ class Theory:
         return float(math.sqrt(np.sum((W - self.W_star) ** 2) + np.sum((b - self.b_star) ** 2)))
 
 
+# Above this many entries in X̃, the optimum comes from the normal equations, accumulated
+# a block of rows at a time: a float64 copy of a large X for lstsq would cost more
+# memory than the data itself.
+DIRECT_MAX_ENTRIES = 1 << 22
+BLOCK_ROWS = 1 << 15
+
+
 def theory(problem: Problem) -> Theory:
-    X = problem.X.detach().to("cpu", torch.float64)
-    Y = problem.Y.detach().to("cpu", torch.float64)
-    n, m = X.shape[0], Y.shape[1]
-    X_tilde = torch.cat([X, torch.ones(n, 1, dtype=torch.float64)], dim=1)
-    # gelsd handles a rank-deficient X̃ (more features than points, a constant column).
-    solution = torch.linalg.lstsq(X_tilde, Y, driver="gelsd").solution
-    residual = X_tilde @ solution - Y
-    optimal_loss = float((residual**2).sum() / residual.numel())
+    X, Y = problem.X.detach(), problem.Y.detach()
+    n, d = X.shape
+    m = Y.shape[1]
+    if n * (d + 1) <= DIRECT_MAX_ENTRIES:
+        X_tilde = _with_ones(X)
+        # gelsd handles a rank-deficient X̃ (more features than points, a constant column).
+        solution = torch.linalg.lstsq(X_tilde, _double(Y), driver="gelsd").solution
+        gram = X_tilde.T @ X_tilde
+        optimal_loss = float(((X_tilde @ solution - _double(Y)) ** 2).sum() / (n * m))
+    else:
+        gram = torch.zeros(d + 1, d + 1, dtype=torch.float64)
+        moment = torch.zeros(d + 1, m, dtype=torch.float64)
+        for start in range(0, n, BLOCK_ROWS):
+            block = _with_ones(X[start : start + BLOCK_ROWS])
+            gram += block.T @ block
+            moment += block.T @ _double(Y[start : start + BLOCK_ROWS])
+        solution = torch.linalg.lstsq(gram, moment, driver="gelsd").solution
+        # The residual itself, block by block: 1/n Σ‖x̃θ − y‖² from the Gram matrix alone
+        # would lose digits to cancellation when the fit is nearly exact.
+        squares = sum(
+            float(
+                (
+                    (_with_ones(X[s : s + BLOCK_ROWS]) @ solution - _double(Y[s : s + BLOCK_ROWS]))
+                    ** 2
+                ).sum()
+            )
+            for s in range(0, n, BLOCK_ROWS)
+        )
+        optimal_loss = squares / (n * m)
     # MSE = ‖X̃ Θ − Y‖² / (n m): its Hessian is 2/(n m) X̃ᵀX̃ for each output column.
-    eigenvalues = torch.linalg.eigvalsh(X_tilde.T @ X_tilde * (2.0 / (n * m)))
+    eigenvalues = torch.linalg.eigvalsh(gram * (2.0 / (n * m)))
     largest, smallest = float(eigenvalues[-1]), float(eigenvalues[0])
     # Eigenvalues under the round-off level of the largest are zero: the valley is flat there.
-    flat = smallest <= largest * X_tilde.shape[1] * np.finfo(np.float64).eps
+    flat = smallest <= largest * (d + 1) * np.finfo(np.float64).eps
     return Theory(
         optimal_loss=optimal_loss,
         lr_max=2.0 / largest if largest > 0 else math.inf,
@@ -65,3 +93,13 @@ def theory(problem: Problem) -> Theory:
         W_star=solution[:-1].numpy(),
         b_star=solution[-1:].numpy(),
     )
+
+
+def _double(t: torch.Tensor) -> torch.Tensor:
+    return t.to("cpu", torch.float64)
+
+
+def _with_ones(X: torch.Tensor) -> torch.Tensor:
+    """[X, 1] in float64 on the CPU."""
+    X = _double(X)
+    return torch.cat([X, torch.ones(X.shape[0], 1, dtype=torch.float64)], dim=1)

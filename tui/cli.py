@@ -24,6 +24,7 @@ from engine.config import (
     parse_beta,
     parse_class_name,
     parse_compare,
+    parse_data,
     parse_device,
     parse_dtype,
     parse_functions,
@@ -31,9 +32,13 @@ from engine.config import (
     parse_logdir,
     parse_max_iter,
     parse_momentum,
+    parse_noise,
     parse_optimizer,
     parse_optional_seed,
     parse_seed,
+    parse_size,
+    parse_target,
+    parse_test_fraction,
     parse_threshold,
 )
 from engine.saving import SaveError, load_config
@@ -131,6 +136,18 @@ SETTINGS = [
      "default: the whole batch. The loss recorded is the full-batch loss"),
     ("experiments", ["--compare"], "compare", parse_compare, "EPS,EPS,...",
      "run each learning rate from the same data and W, b, and compare them"),
+    ("data", ["--data"], "data", parse_data, "SOURCE",
+     "toy (the notebook's problem), synthetic (a known ground truth) or a CSV, TSV or "
+     "whitespace-separated .data file"),
+    ("data", ["--target"], "target", parse_target, "COLS",
+     "the target columns of a file: names or 0-based indexes, comma-separated "
+     "(default: the last column)"),
+    ("data", ["--test-fraction"], "test_fraction", parse_test_fraction, "F",
+     "keep a fraction F of the rows apart (drawn from the seed): their loss is the test loss"),
+    ("data", ["--n"], "n", parse_size, "N", "synthetic data: number of points"),
+    ("data", ["--d"], "d", parse_size, "D", "synthetic data: number of features"),
+    ("data", ["--m"], "m", parse_size, "M", "synthetic data: number of outputs"),
+    ("data", ["--noise"], "noise", parse_noise, "SIGMA", "synthetic data: noise level"),
     (STUDENT, ["--functions"], "functions", parse_functions, "FILE.py",
      "run the descent with the MSE and Linear of FILE.py, after checking them"),
     (STUDENT, ["--mse"], "mse_name", parse_class_name, "NAME", "the name of your MSE class"),
@@ -186,6 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help=help_text + suffix,
         )
+    data = group("data")
+    data.add_argument(
+        "--standardize",
+        dest="standardize",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="centre and scale each column, with statistics from the training rows only "
+        "(the default for files)",
+    )
+    data.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="use the values as they are (the default for toy and synthetic)",
+    )
+    data.add_argument(
+        "--dropna",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="drop the rows of a file with missing values (otherwise refused)",
+    )
     student = group(STUDENT)
     student.add_argument(
         "--check",
