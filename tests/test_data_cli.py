@@ -1,0 +1,135 @@
+"""Data on the command line: files, synthetic data, test losses, one-line errors with exit 2."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+
+DIABETES = Path(__file__).parent / "data" / "diabetes.csv"
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_standardised_file_reaches_the_optimum_the_theory_reports(capsys):
+    code, out, _ = run(
+        capsys,
+        "--headless",
+        "--json",
+        "--no-tensorboard",
+        "--data",
+        DIABETES,
+        "--lr",
+        "0.2",
+        "--threshold",
+        "-1",
+        "--max-iter",
+        "4000",
+    )
+    summary = json.loads(out)
+    assert code == 0 and summary["config"]["data"] == str(DIABETES)
+    assert summary["final_loss"] == pytest.approx(summary["theory"]["optimal_loss"], rel=1e-4)
+    assert min(summary["losses"]) >= summary["theory"]["optimal_loss"] * (1 - 1e-6)
+
+
+def test_the_test_loss_is_recorded_at_each_iteration(capsys):
+    code, out, _ = run(
+        capsys,
+        "--headless",
+        "--json",
+        "--no-tensorboard",
+        "--data",
+        DIABETES,
+        "--test-fraction",
+        "0.2",
+        "--lr",
+        "0.1",
+        "--max-iter",
+        "50",
+        "--threshold",
+        "-1",
+    )
+    summary = json.loads(out)
+    assert len(summary["test_losses"]) == len(summary["losses"]) == 50
+    assert summary["test_losses"][-1] < summary["test_losses"][0]
+
+
+def test_synthetic_data(capsys):
+    code, out, _ = run(
+        capsys,
+        "--headless",
+        "--json",
+        "--no-tensorboard",
+        "--data",
+        "synthetic",
+        "--n",
+        "500",
+        "--d",
+        "7",
+        "--m",
+        "2",
+        "--noise",
+        "0.01",
+        "--lr",
+        "0.5",
+        "--threshold",
+        "-1",
+        "--max-iter",
+        "300",
+    )
+    summary = json.loads(out)
+    assert len(summary["W"]) == 7 and len(summary["W"][0]) == 2
+    assert summary["final_loss"] == pytest.approx(summary["theory"]["optimal_loss"], rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        ("", "empty file"),
+        ("a,b,c\n", "a header but no data rows"),
+        ("a,b,c\n1,2,3\n4,5\n", "row 3: 2 values, expected 3"),
+        ("a,b,c\n1,2,3\n4,x,6\n", "row 3, column 'b': not a number: 'x'"),
+        ("a,b,c\n1,2,3\n", "only 1 data row"),
+        ("a,b,c\n1,2,3\n4,NA,6\n", "missing value"),
+        ("a,b,c\n1,2,3\n4,inf,6\n", "infinite value"),
+        ("a,b\x00,c\n1,2,3\n", "binary content"),
+    ],
+)
+def test_bad_files_are_one_line_errors_with_exit_2(capsys, tmp_path, content, words):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    code, out, err = run(capsys, "--headless", "--no-tensorboard", "--data", path)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and words in err and "data.csv" in err
+    assert "Traceback" not in err
+
+
+def test_missing_file_and_unknown_target(capsys, tmp_path):
+    code, _, err = run(capsys, "--headless", "--data", tmp_path / "nope.csv")
+    assert code == 2 and "no such file" in err
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6\n")
+    code, _, err = run(capsys, "--headless", "--data", path, "--target", "price")
+    assert code == 2 and "unknown target column 'price'" in err
+
+
+def test_dropna_drops_rows_with_missing_values(capsys, tmp_path):
+    path = tmp_path / "na.csv"
+    path.write_text("a,b,c\n1,2,3\n4,NA,6\n7,8,9\n10,11,12\n")
+    code, out, _ = run(
+        capsys,
+        "--headless",
+        "--json",
+        "--no-tensorboard",
+        "--data",
+        path,
+        "--dropna",
+        "--max-iter",
+        "5",
+    )
+    assert code == 0 and json.loads(out)["iterations"] <= 5
