@@ -1,0 +1,137 @@
+"""W and b: each value, its sign and size in colour *and* in characters, and what moved most.
+
+A value is written with its sign (``+0.2934``) and followed by a bar whose
+height is its size relative to the largest entry of its matrix (``▁`` … ``█``),
+so a 16-colour or ``NO_COLOR`` terminal shows what the colours show.  The
+entries the last step changed most carry a ``◆`` and are shown reversed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer
+from textual.widgets import Static
+
+from .formatting import PARAMETER_WIDTH, norm_text, parameter_text
+
+BARS = "▁▂▃▄▅▆▇█"
+CHANGED_MARK = "◆"
+# How many entries of W (and of b) are marked as the ones the last step changed most.
+MOST_CHANGED_W = 3
+MOST_CHANGED_B = 1
+POSITIVE = ("#5f87af", "#5fafff", "bold #87d7ff")
+NEGATIVE = ("#af5f5f", "#ff5f5f", "bold #ff8787")
+
+
+def bar(magnitude: float, largest: float) -> str:
+    """One character, ▁ to █, for ``magnitude`` relative to ``largest``; a space for 0."""
+    if not math.isfinite(magnitude) or not math.isfinite(largest) or largest <= 0:
+        return "█" if not math.isfinite(magnitude) else " "
+    if magnitude == 0:
+        return " "
+    level = min(len(BARS) - 1, int(magnitude / largest * len(BARS)))
+    return BARS[level]
+
+
+def most_changed(delta: np.ndarray | None, count: int) -> set[tuple[int, int]]:
+    """The (row, column) of the ``count`` largest |delta|, none if nothing moved."""
+    if delta is None or count <= 0 or delta.size == 0:
+        return set()
+    size = np.nan_to_num(np.abs(delta), nan=0.0, posinf=np.finfo(np.float64).max)
+    if not size.max() > 0:
+        return set()
+    count = min(count, size.size)
+    flat = np.argpartition(size.ravel(), -count)[-count:]
+    return {
+        (int(r), int(c))
+        for r, c in zip(*np.unravel_index(flat, size.shape), strict=True)
+        if size[r, c] > 0
+    }
+
+
+def _style(value: float, largest: float) -> str:
+    if not math.isfinite(value):
+        return "bold reverse"
+    if value == 0 or largest <= 0 or not math.isfinite(largest):
+        return "dim"
+    level = min(2, int(abs(value) / largest * 3))
+    return (POSITIVE if value > 0 else NEGATIVE)[level]
+
+
+def _largest(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+def matrix_lines(
+    values: np.ndarray, delta: np.ndarray | None, marks: int, index_width: int
+) -> list[Text]:
+    """The lines of one matrix: a row index, then each entry as value, bar and mark."""
+    largest = _largest(values)
+    changed = most_changed(delta, marks)
+    lines = []
+    rows, _ = values.shape
+    for r, row in enumerate(values):
+        line = Text(f"{r:>{index_width}} " if rows > 1 else " " * (index_width + 1), style="dim")
+        for c, value in enumerate(row):
+            value = float(value)
+            cell = f"{parameter_text(value):>{PARAMETER_WIDTH}}{bar(abs(value), largest)}"
+            style = _style(value, largest)
+            if (r, c) in changed:
+                line.append(cell, style=f"{style} reverse")
+                line.append(CHANGED_MARK, style="bold")
+            else:
+                line.append(cell, style=style)
+                line.append(" ")
+        lines.append(line)
+    return lines
+
+
+def parameter_text_block(snapshot: Any) -> Text:
+    """Everything the panel shows for a StepSnapshot."""
+    W, b = snapshot.W, snapshot.b
+    out = Text()
+    rows, cols = W.shape
+    index_width = len(str(max(rows, b.shape[0]) - 1))
+    out.append(f"W ({rows}×{cols})", style="bold")
+    out.append(f"   ‖∇W‖ {norm_text(snapshot.grad_W_norm)}\n")
+    for line in matrix_lines(W, snapshot.delta_W, MOST_CHANGED_W, index_width):
+        out.append_text(line)
+        out.append("\n")
+    rows, cols = b.shape
+    out.append(f"b ({rows}×{cols})", style="bold")
+    out.append(f"    ‖∇b‖ {norm_text(snapshot.grad_b_norm)}\n")
+    for line in matrix_lines(b, snapshot.delta_b, MOST_CHANGED_B, index_width):
+        out.append_text(line)
+        out.append("\n")
+    out.append(f"{CHANGED_MARK} changed most in the last step", style="dim")
+    return out
+
+
+class ParameterPanel(ScrollableContainer, can_focus=False):
+    """Shows the W and b of the last snapshot; redraws only when the text would change.
+
+    The notebook's W (13×3) fits; a larger one (``--data``) scrolls with the mouse
+    wheel.  Not focusable: tab goes from the run's keys to the fields.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Parameters"
+        self._shown: Text | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", id="parameter-values")
+
+    def show(self, snapshot: Any) -> None:
+        text = parameter_text_block(snapshot)
+        # Late in a run most digits stop moving: an identical panel is not sent again.
+        if self._shown is not None and text == self._shown:
+            return
+        self._shown = text
+        self.query_one("#parameter-values", Static).update(text)

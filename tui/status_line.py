@@ -1,0 +1,76 @@
+"""The status line: iteration, loss, Δloss, what the run is doing, its speed, where it logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from .formatting import delta_text, loss_text, rate_text
+
+LOADING = "loading…"
+
+STATE_STYLES = {
+    "ready": "bold",
+    "running": "bold reverse",
+    "paused": "bold",
+    "converged": "bold green",
+    "capped": "bold yellow",
+    "diverged": "bold red",
+}
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """What the status line shows; equal infos draw the same line."""
+
+    iteration: int | None = None
+    loss: float | None = None
+    previous_loss: float | None = None
+    state: str = LOADING
+    steps_per_second: float | None = None
+    tensorboard: str = ""
+    test_loss: float | None = None
+    """The loss on the test rows (``--test-fraction``), None without them."""
+
+
+def status_text(info: StatusInfo) -> Text:
+    if info.iteration is None:
+        line = Text.assemble((info.state, "bold"), "  importing torch and building the problem")
+    else:
+        delta = (
+            None
+            if info.loss is None or info.previous_loss is None
+            else info.loss - info.previous_loss
+        )
+        line = Text.assemble(
+            "iteration ",
+            (str(info.iteration), "bold"),
+            "  loss ",
+            (loss_text(info.loss), "bold"),
+            "  Δloss ",
+            delta_text(delta),
+            "" if info.test_loss is None else f"  test {loss_text(info.test_loss)}",
+            "  ",
+            (f" {info.state} ", STATE_STYLES.get(info.state, "bold")),
+        )
+        if info.steps_per_second is not None:
+            line.append(f"  {rate_text(info.steps_per_second)}")
+    line.append("\n")
+    line.append(info.tensorboard, style="dim")
+    return line
+
+
+class StatusLine(Static):
+    """Two lines at the bottom; redraws only when what it shows changed."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        self.info = StatusInfo()
+        super().__init__(status_text(self.info), id=id)
+
+    def show(self, info: StatusInfo) -> None:
+        if info == self.info:
+            return
+        self.info = info
+        self.update(status_text(info))
