@@ -312,10 +312,31 @@ class Config:
             f"_thr{self.threshold:g}_{self.dtype}"
         )
 
+    def same_problem(self, other: Config) -> bool:
+        """Whether ``other`` describes the same data and initial W, b (only the descent differs)."""
+        return all(getattr(self, name) == getattr(other, name) for name in PROBLEM_SETTINGS)
+
     def for_learning_rate(self, learning_rate: float) -> Config:
         """The same run with another learning rate, outside any comparison."""
         return replace(self, learning_rate=learning_rate, compare=())
 
+
+# The settings that decide the data and the initial W, b (see engine.problem.make_problem).
+PROBLEM_SETTINGS = (
+    "seed",
+    "init_seed",
+    "dtype",
+    "device",
+    "data",
+    "target",
+    "standardize",
+    "test_fraction",
+    "dropna",
+    "n",
+    "d",
+    "m",
+    "noise",
+)
 
 PARSERS: dict[str, Callable[..., Any]] = {
     "learning_rate": parse_learning_rate,

@@ -234,12 +234,15 @@ class Descent:
         with torch.inference_mode():
             for _ in range(steps):
                 loss = mse_forward(ctx_mse, linear_forward(ctx_linear, X, W, b), Y).item()
-                append(loss)
                 if not isfinite(loss):
+                    append(loss)
                     status = Status.DIVERGED
                     break
                 grad_yhat, _ = mse_backward(ctx_mse, 1.0)
                 _, grad_W, grad_b = linear_backward(ctx_linear, grad_yhat)
+                # Recorded once the gradients exist: a backward that raises (a student's)
+                # leaves no loss without its update.
+                append(loss)
                 W.add_(grad_W, alpha=alpha)
                 b.add_(grad_b, alpha=alpha)
                 if loss <= threshold:
@@ -264,12 +267,15 @@ class Descent:
         with torch.inference_mode():
             for _ in range(steps):
                 loss = mse_forward(ctx_mse, linear_forward(ctx_linear, X, W, b), Y).item()
-                append(loss)
+                test_loss = None
                 if append_test is not None:
                     # At the same parameters as the training loss: before the update.
                     test_yhat = linear_forward(ctx_test, X_test, W, b)
-                    append_test(mse_forward(ctx_test, test_yhat, Y_test).item())
+                    test_loss = mse_forward(ctx_test, test_yhat, Y_test).item()
                 if not isfinite(loss):
+                    append(loss)
+                    if append_test is not None:
+                        append_test(test_loss)
                     status = Status.DIVERGED
                     break
                 if batches is not None:
@@ -278,6 +284,9 @@ class Descent:
                     mse_forward(ctx_mse, linear_forward(ctx_linear, X_batch, W, b), Y_batch)
                 grad_yhat, _ = mse_backward(ctx_mse, 1.0)
                 _, grad_W, grad_b = linear_backward(ctx_linear, grad_yhat)
+                append(loss)
+                if append_test is not None:
+                    append_test(test_loss)
                 optimizer.step(parameters, [grad_W, grad_b])
                 if loss <= threshold:
                     status = Status.CONVERGED

@@ -215,3 +215,33 @@ def test_engine_config_imports_no_torch():
     code = "import sys, engine.config, tui.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_backward_that_raises_records_no_loss_without_its_update():
+    from engine.functions import Linear as Reference
+
+    class Flaky(Reference):
+        calls = 0
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            Flaky.calls += 1
+            if Flaky.calls == 3:
+                raise RuntimeError("boom")
+            return Reference.backward(ctx, grad_output)
+
+    descent = Descent(linear=Flaky)
+    descent.run(2)
+    W = descent.W
+    with pytest.raises(RuntimeError):
+        descent.run(5)
+    assert descent.iteration == 2 and torch.equal(descent.W, W)
+    descent.run(1)
+    assert descent.iteration == 3
+
+
+def test_same_problem_tells_data_settings_from_descent_settings():
+    base = make_config()
+    assert base.same_problem(base.replace(learning_rate=0.5, optimizer="adam", max_iter=10))
+    assert not base.same_problem(base.replace(seed=1))
+    assert not base.same_problem(base.replace(data="synthetic"))
