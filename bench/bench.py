@@ -8,6 +8,8 @@ ratios of those medians.  Usage: python bench/bench.py [--quick]
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import platform
 import statistics
 import subprocess
@@ -247,11 +249,76 @@ def bench_sizes(quick: bool) -> None:
     )
 
 
+# -- 3. the app, in a pseudo-terminal -----------------------------------------------------
+
+
+def amal_tui() -> str:
+    return str(Path(sys.executable).with_name("amal-tui"))
+
+
+def bench_tui(quick: bool) -> None:
+    from ptyrun import run_in_pty
+
+    from engine.config import Config
+    from engine.headless import run_headless
+
+    print("\n3. The app in a pseudo-terminal at 100×30 (what an SSH user pays)")
+    rounds = 2 if quick else 3
+    torch_imports, paints = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        torch_imports.append(time.perf_counter() - start)
+        run = run_in_pty([amal_tui(), "--no-tensorboard"], keys=[(2.5, "q")], timeout=8)
+        paints.append(run.first_paint_s or math.inf)
+    torch_s, paint_s = statistics.median(torch_imports), statistics.median(paints)
+    print(f"  first paint {paint_s:.3f} s; python -c 'import torch' {torch_s:.3f} s")
+    row("time to first paint / time to import torch", paint_s / torch_s, 0.5, at_least=False)
+
+    iterations = 100_000 if quick else 300_000
+    endless = ["--no-tensorboard", "--threshold", "-1", "--max-iter", str(iterations)]
+    tui_rates, headless_rates = [], []
+    for _ in range(rounds):
+        run = run_in_pty(
+            [amal_tui(), *endless],
+            keys=[(3.0, "r")],
+            text=r"capped",
+            stop_after_text=0.3,
+            timeout=60,
+        )
+        if run.text_s is not None:
+            tui_rates.append(iterations / (run.text_s - run.key_times["r"]))
+        config = Config(tensorboard=False, threshold=-1, max_iter=iterations)
+        start = time.perf_counter()
+        run_headless(config, json_output=True, out=io.StringIO(), err=io.StringIO())
+        headless_rates.append(iterations / (time.perf_counter() - start))
+    tui_rate = statistics.median(tui_rates) if tui_rates else 0.0
+    headless_rate = statistics.median(headless_rates)
+    print(
+        f"  steps/s: in the app {tui_rate:,.0f} (from the r key to 'capped' on screen), "
+        f"headless {headless_rate:,.0f}"
+    )
+    row("steps/s in the app / headless", tui_rate / headless_rate, 0.7)
+
+    forever = ["--no-tensorboard", "--threshold", "-1", "--max-iter", "100000000"]
+    running = run_in_pty(
+        [amal_tui(), *forever], keys=[(4.0, "r")], window=(5.0, 10.0), timeout=10.5
+    )
+    idle = run_in_pty([amal_tui(), *forever], window=(4.0, 9.0), timeout=9.5)
+    running_kib, idle_kib = running.window_bytes_per_s / 1024, idle.window_bytes_per_s / 1024
+    print(
+        f"  written to the terminal: {running_kib:.1f} KiB/s while running, {idle_kib:.2f} KiB/s idle"
+    )
+    row("KiB/s written while running (goal ≤ 40)", running_kib, 40, at_least=False, unit="")
+    row("KiB/s written while idle (goal ≈ 0)", idle_kib, 0.1, at_least=False, unit="")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--quick", action="store_true", help="fewer iterations and rounds (for a smoke test)"
     )
+    parser.add_argument("--no-tui", action="store_true", help="skip the app's figures")
     args = parser.parse_args()
     print(
         f"amal-tui benchmarks — {platform.processor() or platform.machine()}, "
@@ -259,6 +326,10 @@ def main() -> None:
     )
     bench_default_problem(args.quick)
     bench_sizes(args.quick)
+    if args.no_tui:
+        print("\n3. The app: skipped (--no-tui)")
+    else:
+        bench_tui(args.quick)
     missed = [r for r in RESULTS if r[3] == "MISS"]
     print(
         f"\n{len(RESULTS) - len(missed)} goals met"
