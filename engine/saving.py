@@ -97,6 +97,8 @@ def save_run(path: str | os.PathLike, config: Config, descents: Sequence[Any]) -
 def load_config(path: str | os.PathLike) -> Config:
     """The Config of a saved run; raises SaveError naming the file and the problem."""
     path = Path(path)
+    if "\0" in str(path):
+        raise SaveError(f"{str(path)!r}: a file name cannot contain a NUL character")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

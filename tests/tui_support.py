@@ -82,10 +82,22 @@ class GatedFactory:
     def release(self) -> None:
         self.gate.set()
 
-    def __call__(self, config: Config, warn: Callable[[str], None]) -> Any:
+    def __call__(self, config: Config, warn: Callable[[str], None], **options: Any) -> Any:
         self.calls += 1
         if not self.gate.wait(timeout=30):
             raise TimeoutError("the test never released the engine")
         if self.fail is not None:
             raise self.fail
-        return build_session(config, warn)
+        return build_session(config, warn, **options)
+
+
+async def type_into(pilot: Pilot, field_id: str, text: str) -> None:
+    """Focus a field and replace its text, without pressing Enter.
+
+    Focused directly, not by tab (each key Pilot presses costs ~0.1 s); tab's order
+    has its own test.
+    """
+    pilot.app.query_one(f"#{field_id}").focus()
+    await pilot.pause()
+    await pilot.press("ctrl+a", "ctrl+k", *text)
+    await pilot.pause()

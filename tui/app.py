@@ -1,22 +1,30 @@
 """The amal-tui app: watch gradient descent step the notebook's Functions.
 
 The first screen is painted before torch is imported: the engine (torch, the
-problem, the Session) is built in a thread worker after mount, and the status
-line says "loading…" until it is ready; keys pressed meanwhile wait for it.
+problem, its theory, the Sessions) is built in a thread worker after mount, and
+the status line says "loading…" until it is ready; keys pressed meanwhile wait
+for it.  Applying a setting builds the new Experiment in the same worker: the
+data are read again only when the setting changes them (``Config.same_problem``),
+with their progress in the status line, and a file that cannot be used leaves
+the run on screen as it was.
 
-A run is a second thread worker that steps the Session in chunks of about
-``CHUNK_SECONDS`` and posts a :class:`RunProgress` after each; consecutive
-unread ones merge.  The worker never touches a widget.  The app redraws on a
-timer, each panel at its own rate (text often, the chart a few times per
-second), and only what changed: every redraw takes the GIL from the engine
-and bytes from an SSH link.  Only one thread mutates the Session at a time:
-the UI thread steps, resets or rebuilds it only after the run worker stopped.
+A run is a second thread worker that steps the Experiment (one Session, or one
+per learning rate of a comparison) in chunks of about ``CHUNK_SECONDS`` and
+posts a :class:`RunProgress` after each; consecutive unread ones merge.  The
+worker never touches a widget.  The app redraws on a timer, each panel at its
+own rate (text often, the chart a few times per second, all of them no more
+than ``fps`` times per second when asked), and only what changed: every redraw
+takes the GIL from the engine and bytes from an SSH link.  Only one thread
+mutates the Experiment at a time: the UI thread steps, resets, saves or
+replaces it only after the run worker stopped.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -29,16 +37,20 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
-from engine.config import Config, ConfigError, parse_learning_rate
+from engine.config import Config, ConfigError, parse_compare, parse_learning_rate
 
+from .comparison import ComparisonPanel
+from .experiment import Experiment, FunctionsRefused, build_experiment
 from .help_screen import HelpScreen
 from .hyperparameters import HyperparameterPanel
 from .loss_chart import LossChart
-from .messages import EngineLoaded, EngineWarning, RunProgress
-from .parameters import ParameterPanel
+from .messages import DataProgress, EngineLoaded, EngineWarning, RunProgress, RunView
+from .parameters import TO_OPTIMUM, TO_TRUTH, ParameterPanel
+from .prompts import PromptScreen, ReportScreen
 from .status_line import LOADING, StatusInfo, StatusLine
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
@@ -53,9 +65,16 @@ PARAMETERS_PERIOD, PARAMETERS_PERIOD_IDLE = 0.2, 0.1
 CHART_PERIOD, CHART_PERIOD_IDLE = 0.25, 1 / 8
 # steps/s is measured over about this many seconds.
 RATE_WINDOW = 1.0
+# The notebook's three learning rates: what c proposes first.
+DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
+# What a key may do while a prompt, the help or a report covers the screen.
+ACTIONS_UNDER_A_SCREEN = frozenset({"quit"})
 
-SessionFactory = Callable[[Config, Callable[[str], None]], Any]
+SessionFactory = Callable[..., Any]
+"""``factory(config, warn, reuse=Experiment | None, progress=callable) -> Experiment``."""
 
+# The factory's historical name: tests and scripts build the app's engine with it.
+build_session = build_experiment
 
 _frozen = False
 
@@ -74,40 +93,37 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-class FunctionsRefused(Exception):
-    """A student's Functions (``--functions``) cannot be loaded or fail the check."""
+def parse_save_path(text: str) -> str:
+    """Where ``e`` saves: a file path (``.json`` is added when missing), never a folder."""
+    path = os.path.expanduser(str(text).strip())
+    if not path:
+        raise ConfigError("path", "expected a file name, got nothing")
+    if "\0" in path:
+        raise ConfigError("path", "must not contain a NUL character")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise ConfigError("path", f"{path} is a folder: add a file name")
+    return path
 
 
-def build_session(config: Config, warn: Callable[[str], None]) -> Any:
-    """Import the engine (torch) and build a Session; slow the first time (~1 s).
+def _distance(W: np.ndarray, b: np.ndarray, W_to: Any, b_to: Any) -> float:
+    return float(math.sqrt(np.sum((W - W_to) ** 2) + np.sum((b - b_to) ** 2)))
 
-    With ``--functions FILE``, the descent steps the student's MSE and Linear once
-    they pass the engine's check (or with ``--force``), as ``--headless`` does.
-    """
-    from engine.descent import Descent
-    from engine.session import Session
 
-    functions: dict[str, type] = {}
-    if config.functions is not None:
-        from engine.check import load_and_check
+def _one_line(error: BaseException) -> str:
+    from engine.data import DataError
 
-        mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
-        if mse is None or linear is None or not (report.passed or config.force):
-            why = "cannot be loaded" if mse is None else "fail the check (--force runs them)"
-            raise FunctionsRefused(
-                f"the Functions of {config.functions} {why}: amal-tui --check "
-                f"{config.functions} says why\n{report.text()}"
-            )
-        if not report.passed:
-            warn(f"running with Functions that fail the check (--force): {config.functions}")
-        functions = {"mse": mse, "linear": linear}
-    return Session(config, Descent(config, **functions), warn=warn)
+    if isinstance(error, (DataError, FunctionsRefused)):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return (text.splitlines() or [type(error).__name__])[0]
 
 
 class AmalApp(App[int]):
     """The app for one validated Config (the CLI's, or a test's)."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute: a subclass defined elsewhere (a test's) finds it too.
+    CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app.tcss")
     TITLE = "amal-tui"
     # Every key is in the footer and the help screen; the palette would only take footer room.
     ENABLE_COMMAND_PALETTE = False
@@ -120,36 +136,79 @@ class AmalApp(App[int]):
         Binding("s,right", "step", "Step"),
         Binding("r,space", "toggle_run", "Run/pause"),
         Binding("x", "reset", "Reset"),
+        Binding("c", "compare", "Compare"),
+        Binding("e", "save", "Save"),
         Binding("l", "toggle_log_scale", "Log y"),
-        Binding("plus,equals_sign", "scale_learning_rate(10)", "lr×10", key_display="+"),
-        Binding("minus", "scale_learning_rate(0.1)", "lr÷10", key_display="-"),
+        Binding("plus,equals_sign", "scale_learning_rate(10)", "ε×10", key_display="+"),
+        Binding("minus", "scale_learning_rate(0.1)", "ε÷10", key_display="-"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # Ctrl+C quits, as everywhere in a terminal (Textual's own would only say how to quit).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, config: Config, session_factory: SessionFactory | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        session_factory: SessionFactory | None = None,
+        *,
+        fps: float | None = None,
+    ) -> None:
         super().__init__()
+        if fps is not None and not (fps > 0 and math.isfinite(fps)):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
         self.config = config
-        self.session: Any = None
-        """The engine's Session once loaded (None while torch loads)."""
+        """The settings of the run on screen (or of the first one, while it loads)."""
+        self.experiment: Experiment | None = None
+        """What the engine runs, once loaded (None while torch loads)."""
         self.engine_error: str | None = None
-        self._session_factory = session_factory or build_session
+        self.crash: BaseException | None = None
+        """The unexpected exception that stopped the app, if one did (see ``run_app``)."""
+        self.fps = fps
+        self._factory = session_factory or build_experiment
         self._pending: list[str] = []
+        self._wanted: Config | None = None
+        self._loading: Config | None = None
+        self._load_worker: Worker | None = None
+        self._load_progress: str | None = None
+        self._save_worker: Worker | None = None
+        self._last_compare = config.compare or DEFAULT_COMPARE
+        self._last_save_path: str | None = None
         self._run_worker: Worker | None = None
         self._stop = threading.Event()
-        # Held by the run worker during a chunk: the last line of defence at exit.
+        # Held by whichever worker uses the Experiment (a run's chunk, a save): the last
+        # line of defence at exit.
         self._session_lock = threading.Lock()
         self._epoch = 0
         self._ran = False
-        self._announced = False
+        self._announced: set[int] = set()
         self._rate: deque[tuple[float, int]] = deque()
         # What is on screen, and what has changed since it was drawn.
-        self._snapshot: Any = None
-        self._losses: np.ndarray = np.empty(0)
-        self._test_losses: np.ndarray | None = None
-        self._log_folder: str | None = None
+        self._views: tuple[RunView, ...] = ()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = False
-        self._parameters_at = self._chart_at = -math.inf
+        self._text_at = self._parameters_at = self._chart_at = -math.inf
+        # --fps N: no panel redraws more often than N times per second.
+        floor = 0.0 if fps is None else 1.0 / fps
+        self._text_period = floor
+        self._parameters_periods = (
+            max(PARAMETERS_PERIOD, floor),
+            max(PARAMETERS_PERIOD_IDLE, floor),
+        )
+        self._chart_periods = (max(CHART_PERIOD, floor), max(CHART_PERIOD_IDLE, floor))
+
+    @property
+    def session(self) -> Any:
+        """The engine's Session of a single run (the first one of a comparison); None while loading."""
+        return None if self.experiment is None else self.experiment.session
+
+    @property
+    def sessions(self) -> list[Any]:
+        """Every Session: one, or one per learning rate of a comparison."""
+        return [] if self.experiment is None else list(self.experiment.sessions)
+
+    @property
+    def descents(self) -> list[Any]:
+        return [session.descent for session in self.sessions]
 
     # -- layout -------------------------------------------------------------------------
 
@@ -159,23 +218,19 @@ class AmalApp(App[int]):
                 yield HyperparameterPanel(self.config, id="hyperparameters")
                 yield LossChart(id="chart")
             yield ParameterPanel(id="parameters")
+            yield ComparisonPanel(id="comparison")
         yield StatusLine(id="status")
         yield Static("", id="too-small")
-        yield Footer()
+        # Compact: every key fits in 80 columns.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._show_size(self.size.width, self.size.height)
+        self._show_mode(bool(self.config.compare))
         self._status_line.show(self._status_info())
         self.set_interval(TEXT_PERIOD, self._redraw)
         # After the first frame: the import of torch holds the GIL and would delay it.
-        self.call_after_refresh(self._load_engine, self.config)
-        if self.config.compare:
-            self.notify(
-                f"--compare runs with --headless; the app runs one learning rate, "
-                f"{self.config.learning_rate:g}",
-                severity="warning",
-                timeout=10,
-            )
+        self.call_after_refresh(self._start_load, self.config)
 
     def on_resize(self, event: Resize) -> None:
         self._show_size(event.size.width, event.size.height)
@@ -185,6 +240,11 @@ class AmalApp(App[int]):
             f"terminal too small (need at least {MIN_WIDTH}×{MIN_HEIGHT}, "
             f"this one is {width}×{height})\nq quits"
         )
+
+    def _show_mode(self, comparing: bool) -> None:
+        """The comparison table takes the parameters panel's place while comparing."""
+        self._parameters.display = not comparing
+        self._comparison.display = comparing
 
     @property
     def _status_line(self) -> StatusLine:
@@ -199,56 +259,136 @@ class AmalApp(App[int]):
         return self.query_one("#parameters", ParameterPanel)
 
     @property
+    def _comparison(self) -> ComparisonPanel:
+        return self.query_one("#comparison", ComparisonPanel)
+
+    @property
     def _hyperparameters(self) -> HyperparameterPanel:
         return self.query_one("#hyperparameters", HyperparameterPanel)
+
+    @property
+    def comparing(self) -> bool:
+        return self.experiment is not None and self.experiment.comparing
 
     # -- the engine ---------------------------------------------------------------------
 
     def _warn(self, text: str) -> None:
-        """The Session's warnings, from whichever thread: as a message, never blocking."""
+        """The engine's warnings, from whichever thread: as a message, never blocking."""
         self.post_message(EngineWarning(text))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="load engine")
-    def _load_engine(self, config: Config) -> None:
-        session = self._session_factory(config, self._warn)
+    def _start_load(self, config: Config, reuse: Experiment | None = None) -> None:
+        """Build the Experiment of ``config`` in the loading worker (one load at a time)."""
+        reuse = reuse or self.experiment
+        self._loading = config
+        if reuse is None or not config.same_problem(reuse.config):
+            self._load_progress = None if config.data == "toy" else f"loading {config.data}…"
+            if reuse is not None:
+                self._hyperparameters.show_theory(None)  # the new data's comes with them
+        self._dirty_text = True
+        self._redraw()
+        self._load_worker = self._load_engine(config, reuse)
+
+    # Not exclusive: a new load starts while the last one's thread may still be returning,
+    # and cancelling that one would look like a failure.
+    @work(thread=True, exit_on_error=False, group="engine", name="load engine")
+    def _load_engine(self, config: Config, reuse: Experiment | None) -> None:
+        def progress(fraction: float) -> None:
+            self.post_message(DataProgress(config.data, fraction))
+
+        experiment = self._factory(config, self._warn, reuse=reuse, progress=progress)
         _freeze_startup_objects()
-        self.post_message(EngineLoaded(session))
+        self.post_message(EngineLoaded(experiment, config))
 
     async def on_engine_loaded(self, message: EngineLoaded) -> None:
-        session = message.session
-        if session.config != self.config:
-            # A field was applied while torch loaded.
-            session.close()
-            session = self._session_factory(self.config, self._warn)
-        self.session = session
+        loaded, new = message.config, message.experiment
+        self._loading = None
+        wanted = self._wanted or loaded
+        if wanted != loaded:
+            # A setting was applied while this one loaded: build that one instead.
+            new.close()
+            self._start_load(wanted, reuse=self.experiment or new)
+            return
+        self._wanted = None
+        self._load_progress = None
+        await self._stop_run()
+        old = self.experiment
+        if old is not None:
+            self._close_experiment(old)
+        self.experiment = new
+        self.config = loaded
+        self.engine_error = None
+        self._hyperparameters.show_config(loaded)
+        self._hyperparameters.show_theory(None if new.theory is None else new.theory.lr_max)
+        self._show_mode(new.comparing)
         self._new_run()
-        pending, self._pending = self._pending, []
-        for action in pending:
-            await self.run_action(action)
+        await self._drain_pending()
 
-    def on_engine_warning(self, message: EngineWarning) -> None:
-        self.notify(message.text, severity="warning", timeout=10)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group == "engine" and event.state is WorkerState.ERROR:
-            error = worker.error
-            text = str(error) if isinstance(error, FunctionsRefused) else None
-            self.engine_error = (text or f"{type(error).__name__}: {error}").splitlines()[0]
+    def _load_failed(self, error: BaseException | None) -> None:
+        failed, self._loading = self._loading, None
+        wanted, self._wanted = self._wanted, None
+        self._load_progress = None
+        text = _one_line(error) if error is not None else "cancelled"
+        if isinstance(error, FunctionsRefused):
+            self.push_screen(
+                ReportScreen(
+                    f"the check of {os.path.basename(failed.functions or '') if failed else ''}",
+                    error.report,
+                    f"{error}: the run does not start.",
+                )
+            )
+        if wanted is not None and failed is not None and wanted != failed:
+            # A newer setting was asked for meanwhile: it may well load.
+            self.notify(f"cannot use these settings: {text}", severity="error", timeout=15)
+            self._start_load(wanted)
+            return
+        self._pending.clear()
+        if self.experiment is None:
+            self.engine_error = text
             self.notify(
-                text or f"the engine could not load: {self.engine_error}",
+                text
+                if isinstance(error, FunctionsRefused)
+                else f"the engine could not load: {text}",
                 title="amal-tui",
                 severity="error",
                 timeout=30,
             )
-            self._dirty_text = True
-            self._redraw()
-        elif worker.group == "run" and worker is self._run_worker and worker.is_finished:
+        else:
+            # The run on screen stays as it was.
+            self.notify(f"cannot use these settings: {text}", severity="error", timeout=15)
+            self._hyperparameters.show_config(self.config)
+            theory = self.experiment.theory
+            self._hyperparameters.show_theory(None if theory is None else theory.lr_max)
+        self._dirty_text = True
+        self._redraw()
+
+    def on_engine_warning(self, message: EngineWarning) -> None:
+        self.notify(message.text, severity="warning", timeout=10)
+
+    def on_data_progress(self, message: DataProgress) -> None:
+        if self._loading is None:
+            return
+        name = os.path.basename(message.source) or message.source
+        self._load_progress = (
+            f"reading {name} {message.fraction:.0%}" if message.fraction < 1 else f"loaded {name}"
+        )
+        self._dirty_text = True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        # event.state, not worker.state: the message of an earlier state (RUNNING) may be
+        # read after the worker has finished.
+        finished = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+        if worker.group == "engine" and worker is self._load_worker:
+            if event.state in (WorkerState.ERROR, WorkerState.CANCELLED) and self._loading:
+                self._load_failed(worker.error)
+        elif worker.group == "run" and worker is self._run_worker and finished:
             # The run stopped by itself (converged, capped, diverged), was paused, or failed.
             self._run_worker = None
             if event.state is WorkerState.ERROR:
                 self._report_run_error(worker.error)
-            self._show_session(force=True)
+            self._show_experiment(force=True)
+        elif worker.group == "save" and worker is self._save_worker and finished:
+            self._save_finished(worker, event.state)
 
     def _report_run_error(self, error: BaseException) -> None:
         if self.config.functions is not None:
@@ -259,15 +399,34 @@ class AmalApp(App[int]):
             text = f"the run stopped: {type(error).__name__}: {error}"
         self.notify(text, severity="error", timeout=30)
 
+    @property
+    def busy(self) -> bool:
+        """Loading settings or saving: the keys that act on the run wait."""
+        return self._loading is not None or self._save_worker is not None
+
     def _engine_ready(self, action: str) -> bool:
         """Whether the engine can act now; if not, the action waits for it."""
-        if self.session is not None:
+        if self.experiment is not None and not self.busy:
             return True
-        if self.engine_error is None:
+        if self.busy or self.engine_error is None:
             self._pending.append(action)
         else:
             self.notify("the engine did not load: nothing to run", severity="error")
         return False
+
+    async def _drain_pending(self) -> None:
+        """Run the keys that waited for a load or a save, in order."""
+        while self._pending and not self.busy:
+            action = self._pending.pop(0)
+            result = getattr(self, f"action_{action}")()
+            if result is not None:
+                await result
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A prompt, a report or the help covers the screen: the run's keys do not act behind it.
+        if isinstance(self.screen, ModalScreen) and action not in ACTIONS_UNDER_A_SCREEN:
+            return False
+        return True
 
     # -- running ------------------------------------------------------------------------
 
@@ -277,27 +436,17 @@ class AmalApp(App[int]):
         return self._run_worker is not None and not self._stop.is_set()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run")
-    def _run(self, session: Any, epoch: int, stop: threading.Event) -> str:
+    def _run(self, experiment: Experiment, epoch: int, stop: threading.Event) -> None:
         worker = get_current_worker()
-        status = session.descent.status
         while not worker.is_cancelled:
             with self._session_lock:
                 if stop.is_set():
                     break
-                status = session.run_for(CHUNK_SECONDS)
-                descent = session.descent
-                progress = RunProgress(
-                    epoch=epoch,
-                    snapshot=descent.snapshot(),
-                    losses=descent.losses,
-                    test_losses=descent.test_losses,
-                    log_folder=session.log_folder,
-                    at=time.perf_counter(),
-                )
+                finished = experiment.run_for(CHUNK_SECONDS)
+                progress = RunProgress(epoch=epoch, runs=experiment.views(), at=time.perf_counter())
             self.post_message(progress)
-            if status.finished:
+            if finished:
                 break
-        return str(status)
 
     async def _stop_run(self) -> None:
         """Pause the run, if any, and wait until its worker has stopped (one chunk at most)."""
@@ -316,16 +465,14 @@ class AmalApp(App[int]):
     def on_run_progress(self, message: RunProgress) -> None:
         if message.epoch != self._epoch:
             return  # from before a step, a reset or a new configuration
-        self._snapshot = message.snapshot
-        self._losses = message.losses
-        self._test_losses = message.test_losses
-        self._log_folder = message.log_folder
-        self._rate.append((message.at, message.snapshot.iteration))
+        self._views = message.runs
+        self._rate.append((message.at, sum(run.snapshot.iteration for run in message.runs)))
         while len(self._rate) > 2 and message.at - self._rate[1][0] >= RATE_WINDOW:
             self._rate.popleft()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = True
 
     def steps_per_second(self) -> float | None:
+        """Iterations per second, of all the runs of a comparison together."""
         if not self.running or len(self._rate) < 2:
             return None
         (t0, i0), (t1, i1) = self._rate[0], self._rate[-1]
@@ -334,99 +481,182 @@ class AmalApp(App[int]):
     # -- showing ------------------------------------------------------------------------
 
     def _new_run(self) -> None:
-        """After a reset or a new Session: iteration 0, drawn at once."""
+        """After a reset or a new Experiment: iteration 0, drawn at once."""
         self._epoch += 1
         self._ran = False
-        self._announced = False
+        self._announced = set()
         self._rate.clear()
-        self._show_session(force=True)
+        self._show_experiment(force=True)
 
-    def _show_session(self, force: bool = False) -> None:
-        """Show the Session's current state (only when no run worker is using it)."""
-        session = self.session
-        descent = session.descent
-        self._snapshot = descent.snapshot()
-        self._losses = descent.losses
-        self._test_losses = descent.test_losses
-        self._log_folder = session.log_folder
+    def _show_experiment(self, force: bool = False) -> None:
+        """Show the Experiment's current state (only when no worker is using it)."""
+        self._views = self.experiment.views()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = True
         self._redraw(force=force)
+
+    def _announce(self) -> None:
+        """A notification when a run stops by itself (once per run)."""
+        comparing = self.comparing
+        for i, run in enumerate(self._views):
+            snapshot = run.snapshot
+            if snapshot.status.finished and i not in self._announced:
+                self._announced.add(i)
+                severity = "information" if snapshot.status.value == "converged" else "warning"
+                where = f"ε {run.learning_rate:g}: " if comparing else ""
+                self.notify(
+                    f"{where}{snapshot.status.value} at {snapshot.iteration}", severity=severity
+                )
+
+    def _distances(self, snapshot: Any) -> tuple[tuple[str, float | None], ...]:
+        """How far (W, b) is from the least-squares optimum, and from the truth of synthetic data."""
+        experiment = self.experiment
+        out: list[tuple[str, float | None]] = []
+        if experiment.theory is not None:
+            theory = experiment.theory
+            out.append(
+                (TO_OPTIMUM, _distance(snapshot.W, snapshot.b, theory.W_star, theory.b_star))
+            )
+        problem = experiment.problem
+        if getattr(problem, "W_true", None) is not None:
+            out.append(
+                (TO_TRUTH, _distance(snapshot.W, snapshot.b, problem.W_true, problem.b_true))
+            )
+        return tuple(out)
 
     def _redraw(self, force: bool = False) -> None:
         """Draw what changed, each panel no more often than its period unless ``force``."""
         now = time.monotonic()
         running = self.running
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot.status.finished and not self._announced:
-            self._announced = True
-            severity = "information" if snapshot.status.value == "converged" else "warning"
-            self.notify(f"{snapshot.status.value} at {snapshot.iteration}", severity=severity)
-        if self._dirty_text:
+        views = self._views
+        if views:
+            self._announce()
+        if self._dirty_text and (force or now - self._text_at >= self._text_period):
             self._dirty_text = False
+            self._text_at = now
             self._status_line.show(self._status_info())
-        period = PARAMETERS_PERIOD if running else PARAMETERS_PERIOD_IDLE
+        if not views or self.experiment is None:
+            return
+        theory = self.experiment.theory
+        optimum = None if theory is None else theory.optimal_loss
+        comparing = self.comparing
+        period = self._parameters_periods[0 if running else 1]
         if self._dirty_parameters and (force or now - self._parameters_at >= period):
             self._dirty_parameters = False
             self._parameters_at = now
-            if snapshot is not None:
-                self._parameters.show(snapshot)
-        period = CHART_PERIOD if running else CHART_PERIOD_IDLE
+            if comparing:
+                lr_max = None if theory is None else theory.lr_max
+                self._comparison.show(views, lr_max, optimum)
+            else:
+                snapshot = views[0].snapshot
+                self._parameters.show(snapshot, self._distances(snapshot))
+        period = self._chart_periods[0 if running else 1]
         if self._dirty_chart and (force or now - self._chart_at >= period):
             self._dirty_chart = False
             self._chart_at = now
-            self._chart.show(self._losses, self.config.threshold, self._test_losses)
+            threshold = self.config.threshold
+            data = self._data_description()
+            if comparing:
+                curves = [(f"{run.learning_rate:g}", run.losses) for run in views]
+                self._chart.show_comparison(curves, threshold, optimum, data=data)
+            else:
+                run = views[0]
+                self._chart.show(run.losses, threshold, run.test_losses, optimum, data=data)
 
     @property
     def settled(self) -> bool:
-        """No run going on and everything on screen up to date (for tests and scripts)."""
+        """No run, load or save going on and everything on screen up to date (for tests)."""
         return (
-            self.session is not None
+            self.experiment is not None
             and self._run_worker is None
+            and not self.busy
+            and not self._pending
             and not (self._dirty_text or self._dirty_parameters or self._dirty_chart)
         )
 
+    def _all_finished(self) -> bool:
+        return all(run.snapshot.status.finished for run in self._views)
+
     def _state_word(self) -> str:
-        snapshot = self._snapshot
+        if self._loading is not None:
+            return LOADING
+        if self._save_worker is not None:
+            return "saving…"
         if self.running:
             return "running"
-        if snapshot.status.finished:
-            return snapshot.status.value
-        return "paused" if self._ran and snapshot.iteration > 0 else "ready"
+        if self._all_finished():
+            return "finished" if self.comparing else self._views[0].snapshot.status.value
+        iteration = max(run.snapshot.iteration for run in self._views)
+        return "paused" if self._ran and iteration > 0 else "ready"
 
     def _tensorboard_text(self) -> str:
         config = self.config
         if not config.tensorboard:
             return "TensorBoard: off (--no-tensorboard)"
-        if self.session is None:
+        if self.experiment is None:
             return f"TensorBoard: logs under {config.logdir}/"
-        if self._log_folder is None:
+        folders = [run.log_folder for run in self._views if run.log_folder is not None]
+        if not folders:
             return "TensorBoard: off (logging failed)"
-        return f"TensorBoard: {self._log_folder}  (tensorboard --logdir {config.logdir})"
+        if self.comparing:
+            return (
+                f"TensorBoard: {len(folders)} runs under {config.logdir}/  "
+                f"(tensorboard --logdir {config.logdir})"
+            )
+        return f"TensorBoard: {folders[0]}  (tensorboard --logdir {config.logdir})"
+
+    def _data_description(self) -> str:
+        """``toy: n=50, d=13, m=3``: the data of the run on screen."""
+        return self.experiment.problem.describe()
 
     def _status_info(self) -> StatusInfo:
-        if self.session is None or self._snapshot is None:
+        if self.experiment is None or not self._views:
             state = LOADING if self.engine_error is None else f"engine failed: {self.engine_error}"
-            return StatusInfo(state=state, tensorboard=self._tensorboard_text())
-        snapshot = self._snapshot
-        test = self._test_losses
+            return StatusInfo(
+                state=state, tensorboard=self._tensorboard_text(), data=self._load_progress or ""
+            )
+        common = dict(
+            state=self._state_word(),
+            steps_per_second=self.steps_per_second(),
+            tensorboard=self._tensorboard_text(),
+            data=self._load_progress or "",
+        )
+        if self.comparing:
+            iteration = max(run.snapshot.iteration for run in self._views)
+            finite = [
+                run
+                for run in self._views
+                if run.snapshot.loss is not None and math.isfinite(run.snapshot.loss)
+            ]
+            best = min(finite, key=lambda run: run.snapshot.loss) if finite else None
+            return StatusInfo(
+                iteration=iteration,
+                loss=None if best is None else best.snapshot.loss,
+                best_rate=None if best is None else best.learning_rate,
+                **common,
+            )
+        run = self._views[0]
+        snapshot = run.snapshot
+        test = run.test_losses
         tested = 0 if test is None else min(len(test), snapshot.iteration)
         return StatusInfo(
             iteration=snapshot.iteration,
             loss=snapshot.loss,
             previous_loss=snapshot.previous_loss,
-            state=self._state_word(),
-            steps_per_second=self.steps_per_second(),
-            tensorboard=self._tensorboard_text(),
             test_loss=float(test[tested - 1]) if tested else None,
+            **common,
         )
 
     # -- actions ------------------------------------------------------------------------
 
     def _finished_note(self) -> bool:
-        status = self.session.descent.status
-        if status.finished:
-            self.notify(f"the run has {status.value}: x resets it")
-        return status.finished
+        experiment = self.experiment
+        if not experiment.finished:
+            return False
+        if experiment.comparing:
+            self.notify("every run has stopped: x resets them")
+        else:
+            self.notify(f"the run has {experiment.session.descent.status.value}: x resets it")
+        return True
 
     async def action_step(self) -> None:
         if not self._engine_ready("step"):
@@ -436,10 +666,10 @@ class AmalApp(App[int]):
             return
         self._epoch += 1
         try:
-            self.session.step()
+            self.experiment.step()
         except Exception as error:  # noqa: BLE001 - a student's Functions can raise anything
             self._report_run_error(error)
-        self._show_session()
+        self._show_experiment()
 
     async def action_toggle_run(self) -> None:
         if not self._engine_ready("toggle_run"):
@@ -456,7 +686,7 @@ class AmalApp(App[int]):
         self._ran = True
         self._rate.clear()
         self._stop = threading.Event()
-        self._run_worker = self._run(self.session, self._epoch, self._stop)
+        self._run_worker = self._run(self.experiment, self._epoch, self._stop)
         self._dirty_text = True
         self._redraw()
 
@@ -464,7 +694,7 @@ class AmalApp(App[int]):
         if not self._engine_ready("reset"):
             return
         await self._stop_run()
-        self.session.reset()
+        self.experiment.reset()
         self._new_run()
 
     def action_toggle_log_scale(self) -> None:
@@ -472,13 +702,101 @@ class AmalApp(App[int]):
         chart.log_scale = not chart.log_scale
 
     async def action_scale_learning_rate(self, factor: float) -> None:
-        learning_rate = float(f"{self.config.learning_rate * factor:.12g}")
+        config = self._wanted or self.config
+        if config.compare:
+            self.notify("comparing learning rates: c changes them", severity="warning")
+            return
+        learning_rate = float(f"{config.learning_rate * factor:.12g}")
         try:
             parse_learning_rate(learning_rate)
         except ConfigError as error:
             self.notify(f"learning rate {error.reason}", severity="warning")
             return
-        await self._apply(self.config.replace(learning_rate=learning_rate))
+        await self._apply(config.replace(learning_rate=learning_rate))
+
+    def action_compare(self) -> None:
+        rates = ",".join(f"{rate:g}" for rate in self._last_compare)
+        self.push_screen(
+            PromptScreen(
+                "Compare learning rates",
+                "Each learning rate runs from the same data and the same initial W and b. "
+                "Separate them with commas (at most 8); leave it empty to go back to one run.",
+                rates,
+                lambda text: parse_compare(text, "learning rates"),
+                "enter: compare · empty + enter: one run · esc: cancel",
+                id="compare-prompt",
+            ),
+            self._compare_chosen,
+        )
+
+    async def _compare_chosen(self, rates: tuple[float, ...] | None) -> None:
+        if rates is None:
+            return  # Escape: nothing changes
+        config = self._wanted or self.config
+        if rates:
+            self._last_compare = rates
+        elif not config.compare:
+            return
+        await self._apply(config.replace(compare=rates))
+
+    def action_save(self) -> None:
+        if self.experiment is None:
+            self._engine_ready("save")  # once loaded; nothing to save before
+            return
+        path = self._last_save_path or time.strftime("amal-run-%Y%m%d-%H%M%S.json")
+        what = "comparison" if self.comparing else "run"
+        self.push_screen(
+            PromptScreen(
+                f"Save the {what}",
+                f"The {what} (settings, theory, losses, final W and b) as JSON, and its "
+                f"losses as CSV beside it. A relative path starts in {os.getcwd()}.",
+                path,
+                parse_save_path,
+                "enter: save · esc: cancel",
+                id="save-prompt",
+            ),
+            self._save_chosen,
+        )
+
+    async def _save_chosen(self, path: str | None) -> None:
+        if path is None:
+            return
+        if self.busy or self.experiment is None:
+            self.notify("busy loading or saving: press e again in a moment", severity="warning")
+            return
+        # Saved as it stands at the moment Enter was pressed: the run pauses for the save
+        # (the worker is the only one to touch the descents meanwhile), then goes on.
+        was_running = self.running
+        await self._stop_run()
+        self._last_save_path = path
+        self._save_worker = self._save(self.experiment, path)
+        if was_running:
+            self._pending.append("toggle_run")
+        self._dirty_text = True
+        self._redraw()
+
+    @work(thread=True, exit_on_error=False, group="save", name="save")
+    def _save(self, experiment: Experiment, path: str) -> tuple[Any, Any]:
+        from engine.saving import save_run
+
+        with self._session_lock:
+            return save_run(path, experiment.config, experiment.descents)
+
+    def _save_finished(self, worker: Worker, state: WorkerState) -> None:
+        self._save_worker = None
+        if state is WorkerState.SUCCESS:
+            json_path, csv_path = worker.result
+            self._last_save_path = None
+            self.notify(f"saved in {json_path} and {csv_path}", title="saved", timeout=10)
+        else:
+            from engine.saving import SaveError
+
+            error = worker.error
+            text = str(error) if isinstance(error, SaveError) else _one_line(error or Exception())
+            self.notify(f"not saved: {text}", severity="error", timeout=20)
+        self._dirty_text = True
+        self._redraw()
+        self.call_later(self._drain_pending)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -486,25 +804,45 @@ class AmalApp(App[int]):
 
     async def action_quit(self) -> None:
         await self._stop_run()
-        self._close_session()
+        await self._finish_save()
+        self._close_experiment()
         self.exit(0)
 
-    def on_unmount(self) -> None:
-        # Whatever ended the app: stop the run and flush the log.
-        self._stop.set()
-        self._close_session()
+    async def _finish_save(self) -> None:
+        """Nothing lost: a save in progress ends before the app does."""
+        worker = self._save_worker
+        if worker is not None:
+            try:
+                await worker.wait()
+            except Exception:  # noqa: BLE001 - its failure is reported by _save_finished
+                pass
 
-    def _close_session(self) -> None:
-        if self.session is not None:
+    def on_unmount(self) -> None:
+        # Whatever ended the app: stop the run and flush the log (after a save, under the lock).
+        self._stop.set()
+        self._close_experiment()
+
+    def _close_experiment(self, experiment: Experiment | None = None) -> None:
+        experiment = experiment or self.experiment
+        if experiment is not None:
             with self._session_lock:
-                self.session.close()
+                experiment.close()
+
+    # Textual has no public hook for an unexpected exception in a handler: it restores the
+    # terminal, prints the traceback and sets ``return_code`` to 1 (public).  This private
+    # method is the one place that sees the exception itself, kept for the crash report;
+    # if a Textual release renames it, ``run_app`` still reports the crash from return_code.
+    def _handle_exception(self, error: Exception) -> None:
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
 
     # -- configuration ------------------------------------------------------------------
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:
         try:
-            config = self.config.replace(**{event.setting: event.value})
+            config = (self._wanted or self.config).replace(**{event.setting: event.value})
         except ConfigError as error:  # pragma: no cover - the field validated it already
             self.notify(str(error), severity="error")
             return
@@ -512,19 +850,43 @@ class AmalApp(App[int]):
         await self._apply(config)
 
     async def _apply(self, config: Config) -> None:
-        """Use ``config`` from now on: a new Session at iteration 0 (and a new TensorBoard run)."""
+        """Use ``config`` from now on: a new Experiment at iteration 0, built by the loading
+        worker (the data again only if they change); until it is ready the run on screen stays."""
         await self._stop_run()
-        if self.session is not None:
-            try:
-                session = self._session_factory(config, self._warn)
-            except Exception as error:  # noqa: BLE001 - shown to the user; the old run stays
-                self.notify(f"cannot use these settings: {error}", severity="error", timeout=15)
-                self._hyperparameters.show_config(self.config)
-                return
-            self.session.close()
-            self.session = session
-        # While loading, on_engine_loaded builds the Session for this config.
-        self.config = config
+        self._wanted = config
         self._hyperparameters.show_config(config)
-        if self.session is not None:
-            self._new_run()
+        if self._loading is None:
+            self._start_load(config)
+
+
+class CrashedWithoutTraceback(RuntimeError):
+    """The app stopped on an error that Textual did not hand over (see ``_handle_exception``)."""
+
+
+def run_app(
+    config: Config,
+    fps: float | None = None,
+    mouse: bool = True,
+    *,
+    app: AmalApp | None = None,
+    headless: bool = False,
+) -> int:
+    """Run the app in this terminal; return the exit status.
+
+    On an unexpected exception Textual restores the terminal and prints the
+    traceback; this writes it to a crash report file too, prints its path in one
+    line on stderr and returns 1.  ``app`` and ``headless`` are for tests.
+    """
+    app = app or AmalApp(config, fps=fps)
+    app.run(mouse=mouse, headless=headless)
+    if app.crash is None and app.return_code != 1:
+        return app.return_code or 0
+    from tui.cli import write_crash_report
+
+    error = app.crash or CrashedWithoutTraceback("the app stopped on an unexpected error")
+    try:
+        where = f"; the traceback is in {write_crash_report(error)}"
+    except OSError as failure:
+        where = f"; no crash report ({failure.strerror or failure})"
+    print(f"amal-tui: unexpected error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+    return 1

@@ -238,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="with --functions: run even when the check fails",
     )
+    ssh = group("over SSH (slow links, small terminals)")
+    ssh.add_argument(
+        "--fps",
+        type=_validated(parse_fps, "--fps"),
+        default=None,
+        metavar="N",
+        help="redraw the app at most N times per second (lower it on a slow link; e.g. 2)",
+    )
+    ssh.add_argument(
+        "--no-mouse",
+        action="store_true",
+        help="turn mouse reporting off: every mouse move is otherwise sent over the link",
+    )
     group("TensorBoard").add_argument(
         "--no-tensorboard",
         dest="tensorboard",
@@ -255,6 +268,19 @@ def config_from_args(args: argparse.Namespace) -> Config:
         setting: getattr(args, setting) for setting in Config().to_dict() if hasattr(args, setting)
     }
     return replace(base, **given)
+
+
+def parse_fps(text: str, field: str = "--fps") -> float:
+    """Redraws per second: a positive number, at most 60."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(field, f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 60):
+        raise ConfigError(field, f"must be a number in (0, 60], got {text!r}")
+    return value
 
 
 def check_device(device: str) -> str | None:
@@ -307,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.headless import run_headless
 
             return run_headless(config, json_output=args.json, save=args.save)
-        return run_app(config)
+        return run_app(config, fps=args.fps, mouse=not args.no_mouse)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -343,12 +369,10 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def run_app(config: Config) -> int:
-    from tui.app import AmalApp
+def run_app(config: Config, fps: float | None = None, mouse: bool = True) -> int:
+    from tui.app import run_app as run_the_app
 
-    app = AmalApp(config)
-    app.run()
-    return app.return_code or 0
+    return run_the_app(config, fps=fps, mouse=mouse)
 
 
 if __name__ == "__main__":

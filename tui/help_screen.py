@@ -7,30 +7,43 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from .prompts import OneShotScreen
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("s  →", "one iteration (a step)"),
     ("r  space", "run / pause"),
     ("x", "reset to iteration 0, same seeds (same W and b to start)"),
+    ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
+    ("e", "save the run (or the comparison): JSON and CSV"),
     ("l", "loss chart: logarithmic / linear y axis"),
     ("+  -", "learning rate × 10 / ÷ 10, and reset"),
-    ("tab", "edit the hyperparameters (shift+tab: back)"),
+    ("tab", "edit the settings (shift+tab: back); the panel scrolls to the later ones"),
     ("enter", "in a field: apply it and reset the run"),
-    ("esc", "in a field: leave it unchanged"),
+    ("esc", "in a field: leave it unchanged; in a prompt: cancel"),
     ("?", "this help"),
-    ("q", "quit (ctrl+q too)"),
+    ("q", "quit (ctrl+q, ctrl+c too); a save in progress finishes first"),
 )
 
 PANELS = (
-    "Parameters: each entry of W and b with its sign, and a bar ▁…█ for its size "
-    "relative to the largest entry; blue is positive, red negative. "
+    "Settings: the learning rate ε, the seeds, the threshold and max iter as in the notebook; "
+    "then the optimizer (sgd, momentum, nesterov, adam, with their momentum, β1, β2), the "
+    "batch size (empty: the whole batch) and the data (toy, synthetic or a CSV/TSV file). "
+    "ε_max = 2/L: plain gradient descent diverges past it (⚠ says so before you run).\n"
+    "Parameters: ‖θ−θ*‖ the distance of θ = (W, b) to the least-squares optimum θ* "
+    "(‖θ−θ_true‖ to the truth of synthetic data); each entry of W and b with its sign, and a "
+    "bar ▁…█ for its size relative to the largest entry; blue is positive, red negative. "
     "◆ marks the entries the last step changed most. ‖∇W‖, ‖∇b‖: norms of the last gradients.\n"
-    "Loss: the loss of every iteration, the threshold as a line, ● the current iteration, "
-    "• the loss on the test rows (with --test-fraction).\n"
+    "Loss: the loss of every iteration, ─ the threshold, ·· the optimum (the loss cannot go "
+    "under it), ● the current iteration, • the loss on the test rows (with --test-fraction). "
+    "Comparing, each learning rate has its marker (+ x o * …), named in the legend and the "
+    "table: ε, status, iterations, current loss.\n"
     "A run stops when a loss is at or under the threshold (converged), after max iter "
-    "iterations (capped), or when the loss or a parameter is no longer finite (diverged)."
+    "iterations (capped), or when the loss or a parameter is no longer finite (diverged).\n"
+    "The status line: iteration, loss, Δloss, the state, steps/s (of all the runs together "
+    "while comparing) and where TensorBoard logs; the chart's title names the data: n points, "
+    "d features, m outputs."
 )
 
 
@@ -43,7 +56,7 @@ def help_renderable() -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(OneShotScreen):
     """Closes with Escape, ? or q."""
 
     BINDINGS = [
@@ -53,6 +66,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as box:
             box.border_title = "amal-tui · keys"
-            box.border_subtitle = "esc, ? or q: close"
+            box.border_subtitle = "↑↓ scroll · esc, ? or q: close"
             yield Static(help_renderable(), id="help-keys")
             yield Static(Text(PANELS), id="help-panels")
+
+    def on_mount(self) -> None:
+        # Focused: ↑ ↓ page up/down scroll it (the app focuses nothing by itself).
+        self.query_one("#help", VerticalScroll).focus()

@@ -1,7 +1,16 @@
-"""The hyperparameter fields: validated as you type, applied with Enter, abandoned with Escape."""
+"""The hyperparameter fields: validated as you type, applied with Enter, abandoned with Escape.
+
+The notebook's settings come first (learning rate, seeds, threshold, max
+iterations); the optimizer, the mini-batches and the data follow, reachable
+with tab: the panel scrolls when they do not all fit.  The fields of an
+optimizer's own settings (momentum, β1, β2) show only with that optimizer.
+Beside the learning rate, ε_max = 2/L once the theory is known, and a warning
+in words under it when plain gradient descent is bound to diverge.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +18,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
@@ -17,8 +26,13 @@ from textual.widgets import Input, Label, Static
 from engine.config import (
     Config,
     ConfigError,
+    parse_batch_size,
+    parse_beta,
+    parse_data,
     parse_learning_rate,
     parse_max_iter,
+    parse_momentum,
+    parse_optimizer,
     parse_optional_seed,
     parse_seed,
     parse_threshold,
@@ -34,15 +48,30 @@ class FieldSpec:
     label: str
     parse: Callable[[Any, str], Any]
     placeholder: str = ""
+    hint: tuple[str, ...] = ()
+    """A reminder beside the field, in shorter and shorter wordings (see FieldHint)."""
+    optimizers: tuple[str, ...] = ()
+    """Shown only with these optimizers (empty: always)."""
+    wide: bool = False
+    """Takes the whole row (a file path), without a hint."""
 
 
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("lr", "learning_rate", "learning rate", parse_learning_rate),
     FieldSpec("seed", "seed", "seed", parse_seed),
-    FieldSpec("init-seed", "init_seed", "init seed", parse_optional_seed, "none (= seed)"),
+    FieldSpec("init-seed", "init_seed", "init seed", parse_optional_seed, "= seed"),
     FieldSpec("threshold", "threshold", "threshold", parse_threshold),
     FieldSpec("max-iter", "max_iter", "max iter", parse_max_iter),
-)
+    FieldSpec("optimizer", "optimizer", "optimizer", parse_optimizer,
+              hint=("sgd momentum nesterov adam",)),
+    FieldSpec("momentum", "momentum", "momentum", parse_momentum, hint=("μ in [0, 1)",),
+              optimizers=("momentum", "nesterov")),
+    FieldSpec("beta1", "beta1", "β1", parse_beta, hint=("in [0, 1)",), optimizers=("adam",)),
+    FieldSpec("beta2", "beta2", "β2", parse_beta, hint=("in [0, 1)",), optimizers=("adam",)),
+    FieldSpec("batch-size", "batch_size", "batch size", parse_batch_size, "full",
+              ("empty: all the points", "empty: all", "empty=all")),
+    FieldSpec("data", "data", "data", parse_data, wide=True),
+)  # fmt: skip
 
 
 def field_text(config: Config, setting: str) -> str:
@@ -53,6 +82,44 @@ def field_text(config: Config, setting: str) -> str:
     if isinstance(value, float):
         return f"{value:.12g}"
     return str(value)
+
+
+def diverges(config: Config, learning_rate: float, lr_max: float | None) -> bool:
+    """Whether plain gradient descent is bound to diverge.
+
+    The rule of ``engine.headless.divergence_warning``, for a learning rate still being typed.
+    """
+    return (
+        lr_max is not None
+        and not config.compare
+        and config.optimizer == "sgd"
+        and learning_rate > lr_max
+    )
+
+
+def lr_max_text(lr_max: float) -> str:
+    return f"{lr_max:.4g}" if math.isfinite(lr_max) else "∞"
+
+
+class FieldHint(Static):
+    """A reminder beside a field: the longest of its wordings that fits the room there."""
+
+    def __init__(self, *wordings: str, id: str | None = None) -> None:
+        super().__init__(id=id, classes="field-hint")
+        self.wordings = wordings
+
+    def say(self, *wordings: str) -> None:
+        """Longest first, e.g. ``("ε_max 1.532", "max 1.532")``."""
+        if wordings != self.wordings:
+            self.wordings = wordings
+            self.refresh()
+
+    def render(self) -> str:
+        width = self.content_region.width
+        for text in self.wordings:
+            if len(text) <= width:
+                return text
+        return self.wordings[-1] if self.wordings else ""
 
 
 class ConfigValidator(Validator):
@@ -90,6 +157,7 @@ class HyperparameterField(Input):
             validators=[ConfigValidator(spec)],
             compact=True,
             select_on_focus=True,
+            classes="-wide" if spec.wide else "",
         )
         # A blinking cursor writes to the terminal twice a second, forever: costly over SSH.
         self.cursor_blink = False
@@ -99,7 +167,7 @@ class HyperparameterField(Input):
         self.post_message(self.Cancelled(self))
 
 
-class HyperparameterPanel(Vertical):
+class HyperparameterPanel(VerticalScroll, can_focus=False):
     """One row per setting, with the reason under a field whose text is not valid."""
 
     class Applied(Message):
@@ -113,25 +181,78 @@ class HyperparameterPanel(Vertical):
     def __init__(self, config: Config, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.config = config
+        self.lr_max: float | None = None
         self.border_title = "Hyperparameters"
-        self.border_subtitle = "enter apply · esc cancel"
+        self.border_subtitle = "tab · enter apply · esc cancel"
 
     def compose(self) -> ComposeResult:
         for spec in FIELDS:
-            with Horizontal(classes="field-row"):
+            with Horizontal(classes="field-row", id=f"{spec.id}-row"):
                 yield Label(spec.label, classes="field-label")
                 yield HyperparameterField(spec, field_text(self.config, spec.setting))
+                if not spec.wide:
+                    yield FieldHint(*spec.hint, id=f"{spec.id}-hint")
+            if spec.id == "lr":
+                yield Static("", id="lr-warning", classes="field-warning")
             yield Static("", id=f"{spec.id}-error", classes="field-error")
+
+    def on_mount(self) -> None:
+        self._show_optimizer_fields()
 
     def show_config(self, config: Config) -> None:
         """Write the applied settings into the fields and clear every mark."""
         self.config = config
         for spec in FIELDS:
-            self.restore(self.query_one(f"#{spec.id}", HyperparameterField))
+            field = self.query_one(f"#{spec.id}", HyperparameterField)
+            # A field being typed in keeps its text: leaving it restores it (see _leave).
+            if not field.has_focus:
+                self.restore(field)
+        self._show_optimizer_fields()
+        self._show_lr_max()
+
+    def show_theory(self, lr_max: float | None) -> None:
+        """ε_max = 2/L of the problem on screen (None: not known yet)."""
+        self.lr_max = lr_max
+        self._show_lr_max()
+
+    def _show_optimizer_fields(self) -> None:
+        for spec in FIELDS:
+            if spec.optimizers:
+                shown = self.config.optimizer in spec.optimizers
+                self.query_one(f"#{spec.id}-row").display = shown
+                if not shown:
+                    self.query_one(f"#{spec.id}-error").display = False
+
+    def _show_lr_max(self, learning_rate: float | None = None) -> None:
+        """The hint beside the learning rate and, when it diverges, the warning under it."""
+        config = self.config
+        hint = self.query_one("#lr-hint", FieldHint)
+        if config.compare:
+            hint.say("comparing: c", "compare")
+        elif self.lr_max is None:
+            hint.say("")
+        else:
+            lr_max = lr_max_text(self.lr_max)
+            hint.say(f"ε_max {lr_max}", f"max {lr_max}")
+        if learning_rate is None:
+            learning_rate = config.learning_rate
+        warning = self.query_one("#lr-warning", Static)
+        if diverges(config, learning_rate, self.lr_max):
+            warning.update(f"⚠ ε {learning_rate:g} > ε_max {lr_max_text(self.lr_max)}: diverges")
+            warning.display = True
+        else:
+            warning.display = False
+
+    def warning_text(self) -> str | None:
+        """The divergence warning under the learning rate, or None."""
+        warning = self.query_one("#lr-warning", Static)
+        return str(warning.content) if warning.display else None
 
     def restore(self, field: HyperparameterField) -> None:
         field.value = field_text(self.config, field.spec.setting)
         self._mark(field, None)
+        if field.id == "lr":
+            self._show_lr_max()
 
     def error_text(self, field_id: str) -> str | None:
         """The reason shown under a field, or None."""
@@ -157,8 +278,17 @@ class HyperparameterPanel(Vertical):
         if result is None or result.is_valid or not field.has_focus:
             # Text set by the app (not typed) is always a valid setting.
             self._mark(field, None)
+            if field.id == "lr" and field.has_focus:
+                # Warn while typing, before the value is applied and run.
+                try:
+                    typed = parse_learning_rate(event.value)
+                except ConfigError:
+                    typed = None
+                self._show_lr_max(typed)
         else:
             self._mark(field, "; ".join(result.failure_descriptions))
+            if field.id == "lr":
+                self._show_lr_max()
 
     @on(Input.Submitted)
     def _apply(self, event: Input.Submitted) -> None:

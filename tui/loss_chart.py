@@ -1,4 +1,9 @@
-"""The loss against the iteration, with the threshold as a line and the current point.
+"""The loss against the iteration, with the threshold and the optimum as lines.
+
+One run is drawn in braille with its current point (and its test loss in dots);
+a comparison draws one curve per learning rate, each with its own marker
+character (``+``, ``x``, ``o``…) named in the legend, so a 16-colour or
+``NO_COLOR`` terminal tells them apart as well as a colour one.
 
 Only finite numbers reach plotext (it crashes or draws nothing on nan, inf and
 on values near the float limits), and never more points than the chart has
@@ -8,6 +13,8 @@ columns to show: a run of 10⁷ iterations costs the same to draw as one of 10³
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rich.text import Text
@@ -23,6 +30,27 @@ LINEAR_LIMIT = 1e30
 LOG_FLOOR = 1e-12
 # Braille markers put 2 points in each column.
 POINTS_PER_COLUMN = 2
+# The curves of a comparison: a marker character (and a colour) per learning rate.
+COMPARE_MARKERS = ("+", "x", "o", "*", "#", "%", "@", "&")
+COMPARE_COLORS = ("cyan", "magenta", "yellow", "blue", "green", "white", "cyan", "magenta")
+# The optimum is a dotted line: a dot every DOT_SPACING columns, told apart from the threshold's.
+OPTIMUM_MARKER, DOT_SPACING = "·", 2
+
+
+def compare_marker(index: int) -> str:
+    return COMPARE_MARKERS[index % len(COMPARE_MARKERS)]
+
+
+@dataclass(frozen=True)
+class Series:
+    """What plotext draws for one curve: iterations (1-based) and values already made safe."""
+
+    x: np.ndarray
+    y: np.ndarray
+    marker: str
+    color: str
+    diverged: bool = False
+    """The run's last loss is not finite: it left the chart."""
 
 
 def sample_indices(count: int, points: int) -> np.ndarray:
@@ -61,29 +89,61 @@ def ticks(low: float, high: float, count: int) -> list[float]:
 
 
 class LossChart(PlotextPlot):
-    """``show`` hands it the losses; it draws when Textual renders it (on ``refresh``)."""
+    """``show`` hands it one run, ``show_comparison`` several; it draws when Textual renders it."""
 
     log_scale: reactive[bool] = reactive(False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._losses: np.ndarray = np.empty(0)
+        self._curves: tuple[np.ndarray, ...] = (np.empty(0),)
+        self._labels: tuple[str, ...] = ()
         self._test_losses: np.ndarray | None = None
         self._threshold: float | None = None
+        self._optimum: float | None = None
+        self._data = ""
         self.border_title = "Loss"
         self._update_titles()
+
+    @property
+    def comparing(self) -> bool:
+        return bool(self._labels)
 
     def show(
         self,
         losses: np.ndarray,
         threshold: float | None,
         test_losses: np.ndarray | None = None,
+        optimum: float | None = None,
+        *,
+        data: str = "",
     ) -> None:
-        """The whole run's losses (read-only, never changed afterwards), the threshold, and
-        the test loss of each iteration when the data have a test part."""
-        self._losses = losses
+        """The whole run's losses (read-only, never changed afterwards), the threshold, the
+        test loss of each iteration when the data have a test part, the least-squares optimum,
+        and a line that says what the data are (in the title)."""
+        self._data = data
+        self._curves = (losses,)
+        self._labels = ()
         self._test_losses = test_losses
         self._threshold = threshold
+        self._optimum = optimum
+        self._update_titles()
+        self.refresh()
+
+    def show_comparison(
+        self,
+        curves: Sequence[tuple[str, np.ndarray]],
+        threshold: float | None,
+        optimum: float | None = None,
+        *,
+        data: str = "",
+    ) -> None:
+        """One (label, losses) per learning rate, drawn with ``compare_marker(i)``."""
+        self._data = data
+        self._curves = tuple(losses for _, losses in curves)
+        self._labels = tuple(label for label, _ in curves)
+        self._test_losses = None
+        self._threshold = threshold
+        self._optimum = optimum
         self._update_titles()
         self.refresh()
 
@@ -93,70 +153,117 @@ class LossChart(PlotextPlot):
 
     def _update_titles(self) -> None:
         scale = "log scale" if self.log_scale else "linear"
-        self.border_title = f"Loss · {scale}"
-        test = "  • test" if self._test_losses is not None else ""
-        self.border_subtitle = f"─ threshold  ● now{test}"
+        self.border_title = " · ".join(filter(None, ("Loss", scale, self._data)))
+        lines = "─ threshold"
+        if self._optimum is not None and math.isfinite(self._optimum):
+            lines += f"  {OPTIMUM_MARKER * 2} optimum {self._optimum:.4g}"
+        if self._labels:
+            legend = "  ".join(
+                f"{compare_marker(i)} {label}" for i, label in enumerate(self._labels)
+            )
+            self.border_subtitle = f"{legend}  {lines}"
+        else:
+            test = "  • test" if self._test_losses is not None else ""
+            self.border_subtitle = f"{lines}  ● now{test}"
 
     def render(self) -> RenderResult:
         width, height = self.size
-        count = finite_count(self._losses)
-        if count == 0 or width < 12 or height < 5:
-            message = "no iteration yet: s steps, r runs" if not len(self._losses) else ""
-            if len(self._losses) and count == 0:
+        counts = [finite_count(losses) for losses in self._curves]
+        recorded = max(len(losses) for losses in self._curves)
+        if max(counts) == 0 or width < 12 or height < 5:
+            message = "no iteration yet: s steps, r runs" if not recorded else ""
+            if recorded and max(counts) == 0:
                 message = "the first loss is not finite: nothing to draw"
             return Text(message, style="italic")
-        self._draw(count, width, height)
+        self._draw(counts, width, height)
         return super().render()
 
-    def _draw(self, count: int, width: int, height: int) -> None:
+    def _series(self, counts: list[int], columns: int) -> list[Series]:
+        log_scale = self.log_scale
+        if not self._labels:
+            (losses,), (count,) = self._curves, counts
+            indices = sample_indices(count, columns * POINTS_PER_COLUMN)
+            series = []
+            test = self._test_losses
+            if test is not None:
+                tested = min(finite_count(test), count)
+                kept = indices[indices < tested]
+                if len(kept):
+                    # Dots, not braille: told apart from the training loss without colours too.
+                    series.append(
+                        Series(kept + 1, chart_values(test[kept], log_scale), "•", "magenta")
+                    )
+            series.append(
+                Series(indices + 1, chart_values(losses[indices], log_scale), "braille", "blue")
+            )
+            return series
+        # A comparison: one point per column (markers are whole characters), on a grid common to
+        # every curve so that they line up, each curve ending at its own last iteration.
+        grid = sample_indices(max(counts), columns)
+        series = []
+        for i, (losses, count) in enumerate(zip(self._curves, counts, strict=True)):
+            if count == 0:
+                continue
+            indices = np.union1d(grid[grid < count], [count - 1])
+            values = chart_values(losses[indices], log_scale)
+            color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
+            diverged = count < len(losses)
+            series.append(Series(indices + 1, values, compare_marker(i), color, diverged))
+        return series
+
+    def _line(self, value: float | None) -> float | None:
+        """A horizontal line's height on the chart's scale, or None when it cannot be drawn."""
+        if value is None or not math.isfinite(value):
+            return None
+        if self.log_scale:
+            return math.log10(value) if value > 0 else None
+        return min(max(value, -LINEAR_LIMIT), LINEAR_LIMIT)
+
+    def _draw(self, counts: list[int], width: int, height: int) -> None:
         plt = self.plt
         plt.clear_figure()
-        log_scale = self.log_scale
         # Room for the y labels (up to 9 characters) and the frame.
         columns = max(width - 12, 4)
-        indices = sample_indices(count, columns * POINTS_PER_COLUMN)
-        iterations = indices + 1  # losses[k] is the loss of iteration k + 1
-        values = chart_values(self._losses[indices], log_scale)
-        low, high = float(values.min()), float(values.max())
-        test = self._test_losses
-        test_points = None
-        if test is not None:
-            tested = min(finite_count(test), count)
-            if tested:
-                kept = indices[indices < tested]
-                test_points = (kept + 1, chart_values(test[kept], log_scale))
-                low = min(low, float(test_points[1].min()))
-                high = max(high, float(test_points[1].max()))
-
-        threshold = self._threshold
-        if threshold is not None and math.isfinite(threshold):
-            if log_scale:
-                threshold = math.log10(threshold) if threshold > 0 else None
-            else:
-                threshold = min(max(threshold, -LINEAR_LIMIT), LINEAR_LIMIT)
-        else:
-            threshold = None
-        if threshold is not None:
-            low, high = min(low, threshold), max(high, threshold)
+        series = self._series(counts, columns)
+        scaled = series
+        if self._labels:
+            # A diverged run would squash every other curve into the bottom row: the axis
+            # is scaled to the runs that did not diverge, the diverged ones leave at the top.
+            scaled = [s for s in series if not s.diverged] or series
+        low = min(float(s.y.min()) for s in scaled)
+        high = max(float(s.y.max()) for s in scaled)
+        threshold, optimum = self._line(self._threshold), self._line(self._optimum)
+        for line in (threshold, optimum):
+            if line is not None:
+                low, high = min(low, line), max(high, line)
         if high - low < 1e-12 * max(abs(high), 1.0):
             pad = max(abs(high) * 0.1, 1e-3)
             low, high = low - pad, high + pad
 
-        x = iterations.tolist()
-        if test_points is not None:
-            # Dots, not braille: told apart from the training loss without colours too.
-            plt.plot(test_points[0].tolist(), test_points[1].tolist(), marker="•", color="magenta")
-        plt.plot(x, values.tolist(), marker="braille", color="blue")
+        first = 1
+        last = max(max(int(s.x[-1]) for s in series), 2)
         if threshold is not None:
             plt.hline(threshold, color="red")
-        plt.scatter([x[-1]], [float(values[-1])], marker="●", color="green")
+        if optimum is not None:
+            # Drawn before the curves: they stay on top where they cross it; over the
+            # threshold (0.6971 and 0.70 share a row on the notebook's problem) it reads ·─·─.
+            dots = max(columns // DOT_SPACING, 2)
+            plt.scatter(
+                np.linspace(first, last, dots).tolist(), [optimum] * dots,
+                marker=OPTIMUM_MARKER, color="green",
+            )  # fmt: skip
+        for s in series:
+            y = np.clip(s.y, low, high) if s.diverged else s.y
+            plt.plot(s.x.tolist(), y.tolist(), marker=s.marker, color=s.color)
+        if not self._labels:
+            current = series[-1]
+            plt.scatter([int(current.x[-1])], [float(current.y[-1])], marker="●", color="green")
 
         plt.ylim(low, high)
         y_ticks = ticks(low, high, min(5, max(2, height // 4)))
-        labels = [axis_text(10**v if log_scale else v) for v in y_ticks]
+        labels = [axis_text(10**v if self.log_scale else v) for v in y_ticks]
         plt.yticks(y_ticks, labels)
 
-        first, last = 1, max(int(iterations[-1]), 2)
         plt.xlim(first, last)
         x_ticks = sorted({round(v) for v in ticks(first, last, min(5, max(2, columns // 10)))})
         plt.xticks(x_ticks, [count_text(v) for v in x_ticks])

@@ -1,6 +1,6 @@
 """The messages the engine's workers send to the app: small dataclasses, kept together.
 
-They carry engine objects (a Session, a StepSnapshot) typed loosely, so that
+They carry engine objects (an Experiment, a StepSnapshot) typed loosely, so that
 importing this module never imports torch.
 """
 
@@ -14,13 +14,30 @@ from textual.message import Message
 if TYPE_CHECKING:
     import numpy as np
 
+    from engine.config import Config
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One descent as the screen shows it: what a worker may hand to the UI thread."""
+
+    learning_rate: float
+    snapshot: Any
+    """An ``engine.descent.StepSnapshot``."""
+    losses: np.ndarray
+    """The loss of every iteration so far (read-only; never changes once written)."""
+    test_losses: np.ndarray | None
+    """The loss on the test rows at every iteration (``--test-fraction``), or None."""
+    log_folder: str | None
+
 
 @dataclass
 class EngineLoaded(Message):
-    """The engine (torch) is imported and a Session is built for ``config``."""
+    """The engine (torch) is imported and an Experiment is built for ``config``."""
 
-    session: Any
-    """An ``engine.session.Session``."""
+    experiment: Any
+    """A ``tui.experiment.Experiment``."""
+    config: Config
 
 
 @dataclass
@@ -28,6 +45,17 @@ class EngineWarning(Message):
     """Something the user should know that did not stop the run (TensorBoard logging failed)."""
 
     text: str
+
+
+@dataclass
+class DataProgress(Message):
+    """How much of a large data file the loading worker has read."""
+
+    source: str
+    fraction: float
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DataProgress)
 
 
 @dataclass
@@ -40,15 +68,10 @@ class RunProgress(Message):
 
     epoch: int
     """Which run this belongs to; a message of an earlier run (before a reset) is dropped."""
-    snapshot: Any
-    """An ``engine.descent.StepSnapshot``."""
-    losses: np.ndarray
-    """The loss of every iteration so far (read-only; never changes once written)."""
-    test_losses: np.ndarray | None
-    """The loss on the test rows at every iteration (``--test-fraction``), or None."""
-    log_folder: str | None
+    runs: tuple[RunView, ...]
+    """One view per descent: one, or one per learning rate of a comparison."""
     at: float
-    """``time.perf_counter()`` when the snapshot was taken, for steps/s."""
+    """``time.perf_counter()`` when the snapshots were taken, for steps/s."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunProgress)

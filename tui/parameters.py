@@ -24,6 +24,8 @@ CHANGED_MARK = "◆"
 # How many entries of W (and of b) are marked as the ones the last step changed most.
 MOST_CHANGED_W = 3
 MOST_CHANGED_B = 1
+# θ = (W, b); θ* the least-squares optimum, θ_true the ground truth of synthetic data.
+TO_OPTIMUM, TO_TRUTH = "‖θ−θ*‖", "‖θ−θ_true‖"
 POSITIVE = ("#5f87af", "#5fafff", "bold #87d7ff")
 NEGATIVE = ("#af5f5f", "#ff5f5f", "bold #ff8787")
 
@@ -128,7 +130,15 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="parameter-values")
 
-    def show(self, snapshot: Any) -> None:
+    def show(self, snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()) -> None:
+        """W and b; the distances to the optimum (and to the truth) in the borders."""
+        titles = [f"{name} {norm_text(value)}" for name, value in distances]
+        title, subtitle = " · ".join(["Parameters", *titles[:1]]), " · ".join(titles[1:])
+        # Only when they change: a border's title repaints the whole panel.
+        if title != self.border_title:
+            self.border_title = title
+        if subtitle != (self.border_subtitle or ""):
+            self.border_subtitle = subtitle or None
         text = parameter_text_block(snapshot)
         # Late in a run most digits stop moving: an identical panel is not sent again.
         if self._shown is not None and text == self._shown:

@@ -1,4 +1,4 @@
-"""The status line: iteration, loss, Δloss, what the run is doing, its speed, where it logs."""
+"""The status line: iteration, loss, Δloss, what the run is doing, its speed; the data, the log."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ STATE_STYLES = {
     "converged": "bold green",
     "capped": "bold yellow",
     "diverged": "bold red",
+    "finished": "bold",
 }
 
 
@@ -33,31 +34,48 @@ class StatusInfo:
     tensorboard: str = ""
     test_loss: float | None = None
     """The loss on the test rows (``--test-fraction``), None without them."""
+    best_rate: float | None = None
+    """While comparing: the learning rate whose loss is the lowest (``loss``)."""
+    data: str = ""
+    """The data (``toy: n=50, d=13, m=3``), or how far a file being read is."""
 
 
 def status_text(info: StatusInfo) -> Text:
     if info.iteration is None:
-        line = Text.assemble((info.state, "bold"), "  importing torch and building the problem")
+        line = Text.assemble((info.state, "bold"))
+        if info.state == LOADING:
+            line.append("  importing torch and building the problem")
     else:
         delta = (
             None
             if info.loss is None or info.previous_loss is None
             else info.loss - info.previous_loss
         )
+        if info.best_rate is None:
+            losses = Text.assemble(
+                "  loss ",
+                (loss_text(info.loss), "bold"),
+                "  Δloss ",
+                delta_text(delta),
+                "" if info.test_loss is None else f"  test {loss_text(info.test_loss)}",
+            )
+        else:
+            losses = Text.assemble(
+                "  best loss ", (loss_text(info.loss), "bold"), f" (ε {info.best_rate:g})"
+            )
         line = Text.assemble(
             "iteration ",
             (str(info.iteration), "bold"),
-            "  loss ",
-            (loss_text(info.loss), "bold"),
-            "  Δloss ",
-            delta_text(delta),
-            "" if info.test_loss is None else f"  test {loss_text(info.test_loss)}",
+            losses,
             "  ",
             (f" {info.state} ", STATE_STYLES.get(info.state, "bold")),
         )
         if info.steps_per_second is not None:
             line.append(f"  {rate_text(info.steps_per_second)}")
     line.append("\n")
+    if info.data:
+        line.append(info.data)
+        line.append("  ·  ", style="dim")
     line.append(info.tensorboard, style="dim")
     return line
 
