@@ -1,6 +1,7 @@
 """Comparisons, the theory, optimizers and mini-batches, saved runs."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -333,6 +334,9 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path):
     descent.run()
     save_run(tmp_path / "a.json", descent.config, [descent])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_save_into_a_missing_folder_names_it(tmp_path):
