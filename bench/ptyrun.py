@@ -33,6 +33,12 @@ class PtyRun:
     bytes_total: int = 0
     exit_code: int | None = None
     key_times: dict[str, float] = field(default_factory=dict)
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    """Everything written, with the time it came (only when ``record``)."""
+
+    def output(self, until: float | None = None) -> bytes:
+        """What was written (until ``until`` seconds after the start)."""
+        return b"".join(data for at, data in self.chunks if until is None or at <= until)
 
 
 def run_in_pty(
@@ -45,6 +51,7 @@ def run_in_pty(
     paint_bytes: int = 2000,
     env: dict[str, str] | None = None,
     stop_after_text: float | None = None,
+    record: bool = False,
 ) -> PtyRun:
     """Run ``command`` at ``size`` (columns, rows), typing ``keys`` at their times.
 
@@ -92,6 +99,8 @@ def run_in_pty(
                 break
             elapsed = time.monotonic() - started
             result.bytes_total += len(data)
+            if record:
+                result.chunks.append((elapsed, data))
             if result.first_paint_s is None and result.bytes_total >= paint_bytes:
                 result.first_paint_s = elapsed
             if window is not None and window[0] <= elapsed <= window[1]:

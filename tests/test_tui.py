@@ -103,7 +103,7 @@ async def test_s_and_right_step_one_iteration():
         await settle(pilot)
         assert app.session.descent.iteration == 1
         text = screen_text(app)
-        assert "iteration 1" in text and "loss 13.6831" in text
+        assert "iteration 1" in text and "loss 13.6831" in text and "paused" in text
         # The parameters after one step, with the gradient norms of that step.
         snapshot = app.session.descent.snapshot()
         assert f"‖∇W‖ {snapshot.grad_W_norm:.4g}" in text

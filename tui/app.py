@@ -180,7 +180,6 @@ class AmalApp(App[int]):
         # line of defence at exit.
         self._session_lock = threading.Lock()
         self._epoch = 0
-        self._ran = False
         self._announced: set[int] = set()
         self._rate: deque[tuple[float, int]] = deque()
         # What is on screen, and what has changed since it was drawn.
@@ -483,7 +482,6 @@ class AmalApp(App[int]):
     def _new_run(self) -> None:
         """After a reset or a new Experiment: iteration 0, drawn at once."""
         self._epoch += 1
-        self._ran = False
         self._announced = set()
         self._rate.clear()
         self._show_experiment(force=True)
@@ -585,8 +583,9 @@ class AmalApp(App[int]):
             return "running"
         if self._all_finished():
             return "finished" if self.comparing else self._views[0].snapshot.status.value
+        # Stepped or run, then stopped before the end: the run is paused, not ready.
         iteration = max(run.snapshot.iteration for run in self._views)
-        return "paused" if self._ran and iteration > 0 else "ready"
+        return "paused" if iteration > 0 else "ready"
 
     def _tensorboard_text(self) -> str:
         config = self.config
@@ -683,7 +682,6 @@ class AmalApp(App[int]):
         if self._finished_note():
             return
         self._epoch += 1
-        self._ran = True
         self._rate.clear()
         self._stop = threading.Event()
         self._run_worker = self._run(self.experiment, self._epoch, self._stop)
