@@ -52,11 +52,14 @@ def run_in_pty(
     env: dict[str, str] | None = None,
     stop_after_text: float | None = None,
     record: bool = False,
+    signals: list[tuple[float, int]] = (),
+    after_text: bool = False,
 ) -> PtyRun:
     """Run ``command`` at ``size`` (columns, rows), typing ``keys`` at their times.
 
     ``text``: a regex waited for in the output (escape codes removed); with
-    ``stop_after_text``, the run ends that many seconds after it appears.
+    ``stop_after_text``, the run ends that many seconds after it appears; with
+    ``after_text``, the times of ``keys`` and ``signals`` count from then.
     """
     columns, rows = size
     pid, fd = pty.fork()
@@ -71,6 +74,7 @@ def run_in_pty(
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     result = PtyRun()
     pending = sorted(keys)
+    pending_signals = sorted(signals)
     pattern = re.compile(text.encode()) if text else None
     tail = b""
     window_bytes = 0
@@ -80,13 +84,21 @@ def run_in_pty(
     while True:
         now = time.monotonic()
         elapsed = now - started
+        if after_text:
+            # Keys wait for the text; then their times count from it.
+            elapsed = -1.0 if result.text_s is None else elapsed - result.text_s
         while pending and pending[0][0] <= elapsed:
             _, key = pending.pop(0)
             try:
                 os.write(fd, KEYS.get(key, key.encode()))
-                result.key_times.setdefault(key, elapsed)
+                result.key_times.setdefault(key, now - started)
             except OSError:
                 pending.clear()
+        while pending_signals and pending_signals[0][0] <= elapsed:
+            try:
+                os.kill(pid, pending_signals.pop(0)[1])
+            except ProcessLookupError:
+                pending_signals.clear()
         if now > deadline:
             break
         ready, _, _ = select.select([fd], [], [], 0.01)

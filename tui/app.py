@@ -179,6 +179,7 @@ class AmalApp(App[int]):
         # Held by whichever worker uses the Experiment (a run's chunk, a save): the last
         # line of defence at exit.
         self._session_lock = threading.Lock()
+        self._watched_signals: list[int] = []
         self._epoch = 0
         self._announced: set[int] = set()
         self._rate: deque[tuple[float, int]] = deque()
@@ -224,6 +225,7 @@ class AmalApp(App[int]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._watch_signals()
         self._show_size(self.size.width, self.size.height)
         self._show_mode(bool(self.config.compare))
         self._status_line.show(self._status_info())
@@ -800,11 +802,44 @@ class AmalApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    async def action_quit(self) -> None:
+    async def action_quit(self, return_code: int = 0) -> None:
         await self._stop_run()
         await self._finish_save()
         self._close_experiment()
-        self.exit(0)
+        self.exit(return_code=return_code)
+
+    def _watch_signals(self) -> None:
+        """SIGTERM (kill) and SIGHUP (an SSH link that drops) quit as q does: nothing lost.
+
+        Their default action kills the process at once: the terminal is left in
+        the app's modes and the last TensorBoard writes are never flushed.
+        """
+        import asyncio
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, self._quit_on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return  # not on this platform: the default action stays
+            self._watched_signals.append(signum)
+
+    def _quit_on_signal(self, signum: int) -> None:
+        self.call_next(self.action_quit, 128 + signum)
+
+    def _unwatch_signals(self) -> None:
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for signum in self._watched_signals:
+            loop.remove_signal_handler(signum)
+        self._watched_signals.clear()
 
     async def _finish_save(self) -> None:
         """Nothing lost: a save in progress ends before the app does."""
@@ -817,6 +852,7 @@ class AmalApp(App[int]):
 
     def on_unmount(self) -> None:
         # Whatever ended the app: stop the run and flush the log (after a save, under the lock).
+        self._unwatch_signals()
         self._stop.set()
         self._close_experiment()
 
