@@ -2,7 +2,7 @@
 
 Each contender runs in turn, several rounds interleaved, and the median time of
 each is kept, so a noisy neighbour slows all of them alike; the figures are
-ratios of those medians.  Usage: python bench/bench.py [--quick]
+ratios of those medians.  Memory figures read /proc (Linux).  Usage: python bench/bench.py [--quick] [--no-tui]
 """
 
 from __future__ import annotations
@@ -168,46 +168,62 @@ def bench_default_problem(quick: bool) -> None:
 # -- 2. cost against the size of the data ------------------------------------------------
 
 MEMORY_PROBE = """
-import resource, sys, torch, engine
+import sys, torch, engine
 from engine.problem import Problem
 n, d, m = int(sys.argv[1]), 100, 3
-def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def status(field):  # kB, from /proc/self/status (Linux)
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
 config = engine.make_config(threshold=-1, max_iter=10, learning_rate=1e-3, tensorboard=False)
 engine.Descent(config).run()  # everything imported and warmed up on the toy problem
-before = peak()
+before = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # resets the peak (VmHWM) to the current resident size
 generator = torch.Generator().manual_seed(0)
 X = torch.randn(n, d, generator=generator)
 Y = torch.randn(n, m, generator=generator)
 engine.Descent(config, Problem(X, Y, torch.zeros(d, m), torch.zeros(1, m), "synthetic")).run()
-print(before, peak(), X.nbytes + Y.nbytes)
+print(before, status("VmHWM"), X.nbytes + Y.nbytes)
 """
 
 
-def synthetic(n: int, d: int = 100, m: int = 3):
+def synthetic(n: int, d: int = 100, m: int = 3, device: str = "cpu"):
     from engine.problem import Problem
 
     generator = torch.Generator().manual_seed(0)
-    X = torch.randn(n, d, generator=generator)
-    Y = torch.randn(n, m, generator=generator)
-    return Problem(X, Y, torch.zeros(d, m), torch.zeros(1, m), "synthetic")
+    X = torch.randn(n, d, generator=generator).to(device)
+    Y = torch.randn(n, m, generator=generator).to(device)
+    zeros = {"device": device}
+    return Problem(X, Y, torch.zeros(d, m, **zeros), torch.zeros(1, m, **zeros), "synthetic")
 
 
-def size_contenders(n: int, iterations: int) -> dict[str, Callable[[], float]]:
-    problem = synthetic(n)
-    config = make_config(threshold=-1, max_iter=10**9, learning_rate=1e-4, tensorboard=False)
+def size_contenders(n: int, iterations: int, device: str = "cpu") -> dict[str, Callable[[], float]]:
+    problem = synthetic(n, device=device)
+    config = make_config(
+        threshold=-1, max_iter=10**9, learning_rate=1e-4, tensorboard=False, device=device
+    )
     descent = Descent(config, problem)
     X, Y, W = problem.X, problem.Y, problem.W0.clone()
+    gpu = device != "cpu"
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
 
     def engine() -> float:
+        sync()
         start = time.perf_counter()
         descent.run(iterations)
+        sync()
         return (time.perf_counter() - start) / iterations
 
     def bare() -> float:
         with torch.inference_mode():
+            sync()
             start = time.perf_counter()
             for _ in range(iterations):
-                X.T @ (X @ W - Y)
+                gradient = X.T @ (X @ W - Y)
+                if gpu:
+                    gradient[0, 0].item()  # one synchronisation per iteration, as the engine
+            sync()
             return (time.perf_counter() - start) / iterations
 
     return {"engine": engine, "bare": bare}
@@ -248,6 +264,27 @@ def bench_sizes(quick: bool) -> None:
         1.3,
         at_least=False,
     )
+
+
+# -- 4. the GPU, when there is one ------------------------------------------------------
+
+
+def bench_gpu(quick: bool) -> None:
+    if not torch.cuda.is_available():
+        print("\n4. GPU: none here (torch.cuda.is_available() is False): no GPU rows")
+        return
+    print(f"\n4. GPU: {torch.cuda.get_device_name()}")
+    for n in [10**4, 10**6] if quick else [10**4, 10**5, 10**6, 10**7]:
+        times = median_times(size_contenders(n, 200, "cuda"), 3)
+        print(
+            f"  n = {n:>10,}: engine {times['engine'] * 1e6:9.1f} µs, bare {times['bare'] * 1e6:9.1f} µs"
+        )
+        row(
+            f"GPU n = {n:,}: engine time / bare gradient time",
+            times["engine"] / times["bare"],
+            1.3,
+            at_least=False,
+        )
 
 
 # -- 3. the app, in a pseudo-terminal -----------------------------------------------------
@@ -327,6 +364,7 @@ def main() -> None:
     )
     bench_default_problem(args.quick)
     bench_sizes(args.quick)
+    bench_gpu(args.quick)
     if args.no_tui:
         print("\n3. The app: skipped (--no-tui)")
     else:
