@@ -177,3 +177,38 @@ def test_quitting_during_a_run_restores_the_terminal_and_flushes_the_log(tmp_pat
     # Every iteration run was logged, up to the last, and the file ends on a whole record.
     assert len(scalars) > 1000
     assert [s.step for s in scalars] == list(range(len(scalars)))
+
+
+@pytest.mark.parametrize("extra,reported", [([], True), (["--no-mouse"], False)])
+def test_no_mouse_turns_mouse_reporting_off(extra, reported):
+    run = run_in_pty(
+        [AMAL, "--no-tensorboard", *extra],
+        keys=[(0.3, "q")],
+        text=READY,
+        after_text=True,
+        timeout=TIMEOUT,
+        record=True,
+    )
+    assert run.exit_code == 0
+    # 1000: button presses, 1003: every motion, 1006: their encoding.
+    assert all((code in run.output()) is reported for code in (b"\x1b[?1000h", b"\x1b[?1003h"))
+
+
+def test_fps_lowers_the_bytes_written_while_running():
+    command = [AMAL, "--no-tensorboard", "--threshold", "-1", "--max-iter", "100000000"]
+
+    def bytes_per_second(extra):
+        run = run_in_pty(
+            command + extra,
+            keys=[(0.2, "r"), (4.5, "q")],
+            text=READY,
+            after_text=True,
+            timeout=TIMEOUT,
+            record=True,
+        )
+        started = run.key_times["r"] + 1.0
+        return sum(len(data) for at, data in run.chunks if started <= at <= started + 3) / 3
+
+    default, slow = bytes_per_second([]), bytes_per_second(["--fps", "2"])
+    assert default <= 40 * 1024  # at 100×30
+    assert slow < 0.7 * default
