@@ -20,6 +20,12 @@ MAX_COMPARE = 8
 MAX_SEED = 2**63 - 1
 
 
+def shown_path(path: Any) -> str:
+    """A file name as a one-line message can show it: quoted when it holds control characters."""
+    text = str(path)
+    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
+
+
 class ConfigError(ValueError):
     """A bad value for one setting; ``str()`` is the one-line message for the user."""
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .config import shown_path
+
 CHUNK_BYTES = 16 << 20
 """Bytes read and parsed at a time: large enough for the C reader to run at full speed."""
 SLOW_BYTES = 4096
@@ -61,7 +63,7 @@ class DataError(ValueError):
     def __init__(
         self, source: str, reason: str, row: int | None = None, column: str | int | None = None
     ) -> None:
-        where = str(source)
+        where = shown_path(source)
         if row is not None:
             where += f", row {row}"
         if column is not None:

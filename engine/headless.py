@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from .compare import compare_descents, comparison_table
-from .config import Config
+from .config import Config, shown_path
 from .data import DataError
 from .descent import Descent, Status
 from .problem import make_problem
@@ -198,7 +198,7 @@ def student_functions(config: Config, json_output: bool, out: TextIO, err: TextI
 
     mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
     if report.passed:
-        err.write(f"amal-tui: ✓ {config.functions}: MSE and Linear pass the check\n")
+        err.write(f"amal-tui: ✓ {shown_path(config.functions)}: MSE and Linear pass the check\n")
         return {"mse": mse, "linear": linear}, None
     err.write(report.text() + "\n")
     if mse is not None and config.force:
@@ -207,7 +207,9 @@ def student_functions(config: Config, json_output: bool, out: TextIO, err: TextI
     if json_output:
         out.write(json.dumps({"check": report.to_dict()}, allow_nan=False) + "\n")
     reason = "cannot be loaded" if mse is None else "fail the check (--force runs them anyway)"
-    err.write(f"amal-tui: the Functions of {config.functions} {reason}: the run does not start\n")
+    err.write(
+        f"amal-tui: the Functions of {shown_path(config.functions)} {reason}: the run does not start\n"
+    )
     return None, EXIT_ERROR
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError, make_config
+from .config import Config, ConfigError, make_config, shown_path
 
 FORMAT_RUN = "amal-tui run"
 FORMAT_COMPARE = "amal-tui compare"
@@ -87,14 +87,18 @@ def save_run(path: str | os.PathLike, config: Config, descents: Sequence[Any]) -
     csv_path = json_path.with_suffix(".csv")
     try:
         if not json_path.parent.is_dir():
-            raise SaveError(f"{json_path}: the folder {json_path.parent} does not exist")
+            raise SaveError(
+                f"{shown_path(json_path)}: the folder {shown_path(json_path.parent)} does not exist"
+            )
         text = json.dumps(record(config, descents), allow_nan=False, indent=1)
         _atomic_write(csv_path, losses_csv(config, descents))
         _atomic_write(json_path, text + "\n")
     except SaveError:
         raise
     except OSError as error:
-        raise SaveError(f"{json_path}: cannot save the run: {error.strerror or error}") from None
+        raise SaveError(
+            f"{shown_path(json_path)}: cannot save the run: {error.strerror or error}"
+        ) from None
     return json_path, csv_path
 
 
@@ -102,24 +106,26 @@ def load_config(path: str | os.PathLike) -> Config:
     """The Config of a saved run; raises SaveError naming the file and the problem."""
     path = Path(path)
     if "\0" in str(path):
-        raise SaveError(f"{str(path)!r}: a file name cannot contain a NUL character")
+        raise SaveError(f"{shown_path(path)}: a file name cannot contain a NUL character")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SaveError(f"{path}: no such file") from None
+        raise SaveError(f"{shown_path(path)}: no such file") from None
     except IsADirectoryError:
-        raise SaveError(f"{path}: is a folder, not a saved run") from None
+        raise SaveError(f"{shown_path(path)}: is a folder, not a saved run") from None
     except UnicodeDecodeError:
-        raise SaveError(f"{path}: not a text file (a saved run is JSON)") from None
+        raise SaveError(f"{shown_path(path)}: not a text file (a saved run is JSON)") from None
     except OSError as error:
-        raise SaveError(f"{path}: cannot read it: {error.strerror or error}") from None
+        raise SaveError(f"{shown_path(path)}: cannot read it: {error.strerror or error}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SaveError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from None
+        raise SaveError(
+            f"{shown_path(path)}: not valid JSON (line {error.lineno}: {error.msg})"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        raise SaveError(f'{path}: no "config" object: not a run saved by amal-tui')
+        raise SaveError(f'{shown_path(path)}: no "config" object: not a run saved by amal-tui')
     try:
         return make_config(**data["config"])
     except ConfigError as error:
-        raise SaveError(f"{path}: config field {error.field}: {error.reason}") from None
+        raise SaveError(f"{shown_path(path)}: config field {error.field}: {error.reason}") from None

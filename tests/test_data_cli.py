@@ -133,3 +133,8 @@ def test_dropna_drops_rows_with_missing_values(capsys, tmp_path):
         "5",
     )
     assert code == 0 and json.loads(out)["iterations"] <= 5
+
+
+def test_a_file_name_with_a_newline_stays_on_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "--headless", "--data", tmp_path / "bad\nname.csv")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no such file" in err

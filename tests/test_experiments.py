@@ -364,3 +364,9 @@ def test_bad_config_files_are_one_line_errors(tmp_path, capsys, content, words):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1
     assert words in err and str(path) in err
+
+
+def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path):
+    with pytest.raises(SaveError) as error:
+        load_config(tmp_path / "run\n.json")
+    assert "\n" not in str(error.value) and "no such file" in str(error.value)

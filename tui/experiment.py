@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.config import Config
+from engine.config import Config, shown_path
 
 from .messages import RunView
 
@@ -146,9 +146,13 @@ def _student_functions(config: Config, warn: Callable[[str], None]) -> dict[str,
     mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
     if mse is None or linear is None or not (report.passed or config.force):
         why = "cannot be loaded" if mse is None else "fail the check (--force runs them)"
-        raise FunctionsRefused(f"the Functions of {config.functions} {why}", report.text())
+        raise FunctionsRefused(
+            f"the Functions of {shown_path(config.functions)} {why}", report.text()
+        )
     if not report.passed:
-        warn(f"running with Functions that fail the check (--force): {config.functions}")
+        warn(
+            f"running with Functions that fail the check (--force): {shown_path(config.functions)}"
+        )
     return {"mse": mse, "linear": linear}
 
 
