@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
 from engine.config import (
@@ -37,6 +36,8 @@ from engine.config import (
     parse_seed,
     parse_threshold,
 )
+
+from .validation import ParseValidator, mark
 
 
 @dataclass(frozen=True)
@@ -122,21 +123,6 @@ class FieldHint(Static):
         return self.wordings[-1] if self.wordings else ""
 
 
-class ConfigValidator(Validator):
-    """Validates a field's text with the engine's own parser, so the TUI and the CLI agree."""
-
-    def __init__(self, spec: FieldSpec) -> None:
-        super().__init__()
-        self.spec = spec
-
-    def validate(self, value: str) -> ValidationResult:
-        try:
-            self.spec.parse(value, self.spec.label)
-        except ConfigError as error:
-            return self.failure(error.reason)
-        return self.success()
-
-
 class HyperparameterField(Input):
     """An Input that Escape leaves without applying."""
 
@@ -154,7 +140,8 @@ class HyperparameterField(Input):
             value,
             placeholder=spec.placeholder,
             id=spec.id,
-            validators=[ConfigValidator(spec)],
+            # The engine's own parser, so the TUI and the CLI agree.
+            validators=[ParseValidator(lambda text: spec.parse(text, spec.label))],
             compact=True,
             select_on_focus=True,
             classes="-wide" if spec.wide else "",
@@ -260,14 +247,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         return str(error.content) if error.display else None
 
     def _mark(self, field: HyperparameterField, reason: str | None) -> None:
-        error = self.query_one(f"#{field.id}-error", Static)
-        if reason is None:
-            error.display = False
-            field.remove_class("-invalid")
-        else:
-            error.update(f"✗ {reason}")
-            error.display = True
-            field.add_class("-invalid")
+        mark(field, self.query_one(f"#{field.id}-error", Static), reason)
 
     @on(Input.Changed)
     def _validate(self, event: Input.Changed) -> None:

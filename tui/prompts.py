@@ -12,23 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
 from engine.config import ConfigError
 
-
-class _ParseValidator(Validator):
-    def __init__(self, parse: Callable[[str], Any]) -> None:
-        super().__init__()
-        self.parse = parse
-
-    def validate(self, value: str) -> ValidationResult:
-        try:
-            self.parse(value)
-        except ConfigError as error:
-            return self.failure(error.reason)
-        return self.success()
+from .validation import ParseValidator, mark
 
 
 class OneShotScreen(ModalScreen[Any]):
@@ -78,7 +66,7 @@ class PromptScreen(OneShotScreen):
             yield Static(Text(self.explanation), classes="prompt-explanation")
             field = Input(
                 self.initial,
-                validators=[_ParseValidator(self.parse)],
+                validators=[ParseValidator(self.parse)],
                 select_on_focus=False,
                 id="prompt-input",
             )
@@ -94,15 +82,9 @@ class PromptScreen(OneShotScreen):
         return str(error.content) if error.display else None
 
     def _show_error(self, reason: str | None) -> None:
-        error = self.query_one("#prompt-error", Static)
-        field = self.query_one("#prompt-input", Input)
-        if reason is None:
-            error.display = False
-            field.remove_class("-invalid")
-        else:
-            error.update(f"✗ {reason}")
-            error.display = True
-            field.add_class("-invalid")
+        mark(
+            self.query_one("#prompt-input", Input), self.query_one("#prompt-error", Static), reason
+        )
 
     @on(Input.Changed)
     def _validate(self, event: Input.Changed) -> None:

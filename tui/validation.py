@@ -1,0 +1,37 @@
+"""Validation shared by the hyperparameter fields and the prompts: the engine's parsers decide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input, Static
+
+from engine.config import ConfigError
+
+
+class ParseValidator(Validator):
+    """Valid when ``parse(text)`` returns; the ConfigError's reason otherwise."""
+
+    def __init__(self, parse: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.parse = parse
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            self.parse(value)
+        except ConfigError as error:
+            return self.failure(error.reason)
+        return self.success()
+
+
+def mark(field: Input, error: Static, reason: str | None) -> None:
+    """Show ``reason`` under ``field`` and mark it invalid, or clear both (None)."""
+    if reason is None:
+        error.display = False
+        field.remove_class("-invalid")
+    else:
+        error.update(f"✗ {reason}")
+        error.display = True
+        field.add_class("-invalid")
