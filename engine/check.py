@@ -28,6 +28,7 @@ import torch
 from .functions import Context
 from .student import (
     StudentCodeError,
+    code_filename,
     describe_exception,
     load_functions,
     source_line,
@@ -1060,7 +1061,7 @@ def load_and_check(
     except StudentCodeError as error:
         source = None
         if error.line is not None:
-            source = source_line(os.path.abspath(os.path.expanduser(shown)), error.line)
+            source = source_line(code_filename(shown), error.line)
         return None, None, CheckReport(False, [], str(error), source, shown)
     return mse, linear, check_functions(mse, linear, path=shown)
 

@@ -26,10 +26,19 @@ def shown_path(path: Any) -> str:
     return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
 
 
+MAX_REASON = 160
+
+
 class ConfigError(ValueError):
-    """A bad value for one setting; ``str()`` is the one-line message for the user."""
+    """A bad value for one setting; ``str()`` is the one-line message for the user.
+
+    A reason that quotes a huge value (a pasted page, a 400-digit number) is cut in the
+    middle, so the message still fits a line or two.
+    """
 
     def __init__(self, field: str, reason: str) -> None:
+        if len(reason) > MAX_REASON:
+            reason = f"{reason[: MAX_REASON - 40]}…{reason[-30:]}"
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
@@ -39,8 +48,13 @@ def _number(field: str, text: Any) -> float:
     if isinstance(text, bool):
         raise ConfigError(field, f"expected a number, got {text!r}")
     if isinstance(text, (int, float)):
-        return float(text)
-    value = str(text).strip()
+        try:
+            return float(text)
+        except OverflowError:
+            raise ConfigError(field, f"{text} is too large") from None
+    if not isinstance(text, str):
+        raise ConfigError(field, f"expected a number, got {text!r}")
+    value = text.strip()
     if not value:
         raise ConfigError(field, "expected a number, got nothing")
     try:
@@ -55,6 +69,8 @@ def _integer(field: str, text: Any) -> int:
         raise ConfigError(field, f"expected an integer, got {text!r}")
     if isinstance(text, int):
         return text
+    if not isinstance(text, (str, float)):
+        raise ConfigError(field, f"expected an integer, got {text!r}")
     value = str(text).strip()
     try:
         return int(value)
@@ -299,8 +315,12 @@ class Config:
     force: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; an infinite threshold is written "inf" / "-inf", which parses back."""
         out = asdict(self)
         out["compare"] = list(self.compare)
+        for name, value in out.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                out[name] = str(value)
         return out
 
     def replace(self, **changes: Any) -> Config:

@@ -96,9 +96,10 @@ def theory_line(descent: Descent) -> str:
     threshold, optimum = descent.config.threshold, theory.optimal_loss
     if descent.status is Status.CONVERGED and threshold > 1.05 * optimum + 1e-12:
         # The notebook's 0.70 sits just over the toy problem's optimum; on other data it may not.
+        above = f"{threshold / optimum:.3g}× the optimum" if optimum > 0 else "above the optimum 0"
         line += (
             f"\nNote: converged because the loss reached the threshold {threshold:g}, still "
-            f"{threshold / optimum:.3g}× the optimum: a lower --threshold gets closer to it."
+            f"{above}: a lower --threshold gets closer to it."
         )
     return line
 

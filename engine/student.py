@@ -68,6 +68,11 @@ def student_frame(traceback_: TracebackType | None, filename: str) -> tuple[int 
     return line, function
 
 
+def code_filename(path: str | os.PathLike) -> str:
+    """The name Python gives the student's code (as compiled by :func:`load_module`)."""
+    return str(Path(os.fspath(path)).expanduser().resolve())
+
+
 def source_line(filename: str, line: int | None) -> str | None:
     """The text of one line of a file, stripped, or None."""
     if line is None:
@@ -144,9 +149,9 @@ def _module_folder(name: str) -> str | None:
 def load_module(path: str | os.PathLike) -> ModuleType:
     """Run a student's file as a fresh module; every failure becomes a :class:`StudentCodeError`."""
     shown = os.fspath(path)
-    resolved = Path(shown).expanduser().resolve()
+    filename = code_filename(shown)
+    resolved = Path(filename)
     source = _read_source(resolved, shown)
-    filename = str(resolved)
     try:
         # dont_inherit: this module's ``from __future__`` must not leak into the student's code.
         code = compile(source, filename, "exec", dont_inherit=True)
@@ -224,7 +229,7 @@ def describe_run_error(error: BaseException, path: str | os.PathLike) -> str:
     Names the student's file and the innermost line of theirs in the traceback,
     when there is one: "f.py, line 30, in backward: RuntimeError: ...".
     """
-    filename = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    filename = code_filename(path)
     line, function = student_frame(error.__traceback__, filename)
     where = os.path.basename(filename)
     if line is not None:

@@ -138,3 +138,12 @@ def test_dropna_drops_rows_with_missing_values(capsys, tmp_path):
 def test_a_file_name_with_a_newline_stays_on_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "--headless", "--data", tmp_path / "bad\nname.csv")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no such file" in err
+
+
+def test_a_constant_target_has_an_optimum_of_zero(capsys, tmp_path):
+    """Standardised, a constant column is all zeros: the optimum is 0 and the note says so."""
+    path = tmp_path / "const.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i * i % 7},5\n" for i in range(20)))
+    code, out, err = run(capsys, "--headless", "--no-tensorboard", "--data", path)
+    assert code == 0 and "Traceback" not in err
+    assert "converged" in out and "above the optimum 0" in out

@@ -1,6 +1,7 @@
 """Comparisons, the theory, optimizers and mini-batches, saved runs."""
 
 import json
+import math
 import os
 
 import numpy as np
@@ -295,6 +296,18 @@ def test_saved_run_reloads_identically(tmp_path, capsys):
     assert again["config"] == first["config"]
 
 
+def test_an_infinite_threshold_is_saved_and_reloaded(tmp_path, capsys):
+    """--threshold=-inf (never stop on the loss) must survive JSON, which has no infinities."""
+    path = tmp_path / "run.json"
+    args = ["--threshold=-inf", "--max-iter", "20", "--no-tensorboard"]
+    assert main(["--headless", "--json", "--save", str(path), *args]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["config"]["threshold"] == "-inf" and first["iterations"] == 20
+    assert load_config(path).threshold == -math.inf
+    assert main(["--headless", "--json", "--config", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["losses"] == first["losses"]
+
+
 def test_options_override_a_loaded_config(tmp_path, capsys):
     path = tmp_path / "run.json"
     main(
@@ -353,6 +366,14 @@ def test_save_into_a_missing_folder_names_it(tmp_path):
         ("[1, 2]", 'no "config" object'),
         ('{"config": {"learning_rate": "x"}}', "config field learning rate"),
         ('{"config": {"colour": 1}}', "is not a setting"),
+        ('{"config": {"seed": [1]}}', "config field seed: expected an integer"),
+        ('{"config": {"learning_rate": {}}}', "config field learning rate: expected a number"),
+        pytest.param(
+            '{"config": {"learning_rate": 1' + "0" * 400 + "}}",
+            "is too large",
+            id="a 400-digit number",
+        ),
+        ('{"config": {"max_iter": 1e400}}', "config field max iterations"),
     ],
 )
 def test_bad_config_files_are_one_line_errors(tmp_path, capsys, content, words):

@@ -125,3 +125,20 @@ def test_an_exception_during_the_run_names_the_students_line(capsys, tmp_path):
         in err
     )
     assert "Traceback" not in err
+
+
+def test_a_file_reached_through_a_link_still_names_the_students_line(capsys, tmp_path):
+    source = (STUDENTS / "correct.py").read_text()
+    source = source.replace(
+        "        grad_b = grad_output.sum(0, keepdim=True)\n",
+        "        grad_b = grad_output.sum(0, keepdim=True)\n"
+        "        if X.shape[0] == 50:\n"
+        "            raise RuntimeError('late')\n",
+    )
+    (tmp_path / "real.py").write_text(source)
+    (tmp_path / "link.py").symlink_to(tmp_path / "real.py")
+    code, _, err = run(
+        capsys, "--headless", "--no-tensorboard", "--functions", tmp_path / "link.py"
+    )
+    line = source.splitlines().index("            raise RuntimeError('late')") + 1
+    assert code == 1 and f"line {line}, in backward: RuntimeError: late" in err
