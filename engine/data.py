@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import shown_path
+from .config import parse_test_fraction, shown_path
 
 CHUNK_BYTES = 16 << 20
 """Bytes read and parsed at a time: large enough for the C reader to run at full speed."""
@@ -173,17 +173,6 @@ def parse_target(text: Any) -> tuple[str, ...] | None:
             raise ValueError(f"target: column {item!r} is given twice")
         seen.add(item)
     return tuple(items)
-
-
-def parse_test_fraction(text: Any) -> float:
-    """A fraction in [0, 1) of the rows kept apart to measure the test loss."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"test fraction: expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise ValueError(f"test fraction: must be in [0, 1), got {text!r}")
-    return value
 
 
 def _dtype(dtype: Any) -> np.dtype:

@@ -12,7 +12,8 @@ import math
 
 import torch
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+from .config import OPTIMIZERS
+
 ADAM_EPS = 1e-8
 
 

@@ -86,9 +86,10 @@ def make_problem(config: Config, progress: Callable[[float], None] | None = None
     a large file is read.
     """
     dtype = DTYPES[config.dtype]
-    notebook = toy_problem(config.seed, config.init_seed, dtype, config.device)
-    if config.data == "toy" and not config.test_fraction and not config.standardize:
-        return notebook
+    if config.data == "toy":
+        notebook = toy_problem(config.seed, config.init_seed, dtype, config.device)
+        if not config.test_fraction and not config.standardize:
+            return notebook
     from .data import load
 
     dataset = load(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .chunks import ChunkSizer
 from .config import Config
 from .descent import Descent, Status
 from .tensorboard import LossLogger, warn_stderr
@@ -30,7 +31,7 @@ class Session:
         self.warn = warn
         self.logger: LossLogger | None = None
         self._logged = 0
-        self._chunk = 64
+        self._chunks = ChunkSizer()
         self._new_log()
 
     def _new_log(self) -> None:
@@ -58,14 +59,8 @@ class Session:
         """Iterations for about ``seconds``, in one chunk sized from the last one's speed."""
         started = time.perf_counter()
         before = self.descent.iteration
-        status = self.advance(self._chunk)
-        elapsed = time.perf_counter() - started
-        done = self.descent.iteration - before
-        if done == self._chunk:
-            per_step = elapsed / max(done, 1)
-            target = int(seconds / per_step) if per_step > 0 else self._chunk * 2
-            # Grow at most 4x at a time, so a slow chunk cannot overshoot the budget badly.
-            self._chunk = max(1, min(target, self._chunk * 4, 1 << 20))
+        status = self.advance(self._chunks.size)
+        self._chunks.update(self.descent.iteration - before, time.perf_counter() - started, seconds)
         return status
 
     def _log(self) -> None:

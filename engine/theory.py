@@ -41,7 +41,12 @@ class Theory:
 
     def distance(self, W: np.ndarray, b: np.ndarray) -> float:
         """‖(W, b) − (W*, b*)‖, the Frobenius distance to the optimum."""
-        return float(math.sqrt(np.sum((W - self.W_star) ** 2) + np.sum((b - self.b_star) ** 2)))
+        return distance(W, b, self.W_star, self.b_star)
+
+
+def distance(W: np.ndarray, b: np.ndarray, W_to: np.ndarray, b_to: np.ndarray) -> float:
+    """‖(W, b) − (W_to, b_to)‖, the Frobenius distance between two sets of parameters."""
+    return float(math.sqrt(np.sum((W - W_to) ** 2) + np.sum((b - b_to) ** 2)))
 
 
 # Above this many entries in X̃, the optimum comes from the normal equations, accumulated

@@ -245,3 +245,18 @@ def test_same_problem_tells_data_settings_from_descent_settings():
     assert base.same_problem(base.replace(learning_rate=0.5, optimizer="adam", max_iter=10))
     assert not base.same_problem(base.replace(seed=1))
     assert not base.same_problem(base.replace(data="synthetic"))
+
+
+def test_chunks_grow_toward_the_time_budget_at_most_four_times_at_a_time():
+    from engine.chunks import MAX_CHUNK, ChunkSizer
+
+    chunks = ChunkSizer(64)
+    chunks.update(64, 64e-6, seconds=0.1)  # 1 µs a step: 100,000 would fill 0.1 s
+    assert chunks.size == 256
+    chunks.update(10, 1e-6, seconds=0.1)  # stopped inside the chunk: no news of the speed
+    assert chunks.size == 256
+    chunks.update(512, 0.512, seconds=0.1, runs=2)  # 1 ms a step, 2 runs: 50 each
+    assert chunks.size == 50
+    for _ in range(20):
+        chunks.update(chunks.size, 0.0, seconds=0.1)
+    assert chunks.size == MAX_CHUNK

@@ -31,7 +31,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -103,10 +102,6 @@ def parse_save_path(text: str) -> str:
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
         raise ConfigError("path", f"{path} is a folder: add a file name")
     return path
-
-
-def _distance(W: np.ndarray, b: np.ndarray, W_to: Any, b_to: Any) -> float:
-    return float(math.sqrt(np.sum((W - W_to) ** 2) + np.sum((b - b_to) ** 2)))
 
 
 def _one_line(error: BaseException) -> str:
@@ -509,18 +504,15 @@ class AmalApp(App[int]):
 
     def _distances(self, snapshot: Any) -> tuple[tuple[str, float | None], ...]:
         """How far (W, b) is from the least-squares optimum, and from the truth of synthetic data."""
+        from engine.theory import distance  # loaded with the engine, before any snapshot
+
         experiment = self.experiment
         out: list[tuple[str, float | None]] = []
         if experiment.theory is not None:
-            theory = experiment.theory
-            out.append(
-                (TO_OPTIMUM, _distance(snapshot.W, snapshot.b, theory.W_star, theory.b_star))
-            )
+            out.append((TO_OPTIMUM, experiment.theory.distance(snapshot.W, snapshot.b)))
         problem = experiment.problem
         if getattr(problem, "W_true", None) is not None:
-            out.append(
-                (TO_TRUTH, _distance(snapshot.W, snapshot.b, problem.W_true, problem.b_true))
-            )
+            out.append((TO_TRUTH, distance(snapshot.W, snapshot.b, problem.W_true, problem.b_true)))
         return tuple(out)
 
     def _redraw(self, force: bool = False) -> None:

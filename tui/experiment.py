@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine.chunks import ChunkSizer
 from engine.config import Config, shown_path
 
 from .messages import RunView
@@ -48,7 +49,7 @@ class Experiment:
         self.functions = functions
         self.theory = theory
         """``problem.theory`` (optimal_loss, lr_max, W_star...), None if it could not be computed."""
-        self._chunk = 64
+        self._chunks = ChunkSizer()
 
     @property
     def comparing(self) -> bool:
@@ -100,18 +101,12 @@ class Experiment:
         live = [session for session in self.sessions if not session.descent.status.finished]
         if not live:
             return True
-        chunk = self._chunk
         started = time.perf_counter()
         before = sum(session.descent.iteration for session in live)
         for session in live:
-            session.advance(chunk)
-        elapsed = time.perf_counter() - started
+            session.advance(self._chunks.size)
         done = sum(session.descent.iteration for session in live) - before
-        if done == chunk * len(live):
-            per_step = elapsed / max(done, 1)
-            target = int(seconds / per_step / len(live)) if per_step > 0 else chunk * 2
-            # Grow at most 4x at a time, as Session.run_for does.
-            self._chunk = max(1, min(target, chunk * 4, 1 << 20))
+        self._chunks.update(done, time.perf_counter() - started, seconds, runs=len(live))
         return self.finished
 
     def reset(self) -> None:
