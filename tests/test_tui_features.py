@@ -99,6 +99,19 @@ async def test_c_compares_the_notebooks_three_learning_rates_from_the_same_start
 
 
 @asyncio_test
+async def test_typing_in_a_prompt_replaces_its_suggestion():
+    app = AmalApp(NOTEBOOK)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("c", *"0.01,0.5", "enter")
+        await settle(pilot)
+        assert app.config.compare == (0.01, 0.5)
+        await pilot.press("c", "backspace", "enter")  # the whole suggestion goes: one run
+        await settle(pilot)
+        assert app.config.compare == ()
+
+
+@asyncio_test
 async def test_compare_from_the_command_line_and_back_to_one_run():
     app = AmalApp(NOTEBOOK.replace(compare="0.01,0.5"))
     async with app.run_test(size=(100, 30), notifications=True) as pilot:

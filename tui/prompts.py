@@ -67,7 +67,8 @@ class PromptScreen(OneShotScreen):
             field = Input(
                 self.initial,
                 validators=[ParseValidator(self.parse)],
-                select_on_focus=False,
+                # Selected: typing replaces the suggestion, as in the settings fields.
+                select_on_focus=True,
                 id="prompt-input",
             )
             field.cursor_blink = False  # no writes to the terminal while it waits
