@@ -19,11 +19,14 @@ def compare_descents(
 
 
 def comparison_table(descents: list[Descent]) -> str:
-    lines = [f"  {'learning rate':>13}  {'status':<10} {'iterations':>10}  {'final loss':>12}"]
+    """One row per learning rate; ``loss`` is the last iteration's, as the notebook prints it
+    and the app shows it (``final_loss`` in JSON is the loss after that iteration's update)."""
+    lines = [f"  {'learning rate':>13}  {'status':<10} {'iterations':>10}  {'loss':>12}"]
     for descent in descents:
-        final = descent.final_loss()
+        losses = descent.losses
+        last = f"{losses[-1]:.6g}" if len(losses) else "—"
         lines.append(
             f"  {descent.config.learning_rate:>13g}  {descent.status.value:<10} "
-            f"{descent.iteration:>10}  {final:>12.6g}"
+            f"{descent.iteration:>10}  {last:>12}"
         )
     return "\n".join(lines)

@@ -231,9 +231,12 @@ def test_compare_text_prints_the_table(capsys):
     out, err = capsys.readouterr()
     assert code == 3  # one of them diverged
     lines = out.splitlines()
-    assert lines[0].split() == ["learning", "rate", "status", "iterations", "final", "loss"]
-    assert lines[1].split()[:2] == ["0.01", "converged"]
+    assert lines[0].split() == ["learning", "rate", "status", "iterations", "loss"]
+    assert lines[1].split()[:3] == ["0.01", "converged", "1513"]
+    # The loss of the last iteration, the one that stopped the run: under the threshold.
+    assert 0.6999 < float(lines[1].split()[3]) <= 0.7
     assert lines[2].split()[:2] == ["1.6", "diverged"]
+    assert not math.isfinite(float(lines[2].split()[3]))
     assert "2/L = 1.53242" in out
     assert "learning rate 1.6 > 2/L" in err
 

@@ -84,7 +84,7 @@ async def test_c_compares_the_notebooks_three_learning_rates_from_the_same_start
             ["x", "0.01", "capped", "1001"],
             ["o", "0.5", "converged", "30"],
         ]
-        assert rows[2][4] == f"{descents[2].losses[-1]:.5g}"
+        assert rows[2][4] == f"{descents[2].losses[-1]:.6g}"
         text = screen_text(app)
         # The curves are told apart by their marker, named in the legend.
         assert "+ 0.0001" in text and "x 0.01" in text and "o 0.5" in text

@@ -8,7 +8,6 @@ runs, so the table says in characters what the colours say.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,18 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
+from .formatting import loss_text
 from .loss_chart import compare_marker
 from .status_line import STATE_STYLES
 
 DIVERGES_MARK = "⚠"
-
-
-def short_loss(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.5g}"
 
 
 def comparison_renderable(runs: Sequence[Any], lr_max: float | None) -> Table:
@@ -52,7 +44,7 @@ def comparison_renderable(runs: Sequence[Any], lr_max: float | None) -> Table:
             rate,
             Text(status, style=STATE_STYLES.get(status, "")),
             str(snapshot.iteration),
-            short_loss(snapshot.loss),
+            loss_text(snapshot.loss),
         ]
         table.add_row(*row)
     return table
