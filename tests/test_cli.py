@@ -278,3 +278,33 @@ def test_without_any_crc32c_logging_is_off_with_a_message(capsys, tmp_path, monk
     code, out, err = run_main(capsys, "--headless", "--json", "--logdir", str(tmp_path))
     assert code == 0 and json.loads(out)["status"] == "converged"
     assert "pip install google-crc32c" in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--check", str(Path(__file__).parent / "students" / "linear_b_mean.py"), "--json"],
+        ["--headless", "--no-tensorboard", "--json"],
+    ],
+    ids=["check", "headless"],
+)
+def test_a_reader_that_goes_away_ends_it_quietly_with_141(args):
+    """amal-tui ... | head: the pipe closes before amal-tui writes."""
+    process = subprocess.Popen(
+        AMAL + args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).parents[1],
+    )
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_the_app_needs_a_terminal(capsys):
+    # Under pytest stdin is not a terminal.
+    with pytest.raises(SystemExit) as exit_:
+        main(["--no-tensorboard"])
+    assert exit_.value.code == 2
+    assert "the app needs a terminal" in capsys.readouterr().err

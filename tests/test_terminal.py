@@ -214,3 +214,19 @@ def test_fps_lowers_the_bytes_written_while_running():
     default, slow = bytes_per_second([]), bytes_per_second(["--fps", "2"])
     assert default <= 40 * 1024  # at 100×30
     assert slow < 0.7 * default
+
+
+def test_functions_that_fail_the_check_show_the_report_then_exit_1_with_a_line():
+    student = Path(__file__).parent / "students" / "linear_b_mean.py"
+    run = run_in_pty(
+        [AMAL, "--no-tensorboard", "--functions", str(student)],
+        keys=[(0.5, "q")],  # q closes the report
+        text=r"Closing this quits",
+        after_text=True,
+        timeout=TIMEOUT,
+        record=True,
+    )
+    assert run.exit_code == 1
+    after = run.output()[run.output().rfind(RESTORED[0]) :]
+    assert f"amal-tui: the Functions of {student} fail the check".encode() in after
+    assert b"Traceback" not in run.output()

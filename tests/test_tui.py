@@ -86,7 +86,7 @@ async def test_an_engine_that_fails_to_load_is_reported_not_a_crash():
         await wait_for(pilot, lambda: app.engine_error is not None)
         await pilot.press("s", "r", "x", "plus")
         await pilot.pause()
-        assert "engine failed: RuntimeError: no torch here" in screen_text(app)
+        assert "cannot start: RuntimeError: no torch here" in screen_text(app)
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -607,7 +607,7 @@ async def test_functions_that_fail_the_check_do_not_run():
         await pilot.pause()
         assert app.session is None
         assert "fail the check" in app.engine_error
-        assert "engine failed: the Functions of" in screen_text(app)
+        assert "the run does not start. Closing this quits." in screen_text(app)
 
 
 @asyncio_test

@@ -437,12 +437,13 @@ async def test_functions_that_fail_the_check_show_the_report_and_do_not_run():
         assert "✗ Linear" in text and "gradient for b" in text and "hint:" in text
         assert "the run does not start" in text
         await pilot.press("r", "s")  # behind the report: nothing
-        await pilot.press("escape")
-        assert not isinstance(app.screen, ReportScreen)
-        await pilot.press("r", "s")
         await pilot.pause()
         assert app.session is None and not app.running
-        assert "engine failed: the Functions of" in screen_text(app)
+        await pilot.press("escape")  # read: the app quits, as --check exits, with 1
+        await pilot.pause()
+    assert app.return_code == 1
+    path = STUDENTS / "linear_b_mean.py"
+    assert app.refused == f"the Functions of {path} fail the check (--force runs them)"
 
 
 @asyncio_test
@@ -537,7 +538,7 @@ async def test_a_bad_data_file_at_start_can_be_fixed_in_the_field():
     app = AmalApp(Config(tensorboard=False, data="missing.csv"))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.engine_error is not None, what="the error")
-        assert "engine failed: missing.csv: no such file" in screen_text(app)
+        assert "cannot start: missing.csv: no such file" in screen_text(app)
         await type_into(pilot, "data", "toy")
         await pilot.press("enter")
         await settle(pilot)

@@ -66,6 +66,8 @@ CHART_PERIOD, CHART_PERIOD_IDLE = 0.25, 1 / 8
 RATE_WINDOW = 1.0
 # The notebook's three learning rates: what c proposes first.
 DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
+# The student's Functions failed the check: the exit status of ``--check`` too.
+EXIT_REFUSED = 1
 # What a key may do while a prompt, the help or a report covers the screen.
 ACTIONS_UNDER_A_SCREEN = frozenset({"quit"})
 
@@ -158,6 +160,8 @@ class AmalApp(App[int]):
         """What the engine runs, once loaded (None while torch loads)."""
         self.engine_error: str | None = None
         self.crash: BaseException | None = None
+        self.refused: str | None = None
+        """Why the app quit without running (the student's Functions failed the check)."""
         """The unexpected exception that stopped the app, if one did (see ``run_app``)."""
         self.fps = fps
         self._factory = session_factory or build_experiment
@@ -325,12 +329,15 @@ class AmalApp(App[int]):
         self._load_progress = None
         text = _one_line(error) if error is not None else "cancelled"
         if isinstance(error, FunctionsRefused):
+            # Nothing else can run: the Functions come from the command line.  Once read,
+            # the report closes the app with exit status 1, as the headless check does.
             self.push_screen(
                 ReportScreen(
                     f"the check of {os.path.basename(failed.functions or '') if failed else ''}",
                     error.report,
-                    f"{error}: the run does not start.",
-                )
+                    f"{error}: the run does not start. Closing this quits.",
+                ),
+                callback=lambda _: self._quit_refused(text),
             )
         if wanted is not None and failed is not None and wanted != failed:
             # A newer setting was asked for meanwhile: it may well load.
@@ -603,7 +610,7 @@ class AmalApp(App[int]):
 
     def _status_info(self) -> StatusInfo:
         if self.experiment is None or not self._views:
-            state = LOADING if self.engine_error is None else f"engine failed: {self.engine_error}"
+            state = LOADING if self.engine_error is None else f"cannot start: {self.engine_error}"
             return StatusInfo(
                 state=state, tensorboard=self._tensorboard_text(), data=self._load_progress or ""
             )
@@ -794,6 +801,10 @@ class AmalApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    async def _quit_refused(self, why: str) -> None:
+        self.refused = why
+        await self.action_quit(EXIT_REFUSED)
+
     async def action_quit(self, return_code: int = 0) -> None:
         await self._stop_run()
         await self._finish_save()
@@ -905,6 +916,9 @@ def run_app(
     """
     app = app or AmalApp(config, fps=fps)
     app.run(mouse=mouse, headless=headless)
+    if app.refused is not None and app.crash is None:
+        print(f"amal-tui: {app.refused}", file=sys.stderr)
+        return EXIT_REFUSED
     if app.crash is None and app.return_code != 1:
         return app.return_code or 0
     from tui.cli import write_crash_report

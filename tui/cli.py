@@ -44,6 +44,7 @@ from engine.config import (
 from engine.saving import SaveError, load_config
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 DESCRIPTION = """\
 Watch gradient descent happen, one iteration at a time, on the hand-written
@@ -313,34 +314,16 @@ def write_crash_report(error: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.check:
-        return run_check(args)
-    if args.json and not args.headless:
-        parser.error("--json needs --headless (or --check)")
-    if args.save and not args.headless:
-        parser.error("--save needs --headless (in the app, press e to save)")
-    if args.save and not Path(args.save).resolve().parent.is_dir():
-        parser.error(f"argument --save: the folder of {args.save} does not exist")
     try:
-        try:
-            config = config_from_args(args)
-        except SaveError as error:
-            parser.error(f"argument --config: {error}")
-        problem = check_device(config.device)
-        if problem:
-            parser.error(f"argument --device: {problem}")
-        if args.headless:
-            from engine.headless import run_headless
-
-            return run_headless(config, json_output=args.json, save=args.save)
-        return run_app(config, fps=args.fps, mouse=not args.no_mouse)
+        return _run(parser, args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (amal-tui ... | head): stop quietly, as other tools do.
+        # The reader went away (amal-tui ... | head): stop quietly, with the status a shell
+        # gives a program killed by SIGPIPE.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_ERROR
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # noqa: BLE001 - the last line of defence: report, never a bare traceback
         try:
             where = write_crash_report(error)
@@ -351,6 +334,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"amal-tui: unexpected error: {type(error).__name__}: {error}{detail}", file=sys.stderr
         )
         return EXIT_ERROR
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.check:
+        return run_check(args)
+    if args.json and not args.headless:
+        parser.error("--json needs --headless (or --check)")
+    if args.save and not args.headless:
+        parser.error("--save needs --headless (in the app, press e to save)")
+    if args.save and not Path(args.save).resolve().parent.is_dir():
+        parser.error(f"argument --save: the folder of {args.save} does not exist")
+    try:
+        config = config_from_args(args)
+    except SaveError as error:
+        parser.error(f"argument --config: {error}")
+    problem = check_device(config.device)
+    if problem:
+        parser.error(f"argument --device: {problem}")
+    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        which = "output" if sys.stdin.isatty() else "input"
+        parser.error(
+            f"the app needs a terminal, and its {which} is not one "
+            "(--headless runs without the app)"
+        )
+    if args.headless:
+        from engine.headless import run_headless
+
+        return run_headless(config, json_output=args.json, save=args.save)
+    return run_app(config, fps=args.fps, mouse=not args.no_mouse)
 
 
 def run_check(args: argparse.Namespace) -> int:
