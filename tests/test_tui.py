@@ -523,6 +523,7 @@ def test_the_cli_opens_the_app_with_every_option(monkeypatch):
 
     opened = []
     monkeypatch.setattr(AmalApp, "run", lambda self, **options: opened.append(self.config))
+    monkeypatch.setattr(cli, "not_a_terminal", lambda: None)
     argv = ["--lr", "0.5", "--seed", "3", "--init-seed", "4", "--threshold", "0.1"]
     argv += ["--max-iter", "99", "--dtype", "float64", "--no-tensorboard", "--logdir", "x"]
     assert cli.main(argv) == 0

@@ -37,7 +37,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
 from engine.config import Config, ConfigError, parse_compare, parse_learning_rate
@@ -428,6 +428,10 @@ class AmalApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A prompt, a report or the help covers the screen: the run's keys do not act behind it.
         if isinstance(self.screen, ModalScreen) and action not in ACTIONS_UNDER_A_SCREEN:
+            return False
+        # A field being edited takes + and - as text; Textual hides the other letter keys
+        # from the footer there, not these two (their key names are not characters).
+        if action == "scale_learning_rate" and isinstance(self.focused, Input):
             return False
         return True
 

@@ -300,6 +300,14 @@ def check_device(device: str) -> str | None:
     return None
 
 
+def not_a_terminal() -> str | None:
+    """"input" or "output" when that one is not a terminal (the app needs both), else None."""
+    for name, stream in (("input", sys.stdin), ("output", sys.stdout)):
+        if stream is None or not stream.isatty():
+            return name
+    return None
+
+
 def write_crash_report(error: BaseException) -> str:
     """Write the traceback to a file and return its path."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -352,10 +360,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     problem = check_device(config.device)
     if problem:
         parser.error(f"argument --device: {problem}")
-    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        which = "output" if sys.stdin.isatty() else "input"
+    missing = None if args.headless else not_a_terminal()
+    if missing:
         parser.error(
-            f"the app needs a terminal, and its {which} is not one "
+            f"the app needs a terminal, and its {missing} is not one "
             "(--headless runs without the app)"
         )
     if args.headless:

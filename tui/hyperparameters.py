@@ -126,7 +126,11 @@ class FieldHint(Static):
 class HyperparameterField(Input):
     """An Input that Escape leaves without applying."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    # Shown in the footer while a field is edited (the run's letter keys are text there).
+    BINDINGS = [
+        Binding("enter", "submit", "Apply and reset"),
+        Binding("escape", "cancel", "Leave, keep the setting", key_display="esc"),
+    ]
 
     class Cancelled(Message):
         """Escape was pressed: leave the field, keep the setting."""
