@@ -301,7 +301,7 @@ def check_device(device: str) -> str | None:
 
 
 def not_a_terminal() -> str | None:
-    """"input" or "output" when that one is not a terminal (the app needs both), else None."""
+    """ "input" or "output" when that one is not a terminal (the app needs both), else None."""
     for name, stream in (("input", sys.stdin), ("output", sys.stdout)):
         if stream is None or not stream.isatty():
             return name
