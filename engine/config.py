@@ -265,9 +265,12 @@ def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
     if isinstance(text, (list, tuple)):
         items = list(text)
     else:
-        items = [item for item in re.split(r"[,\s;]+", str(text).strip()) if item]
-    if not items:
-        return ()
+        text = str(text).strip()
+        if not text:
+            return ()
+        items = re.split(r"\s*[,;]\s*|\s+", text)
+        if "" in items:
+            raise ConfigError(field, f"a learning rate is missing in {text!r}")
     if len(items) > MAX_COMPARE:
         raise ConfigError(field, f"at most {MAX_COMPARE} learning rates, got {len(items)}")
     values = []

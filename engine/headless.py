@@ -104,15 +104,23 @@ def theory_line(descent: Descent) -> str:
     return line
 
 
-def divergence_warning(config: Config, descent: Descent) -> str | None:
-    """A warning when plain gradient descent is bound to diverge, before it runs."""
-    lr_max = descent.problem.theory.lr_max
+def run_warnings(descent: Descent) -> list[str]:
+    """What to tell the user before a descent runs: a sure divergence, a batch size too large."""
+    config, problem = descent.config, descent.problem
+    warnings = []
+    lr_max = problem.theory.lr_max
     if config.optimizer == "sgd" and config.learning_rate > lr_max:
-        return (
+        warnings.append(
             f"learning rate {config.learning_rate:g} > 2/L = {lr_max:.6g}: "
             "gradient descent will diverge on this problem"
         )
-    return None
+    n = problem.X.shape[0]
+    if config.batch_size is not None and config.batch_size >= n:
+        warnings.append(
+            f"batch size {config.batch_size} >= the {n} training points: "
+            "every mini-batch is the whole batch"
+        )
+    return warnings
 
 
 class _Runner:
@@ -245,8 +253,7 @@ def _run_one(config, json_output, save, out, err, functions, problem) -> int:
     runner = _Runner(config, err)
     session = Session(config, Descent(config, problem, **functions), warn=runner.warn)
     descent = session.descent
-    warning = divergence_warning(config, descent)
-    if warning:
+    for warning in run_warnings(descent):
         runner.warn(warning)
     if not json_output:
         out.write(f"\n{RULE} BATCH GRADIENT DESCENT {RULE}\n\n")
@@ -285,13 +292,15 @@ def _run_one(config, json_output, save, out, err, functions, problem) -> int:
 def _run_compare(config: Config, json_output: bool, save, out, err, functions, problem) -> int:
     runner = _Runner(config, err)
     descents = compare_descents(config, problem, **functions)
+    warned: set[str] = set()
     with _interrupt_flag() as interrupt:
         for descent in descents:
             if runner.interrupted:
                 break
-            warning = divergence_warning(descent.config, descent)
-            if warning:
-                runner.warn(warning)
+            for warning in run_warnings(descent):
+                if warning not in warned:  # a batch size too large: once, not per run
+                    warned.add(warning)
+                    runner.warn(warning)
             session = Session(descent.config, descent, warn=runner.warn)
             runner.run(session, interrupt, label=f"ε = {descent.config.learning_rate:g}  ")
     if json_output:

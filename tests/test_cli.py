@@ -308,3 +308,32 @@ def test_the_app_needs_a_terminal(capsys):
         main(["--no-tensorboard"])
     assert exit_.value.code == 2
     assert "the app needs a terminal" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--headless", "--target", "7"], "--target is for a data file, not --data toy"),
+        (["--headless", "--n", "5"], "--n is for --data synthetic, not --data toy"),
+        (["--headless", "--data", "synthetic", "--dropna"], "--dropna is for a data file"),
+        (["--headless", "--compare", "0.1,,0.2"], "a learning rate is missing in '0.1,,0.2'"),
+        (
+            ["--check", "x.py", "--lr", "5"],
+            "--check only checks the file; --lr is for a run (--functions x.py runs",
+        ),
+        (["--check", "x.py", "--headless"], "--headless is for a run"),
+    ],
+)
+def test_options_that_would_be_ignored_are_errors(capsys, args, words):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_batch_larger_than_the_data_is_said(capsys):
+    code, _, err = run_main(
+        capsys, "--headless", "--no-tensorboard", "--batch-size", "1000", "--max-iter", "3"
+    )
+    assert code == 0
+    assert "batch size 1000 >= the 50 training points: every mini-batch is the whole batch" in err

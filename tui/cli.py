@@ -262,6 +262,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The data options that apply to some data only: a setting given for other data is an error,
+# not silently ignored.
+DATA_OPTIONS: dict[str, tuple[Callable[[str], bool], str]] = {
+    **dict.fromkeys(
+        ["target", "dropna"], (lambda data: data not in ("toy", "synthetic"), "a data file")
+    ),
+    **dict.fromkeys(
+        ["n", "d", "m", "noise"], (lambda data: data == "synthetic", "--data synthetic")
+    ),
+}
+
+
+def _given(args: argparse.Namespace) -> set[str]:
+    """The settings given on the command line (the others are absent: SUPPRESS)."""
+    return set(Config().to_dict()) & set(vars(args))
+
+
+def _flag(setting: str) -> str:
+    """The option that sets ``setting``: "learning_rate" -> "--lr"."""
+    for _, flags, name, *_ in SETTINGS:
+        if name == setting:
+            return flags[0]
+    return "--" + setting.replace("_", "-")
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """The --config file's settings (or the defaults), with the options given on top."""
     base = load_config(args.config) if args.config else Config()
@@ -346,6 +371,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.check:
+        ignored = _given(args) - {"mse_name", "linear_name"}
+        if args.headless or args.save or args.config:
+            ignored.add("headless" if args.headless else "save" if args.save else "config")
+        if ignored:
+            parser.error(
+                f"--check only checks the file; {_flag(min(ignored))} is for a run "
+                f"(--functions {args.check} runs the descent with it)"
+            )
         return run_check(args)
     if args.json and not args.headless:
         parser.error("--json needs --headless (or --check)")
@@ -357,6 +390,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except SaveError as error:
         parser.error(f"argument --config: {error}")
+    given = _given(args)
+    for setting, (applies, what) in DATA_OPTIONS.items():
+        if setting in given and not applies(config.data):
+            parser.error(f"{_flag(setting)} is for {what}, not --data {config.data}")
     problem = check_device(config.device)
     if problem:
         parser.error(f"argument --device: {problem}")

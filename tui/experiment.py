@@ -168,7 +168,7 @@ def build_experiment(
     """
     from engine.compare import compare_descents
     from engine.descent import Descent
-    from engine.headless import divergence_warning
+    from engine.headless import run_warnings
     from engine.problem import make_problem
     from engine.session import Session
 
@@ -194,9 +194,8 @@ def build_experiment(
     else:
         descents = [Descent(config, problem, **functions)]
     if theory is not None:
-        for descent in descents:
-            warning = divergence_warning(descent.config, descent)
-            if warning:
-                warn(warning)
+        # Once each: a comparison's runs share their batch size.
+        for warning in dict.fromkeys(w for descent in descents for w in run_warnings(descent)):
+            warn(warning)
     sessions = [Session(descent.config, descent, warn=warn) for descent in descents]
     return Experiment(config, sessions, problem, functions, theory)

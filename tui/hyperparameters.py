@@ -88,7 +88,7 @@ def field_text(config: Config, setting: str) -> str:
 def diverges(config: Config, learning_rate: float, lr_max: float | None) -> bool:
     """Whether plain gradient descent is bound to diverge.
 
-    The rule of ``engine.headless.divergence_warning``, for a learning rate still being typed.
+    The rule of ``engine.headless.run_warnings``, for a learning rate still being typed.
     """
     return (
         lr_max is not None
