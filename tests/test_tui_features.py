@@ -658,3 +658,15 @@ def test_the_help_names_the_new_keys():
     keys = {key for key, _ in KEYS}
     assert {"c", "e"} <= keys
     assert "ε_max" in PANELS and "optimum" in PANELS and "‖θ−θ*‖" in PANELS
+
+
+@asyncio_test
+async def test_holding_plus_past_lr_max_does_not_stack_warnings():
+    app = AmalApp(CONFIG)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        for _ in range(4):  # 0.1, 1, 10, 100: the last two past ε_max
+            await pilot.press("plus")
+            await settle(pilot)
+        text = screen_text(app).replace("\n", "")
+        assert text.count("will diverge") == 1 and "learning rate 100 >" in text

@@ -894,6 +894,9 @@ class AmalApp(App[int]):
         """Use ``config`` from now on: a new Experiment at iteration 0, built by the loading
         worker (the data again only if they change); until it is ready the run on screen stays."""
         await self._stop_run()
+        # What was said of the last settings (a divergence ahead, a run's end) is stale:
+        # without this, holding + stacks one warning per key press over the screen.
+        self.clear_notifications()
         self._wanted = config
         self._hyperparameters.show_config(config)
         if self._loading is None:
