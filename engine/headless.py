@@ -19,6 +19,7 @@ from .problem import make_problem
 from .saving import SaveError, save_run
 from .session import Session
 from .student import describe_run_error
+from .theory import threshold_note
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 LOG_EVERY = 100
@@ -93,14 +94,9 @@ def theory_line(descent: Descent) -> str:
         f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g} "
         f"(condition number {theory.condition_number:.4g})."
     )
-    threshold, optimum = descent.config.threshold, theory.optimal_loss
-    if descent.status is Status.CONVERGED and threshold > 1.05 * optimum + 1e-12:
-        # The notebook's 0.70 sits just over the toy problem's optimum; on other data it may not.
-        above = f"{threshold / optimum:.3g}× the optimum" if optimum > 0 else "above the optimum 0"
-        line += (
-            f"\nNote: converged because the loss reached the threshold {threshold:g}, still "
-            f"{above}: a lower --threshold gets closer to it."
-        )
+    note = threshold_note(descent.config.threshold, theory.optimal_loss)
+    if descent.status is Status.CONVERGED and note:
+        line += f"\nNote: {note}."
     return line
 
 

@@ -670,3 +670,14 @@ async def test_holding_plus_past_lr_max_does_not_stack_warnings():
             await settle(pilot)
         text = screen_text(app).replace("\n", "")
         assert text.count("will diverge") == 1 and "learning rate 100 >" in text
+
+
+@asyncio_test
+async def test_converging_far_above_the_optimum_is_explained():
+    app = AmalApp(CONFIG.replace(data=str(DIABETES)))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        text = screen_text(app).replace("\n", "")
+        assert "converged at" in text and "still 1.45× the optimum" in text

@@ -500,6 +500,16 @@ class AmalApp(App[int]):
         self._dirty_text = self._dirty_parameters = self._dirty_chart = True
         self._redraw(force=force)
 
+    def _end_note(self, snapshot: Any) -> str:
+        """Why a run that converged is still far from the optimum, if it is."""
+        theory = self.experiment.theory if self.experiment is not None else None
+        if snapshot.status.value != "converged" or theory is None:
+            return ""
+        from engine.theory import threshold_note
+
+        note = threshold_note(self.config.threshold, theory.optimal_loss)
+        return f": {note}" if note else ""
+
     def _announce(self) -> None:
         """A notification when a run stops by itself (once per run)."""
         comparing = self.comparing
@@ -510,7 +520,8 @@ class AmalApp(App[int]):
                 severity = "information" if snapshot.status.value == "converged" else "warning"
                 where = f"ε {run.learning_rate:g}: " if comparing else ""
                 self.notify(
-                    f"{where}{snapshot.status.value} at {snapshot.iteration}", severity=severity
+                    f"{where}{snapshot.status.value} at {snapshot.iteration}{self._end_note(snapshot)}",
+                    severity=severity,
                 )
 
     def _distances(self, snapshot: Any) -> tuple[tuple[str, float | None], ...]:
