@@ -273,6 +273,12 @@ def _run_one(config, json_output, save, out, err, functions, problem) -> int:
         out.write(_ending(status, descent.iteration, runner.interrupted) + "\n")
         out.write(f"\n{RULE}---- FINAL ESTIMATES {RULE}--\n\n")
         out.write(f"FINAL W equals\n{descent.W}\n\nFINAL b equals\n{descent.b}\n")
+        test_losses = descent.test_losses
+        if test_losses is not None and len(test_losses):
+            out.write(
+                f"\nTEST loss, on the {descent.problem.X_test.shape[0]} rows kept apart: "
+                f"{test_losses[0]:.6g} at the start, {test_losses[-1]:.6g} at the end\n"
+            )
         out.write(f"\n{'-' * 93}\n{theory_line(descent)}\n")
     out.flush()
     if session.log_folder is not None:

@@ -57,6 +57,13 @@ def test_the_test_loss_is_recorded_at_each_iteration(capsys):
     summary = json.loads(out)
     assert len(summary["test_losses"]) == len(summary["losses"]) == 50
     assert summary["test_losses"][-1] < summary["test_losses"][0]
+    options = ["--data", DIABETES, "--test-fraction", "0.2", "--lr", "0.1", "--max-iter", "50"]
+    code, text, _ = run(capsys, "--headless", "--no-tensorboard", "--threshold", "-1", *options)
+    first, last = summary["test_losses"][0], summary["test_losses"][-1]
+    assert (
+        f"TEST loss, on the 88 rows kept apart: {first:.6g} at the start, {last:.6g} at the end"
+        in text
+    )
 
 
 def test_synthetic_data(capsys):
