@@ -110,7 +110,7 @@ class FieldHint(Static):
         self.wordings = wordings
 
     def say(self, *wordings: str) -> None:
-        """Longest first, e.g. ``("ε_max 1.532", "max 1.532")``."""
+        """Longest first, e.g. ``("ε_max 1.532", "εmax 1.532", "ε<1.532")``."""
         if wordings != self.wordings:
             self.wordings = wordings
             self.refresh()
@@ -224,7 +224,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             hint.say("")
         else:
             lr_max = lr_max_text(self.lr_max)
-            hint.say(f"ε_max {lr_max}", f"max {lr_max}")
+            hint.say(f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
         if learning_rate is None:
             learning_rate = config.learning_rate
         warning = self.query_one("#lr-warning", Static)
@@ -301,3 +301,10 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         field = event.input
         assert isinstance(field, HyperparameterField)
         self.restore(field)
+        self.call_after_refresh(self._home_unless_editing)
+
+    def _home_unless_editing(self) -> None:
+        # Done editing (not on to another field): back to the top, where the learning rate
+        # and its ε_max warning are, on a terminal too small to show every field.
+        if not any(field.has_focus for field in self.query(HyperparameterField)):
+            self.scroll_home(animate=False)
