@@ -337,3 +337,16 @@ def test_a_batch_larger_than_the_data_is_said(capsys):
     )
     assert code == 0
     assert "batch size 1000 >= the 50 training points: every mini-batch is the whole batch" in err
+
+
+def test_speed_is_checked_and_reaches_the_app(monkeypatch, capsys):
+    from tui import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--speed", "fast"])
+    assert exit_.value.code == 2 and "--speed" in capsys.readouterr().err
+    opened = []
+    monkeypatch.setattr(cli, "not_a_terminal", lambda: None)
+    monkeypatch.setattr(cli, "run_app", lambda config, **options: opened.append(options) or 0)
+    assert main(["--speed", "10"]) == 0
+    assert opened[0]["speed"] == 10

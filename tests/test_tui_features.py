@@ -681,3 +681,30 @@ async def test_converging_far_above_the_optimum_is_explained():
         await settle(pilot)
         text = screen_text(app).replace("\n", "")
         assert "converged at" in text and "still 1.45× the optimum" in text
+
+
+# -- speed ---------------------------------------------------------------------------------
+
+
+@asyncio_test
+async def test_a_slow_speed_lets_you_watch_and_pause_the_descent():
+    app = AmalApp(CONFIG, speed=10)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "speed 10/s [ ]" in screen_text(app)
+        await pilot.press("r")
+        await pilot.pause(0.6)
+        await pilot.press("space")
+        await settle(pilot)
+        # About 7 iterations at 10 a second; at full speed it would have converged at 1475.
+        iteration = app.session.descent.iteration
+        assert 1 <= iteration < 100 and "paused" in screen_text(app)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert app.speed == 100 and "speed 100/s" in screen_text(app)
+        await pilot.press(*["right_square_bracket"] * 5)
+        assert app.speed is None and "speed max" in screen_text(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.session.descent.iteration == 1475
+        await pilot.press(*["left_square_bracket"] * 9)
+        assert app.speed == 1

@@ -19,7 +19,21 @@ from tui.app import MIN_HEIGHT, MIN_WIDTH, AmalApp
 from tui.cli import build_parser, config_from_args
 
 # Keys a user can hit: the bindings (but not the quit keys), editing and control keys, text.
-BINDING_KEYS = ["s", "right", "r", "space", "x", "l", "plus", "minus", "question_mark", "c", "e"]
+BINDING_KEYS = [
+    "s",
+    "right",
+    "r",
+    "space",
+    "x",
+    "l",
+    "plus",
+    "minus",
+    "question_mark",
+    "c",
+    "e",
+    "left_square_bracket",
+    "right_square_bracket",
+]
 CONTROL_KEYS = [
     "tab",
     "shift+tab",
@@ -61,6 +75,8 @@ SPECIAL_CHARACTERS = {
     "plus": "+",
     "minus": "-",
     "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
     "full_stop": ".",
     "comma": ",",
     "semicolon": ";",

@@ -48,6 +48,7 @@ from .help_screen import HelpScreen
 from .hyperparameters import HyperparameterPanel
 from .loss_chart import LossChart
 from .messages import DataProgress, EngineLoaded, EngineWarning, RunProgress, RunView
+from .pacing import Pacer, next_speed, speed_text
 from .parameters import TO_OPTIMUM, TO_TRUTH, ParameterPanel
 from .prompts import PromptScreen, ReportScreen
 from .status_line import LOADING, StatusInfo, StatusLine
@@ -138,6 +139,9 @@ class AmalApp(App[int]):
         Binding("l", "toggle_log_scale", "Log y"),
         Binding("plus,equals_sign", "scale_learning_rate(10)", "ε×10", key_display="+"),
         Binding("minus", "scale_learning_rate(0.1)", "ε÷10", key_display="-"),
+        # Not in the footer (no room at 80 columns): the status line shows the speed and keys.
+        Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
+        Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         # Ctrl+C quits, as everywhere in a terminal (Textual's own would only say how to quit).
@@ -150,20 +154,25 @@ class AmalApp(App[int]):
         session_factory: SessionFactory | None = None,
         *,
         fps: float | None = None,
+        speed: float | None = None,
     ) -> None:
         super().__init__()
         if fps is not None and not (fps > 0 and math.isfinite(fps)):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
+        if speed is not None and not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number, got {speed!r}")
         self.config = config
         """The settings of the run on screen (or of the first one, while it loads)."""
         self.experiment: Experiment | None = None
         """What the engine runs, once loaded (None while torch loads)."""
         self.engine_error: str | None = None
         self.crash: BaseException | None = None
+        """The unexpected exception that stopped the app, if one did (see ``run_app``)."""
         self.refused: str | None = None
         """Why the app quit without running (the student's Functions failed the check)."""
-        """The unexpected exception that stopped the app, if one did (see ``run_app``)."""
         self.fps = fps
+        self.speed = speed
+        """Iterations per second while running; None: as fast as the engine goes."""
         self._factory = session_factory or build_experiment
         self._pending: list[str] = []
         self._wanted: Config | None = None
@@ -445,15 +454,22 @@ class AmalApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run")
     def _run(self, experiment: Experiment, epoch: int, stop: threading.Event) -> None:
         worker = get_current_worker()
+        pacer = Pacer()
         while not worker.is_cancelled:
+            speed = self.speed  # read once a chunk: [ and ] act within MAX_WAIT
             with self._session_lock:
                 if stop.is_set():
                     break
-                finished = experiment.run_for(CHUNK_SECONDS)
+                if speed is None:
+                    finished = experiment.run_for(CHUNK_SECONDS)
+                else:
+                    finished = experiment.advance(pacer.due(speed, time.perf_counter()))
                 progress = RunProgress(epoch=epoch, runs=experiment.views(), at=time.perf_counter())
             self.post_message(progress)
             if finished:
                 break
+            if speed is not None:
+                stop.wait(pacer.wait(time.perf_counter()))
 
     async def _stop_run(self) -> None:
         """Pause the run, if any, and wait until its worker has stopped (one chunk at most)."""
@@ -630,6 +646,7 @@ class AmalApp(App[int]):
                 state=state, tensorboard=self._tensorboard_text(), data=self._load_progress or ""
             )
         common = dict(
+            speed=speed_text(self.speed),
             state=self._state_word(),
             steps_per_second=self.steps_per_second(),
             tensorboard=self._tensorboard_text(),
@@ -710,6 +727,13 @@ class AmalApp(App[int]):
         await self._stop_run()
         self.experiment.reset()
         self._new_run()
+
+    def action_change_speed(self, direction: int) -> None:
+        """[ and ]: the next speed down or up (iterations per second, or max)."""
+        self.speed = next_speed(self.speed, direction)
+        self._rate.clear()  # the steps/s of the old speed would linger for a second
+        self._dirty_text = True
+        self._redraw()
 
     def action_toggle_log_scale(self) -> None:
         chart = self._chart
@@ -922,6 +946,7 @@ def run_app(
     config: Config,
     fps: float | None = None,
     mouse: bool = True,
+    speed: float | None = None,
     *,
     app: AmalApp | None = None,
     headless: bool = False,
@@ -932,7 +957,7 @@ def run_app(
     traceback; this writes it to a crash report file too, prints its path in one
     line on stderr and returns 1.  ``app`` and ``headless`` are for tests.
     """
-    app = app or AmalApp(config, fps=fps)
+    app = app or AmalApp(config, fps=fps, speed=speed)
     app.run(mouse=mouse, headless=headless)
     if app.refused is not None and app.crash is None:
         print(f"amal-tui: {app.refused}", file=sys.stderr)

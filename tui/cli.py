@@ -42,6 +42,7 @@ from engine.config import (
     parse_threshold,
 )
 from engine.saving import SaveError, load_config
+from tui.pacing import parse_speed
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -239,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="with --functions: run even when the check fails",
     )
+    group("the app").add_argument(
+        "--speed",
+        type=_validated(parse_speed, "--speed"),
+        default=None,
+        metavar="N",
+        help="run at most N iterations per second, to watch the descent (e.g. 10; "
+        "[ and ] change it in the app); default: max, as fast as the engine goes",
+    )
     ssh = group("over SSH (slow links, small terminals)")
     ssh.add_argument(
         "--fps",
@@ -407,7 +416,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from engine.headless import run_headless
 
         return run_headless(config, json_output=args.json, save=args.save)
-    return run_app(config, fps=args.fps, mouse=not args.no_mouse)
+    return run_app(config, fps=args.fps, mouse=not args.no_mouse, speed=args.speed)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -426,10 +435,12 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def run_app(config: Config, fps: float | None = None, mouse: bool = True) -> int:
+def run_app(
+    config: Config, fps: float | None = None, mouse: bool = True, speed: float | None = None
+) -> int:
     from tui.app import run_app as run_the_app
 
-    return run_the_app(config, fps=fps, mouse=mouse)
+    return run_the_app(config, fps=fps, mouse=mouse, speed=speed)
 
 
 if __name__ == "__main__":

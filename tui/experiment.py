@@ -86,9 +86,15 @@ class Experiment:
 
     def step(self) -> None:
         """One iteration of every descent that has not stopped."""
-        for session in self.sessions:
-            if not session.descent.status.finished:
-                session.step()
+        self.advance(1)
+
+    def advance(self, steps: int) -> bool:
+        """``steps`` iterations of every descent that has not stopped; True once all have."""
+        if steps > 0:
+            for session in self.sessions:
+                if not session.descent.status.finished:
+                    session.advance(steps)
+        return self.finished
 
     def run_for(self, seconds: float) -> bool:
         """Iterations for about ``seconds``; True once every descent has stopped.

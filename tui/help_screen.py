@@ -14,6 +14,7 @@ from .prompts import OneShotScreen
 KEYS: tuple[tuple[str, str], ...] = (
     ("s  →", "one iteration (a step)"),
     ("r  space", "run / pause"),
+    ("[  ]", "slower / faster: 1, 3, 10 … 1000 iterations a second, or max (the default)"),
     ("x", "reset to iteration 0, same seeds (same W and b to start)"),
     ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
     ("e", "save the run (or the comparison): JSON and CSV"),
@@ -42,7 +43,7 @@ PANELS = (
     "A run stops when a loss is at or under the threshold (converged), after max iter "
     "iterations (capped), or when the loss or a parameter is no longer finite (diverged).\n"
     "The status line: iteration, loss, Δloss, the state, steps/s (of all the runs together "
-    "while comparing) and where TensorBoard logs; the chart's title names the data: n points, "
+    "while comparing), the speed asked for and where TensorBoard logs; the chart's title names the data: n points, "
     "d features, m outputs."
 )
 

@@ -38,6 +38,8 @@ class StatusInfo:
     """While comparing: the learning rate whose loss is the lowest (``loss``)."""
     data: str = ""
     """The data (``toy: n=50, d=13, m=3``), or how far a file being read is."""
+    speed: str = ""
+    """How fast a run goes: "max" or "10/s" ([ and ] change it)."""
 
 
 def status_text(info: StatusInfo) -> Text:
@@ -73,6 +75,9 @@ def status_text(info: StatusInfo) -> Text:
         if info.steps_per_second is not None:
             line.append(f"  {rate_text(info.steps_per_second)}")
     line.append("\n")
+    if info.speed:
+        line.append(f"speed {info.speed} [ ]")
+        line.append("  ·  ", style="dim")
     if info.data:
         line.append(info.data)
         line.append("  ·  ", style="dim")

@@ -1,0 +1,48 @@
+"""The speed of a run in the app: the levels of [ and ], and the iterations due at a speed."""
+
+import pytest
+
+from engine.config import ConfigError
+from tui.pacing import MAX_CATCH_UP_SECONDS, SPEEDS, Pacer, next_speed, parse_speed, speed_text
+
+
+def test_the_levels_go_up_and_down_and_stop_at_the_ends():
+    assert next_speed(None, -1) == 1000 and next_speed(1000, 1) is None
+    assert next_speed(None, 1) is None and next_speed(1, -1) == 1
+    # From a speed given with --speed, between two levels: the next one either way.
+    assert next_speed(5, 1) == 10 and next_speed(5, -1) == 3
+    speed, seen = None, []
+    for _ in SPEEDS:
+        speed = next_speed(speed, -1)
+        seen.append(speed)
+    assert seen == [1000, 300, 100, 30, 10, 3, 1, 1]
+
+
+def test_parse_speed():
+    assert parse_speed("max") is None and parse_speed("10") == 10 and parse_speed("0.5") == 0.5
+    for bad in ("0", "-1", "nan", "fast", "inf1"):
+        with pytest.raises(ConfigError, match="--speed"):
+            parse_speed(bad)
+    assert speed_text(None) == "max" and speed_text(10.0) == "10/s"
+
+
+def test_the_pacer_gives_the_iterations_due_the_first_at_once():
+    pacer = Pacer()
+    assert pacer.due(10, now=0.0) == 1
+    assert pacer.due(10, now=0.05) == 0 and pacer.wait(now=0.05) == pytest.approx(0.05)
+    total = 1 + sum(pacer.due(10, now=0.05 * i) for i in range(1, 200))  # 10 s
+    assert total == 100
+
+
+def test_a_late_worker_does_not_rush_to_catch_up():
+    pacer = Pacer()
+    pacer.due(1000, now=0.0)
+    burst = pacer.due(1000, now=2.0)  # 2 s late: 2000 due
+    assert burst == int(1000 * MAX_CATCH_UP_SECONDS)
+    assert pacer.due(1000, now=2.01) == pytest.approx(10, abs=1)
+
+
+def test_a_new_speed_starts_from_now():
+    pacer = Pacer()
+    pacer.due(1, now=0.0)
+    assert pacer.due(100, now=50.0) == 1  # not 50 s of 100/s
