@@ -19,6 +19,7 @@ from .problem import make_problem
 from .saving import SaveError, save_run
 from .session import Session
 from .student import describe_run_error
+from .tensorboard import warn_stderr
 from .theory import threshold_note
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -128,7 +129,7 @@ class _Runner:
         self.interrupted = False
 
     def warn(self, message: str) -> None:
-        print(f"amal-tui: warning: {message}", file=self.err)
+        warn_stderr(message, self.err)
 
     def run(self, session: Session, interrupt: threading.Event, on_chunk=None, label="") -> None:
         progress = _Progress(self.err, self.config.max_iter)

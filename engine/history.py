@@ -27,15 +27,9 @@ class LossHistory:
         self._values = larger
 
     def view(self) -> np.ndarray:
-        out = self._values[: self._size]
-        out = out.view()
+        out = self._values[: self._size]  # a new view: read-only, the buffer stays writable
         out.flags.writeable = False
         return out
-
-    def last(self) -> float:
-        if not self._size:
-            raise IndexError("no loss recorded yet")
-        return float(self._values[self._size - 1])
 
     def nbytes(self) -> int:
         return self._values.nbytes

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -112,8 +113,8 @@ class EventFile:
         self._file.close()
 
 
-def warn_stderr(message: str) -> None:
-    print(f"amal-tui: warning: {message}", file=sys.stderr)
+def warn_stderr(message: str, stream: TextIO | None = None) -> None:
+    print(f"amal-tui: warning: {message}", file=stream or sys.stderr)
 
 
 class LossLogger:

@@ -288,7 +288,10 @@ def test_original_parameters_undo_the_standardisation(tmp_path):
     original = raw(path)
     predicted = (original.X @ W0 + b0 - scaled.y_mean) / scaled.y_std
     np.testing.assert_allclose(predicted, scaled.X @ W + b, atol=1e-12)
-    assert raw(path).original_parameters(W, b)[0] is not None
+    # Not standardised: the parameters are already the original ones.
+    W1, b1 = raw(path).original_parameters(W, b)
+    np.testing.assert_array_equal(W1, W)
+    np.testing.assert_array_equal(b1, b)
 
 
 # -- missing values ---------------------------------------------------------------------

@@ -181,7 +181,8 @@ async def test_the_optimum_is_a_line_and_the_distance_to_it_shrinks():
         assert "optimum 0.6971" in screen_text(app)
         assert "ε_max 1.532" in screen_text(app)
         # The optimum's dotted line is on the chart, on the threshold's row here (0.697 ≈ 0.70).
-        assert "·─·" in screen_text(app) or "─·" in screen_text(app)
+        text = screen_text(app)
+        assert "─·" in text or "·─" in text  # a dot of its line next to a dash of the threshold
 
 
 @asyncio_test

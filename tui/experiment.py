@@ -68,11 +68,6 @@ class Experiment:
     def finished(self) -> bool:
         return all(session.descent.status.finished for session in self.sessions)
 
-    @property
-    def iterations(self) -> int:
-        """Iterations of all the descents together (for steps/s)."""
-        return sum(session.descent.iteration for session in self.sessions)
-
     def uses_functions_of(self, config: Config) -> bool:
         """Whether ``config`` asks for the same Functions (no new load and check needed)."""
         return (config.functions, config.mse_name, config.linear_name, config.force) == (
