@@ -338,7 +338,9 @@ def bench_tui(quick: bool) -> None:
     )
     row("steps/s in the app / headless", tui_rate / headless_rate, 0.7)
 
-    forever = ["--no-tensorboard", "--threshold", "-1", "--max-iter", "100000000"]
+    # ε = 0.0001: the loss and every entry of W, b still change at each redraw (the worst case
+    # for the link; a run that has settled at the optimum writes about half as much).
+    forever = ["--no-tensorboard", "--threshold", "-1", "--max-iter", "100000000", "--lr", "1e-4"]
     running = run_in_pty(
         [amal_tui(), *forever], keys=[(4.0, "r")], window=(5.0, 10.0), timeout=10.5
     )

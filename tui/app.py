@@ -461,12 +461,19 @@ class AmalApp(App[int]):
             with self._session_lock:
                 if stop.is_set():
                     break
-                if speed is None:
+                due = None if speed is None else pacer.due(speed, time.perf_counter())
+                if due is None:
                     finished = experiment.run_for(CHUNK_SECONDS)
                 else:
-                    finished = experiment.advance(pacer.due(speed, time.perf_counter()))
-                progress = RunProgress(epoch=epoch, runs=experiment.views(), at=time.perf_counter())
-            self.post_message(progress)
+                    finished = experiment.advance(due)
+                # Nothing new to show (no iteration due yet): no redraw, no bytes on the link.
+                progress = (
+                    RunProgress(epoch=epoch, runs=experiment.views(), at=time.perf_counter())
+                    if due != 0
+                    else None
+                )
+            if progress is not None:
+                self.post_message(progress)
             if finished:
                 break
             if speed is not None:
