@@ -313,9 +313,19 @@ def test_the_app_needs_a_terminal(capsys):
 @pytest.mark.parametrize(
     "args,words",
     [
-        (["--headless", "--target", "7"], "--target is for a data file, not --data toy"),
-        (["--headless", "--n", "5"], "--n is for --data synthetic, not --data toy"),
+        (["--headless", "--target", "7"], "--target is for a data file (--data PATH): here it"),
+        (["--headless", "--n", "5"], "--n is for --data synthetic: here it would be ignored"),
         (["--headless", "--data", "synthetic", "--dropna"], "--dropna is for a data file"),
+        (["--headless", "--momentum", "0.5"], "--momentum is for --optimizer momentum or nest"),
+        (["--headless", "--optimizer", "momentum", "--beta2", "0.5"], "--beta2 is for --optim"),
+        (["--headless", "--force"], "--force is for --functions FILE"),
+        (["--headless", "--mse", "M"], "--mse is for --functions FILE"),
+        (["--headless", "--compare", "0.1,0.2", "--lr", "0.3"], "--lr is for one run"),
+        (["--headless", "--no-tensorboard", "--logdir", "x"], "--logdir is for TensorBoard"),
+        (["--headless", "--speed", "10"], "--speed is for the app, not --headless"),
+        (["--headless", "--fps", "2"], "--fps is for the app, not --headless"),
+        (["--headless", "--no-mouse"], "--no-mouse is for the app, not --headless"),
+        (["--check", "x.py", "--fps", "2"], "--fps is for a run"),
         (["--headless", "--compare", "0.1,,0.2"], "a learning rate is missing in '0.1,,0.2'"),
         (
             ["--check", "x.py", "--lr", "5"],
@@ -323,6 +333,7 @@ def test_the_app_needs_a_terminal(capsys):
         ),
         (["--check", "x.py", "--headless"], "--headless is for a run"),
     ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )
 def test_options_that_would_be_ignored_are_errors(capsys, args, words):
     with pytest.raises(SystemExit) as exit_:

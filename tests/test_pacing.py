@@ -11,6 +11,9 @@ def test_the_levels_go_up_and_down_and_stop_at_the_ends():
     assert next_speed(None, 1) is None and next_speed(1, -1) == 1
     # From a speed given with --speed, between two levels: the next one either way.
     assert next_speed(5, 1) == 10 and next_speed(5, -1) == 3
+    # Past the levels: [ never speeds up a slower --speed.
+    assert next_speed(0.5, -1) == 0.5 and next_speed(0.5, 1) == 1
+    assert next_speed(5000, 1) is None and next_speed(5000, -1) == 1000
     speed, seen = None, []
     for _ in SPEEDS:
         speed = next_speed(speed, -1)

@@ -525,7 +525,8 @@ def test_the_cli_opens_the_app_with_every_option(monkeypatch):
     monkeypatch.setattr(AmalApp, "run", lambda self, **options: opened.append(self.config))
     monkeypatch.setattr(cli, "not_a_terminal", lambda: None)
     argv = ["--lr", "0.5", "--seed", "3", "--init-seed", "4", "--threshold", "0.1"]
-    argv += ["--max-iter", "99", "--dtype", "float64", "--no-tensorboard", "--logdir", "x"]
+    argv += ["--max-iter", "99", "--dtype", "float64", "--logdir", "x", "--optimizer", "adam"]
+    argv += ["--beta1", "0.8", "--beta2", "0.99", "--batch-size", "7"]
     assert cli.main(argv) == 0
     assert opened == [
         Config(
@@ -535,8 +536,11 @@ def test_the_cli_opens_the_app_with_every_option(monkeypatch):
             threshold=0.1,
             max_iter=99,
             dtype="float64",
-            tensorboard=False,
             logdir="x",
+            optimizer="adam",
+            beta1=0.8,
+            beta2=0.99,
+            batch_size=7,
         )
     ]
 

@@ -240,6 +240,8 @@ OPTIONS = [
     "--mse",
     "--linear",
     "--config",
+    "--speed",
+    "--fps",
 ]
 
 

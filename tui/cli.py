@@ -271,16 +271,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The data options that apply to some data only: a setting given for other data is an error,
-# not silently ignored.
-DATA_OPTIONS: dict[str, tuple[Callable[[str], bool], str]] = {
+# Settings that matter only with other settings: given without them, an error rather
+# than silently ignored.  setting: (whether it applies to a config, what it is for).
+CONDITIONAL: dict[str, tuple[Callable[[Config], bool], str]] = {
     **dict.fromkeys(
-        ["target", "dropna"], (lambda data: data not in ("toy", "synthetic"), "a data file")
+        ["target", "dropna"],
+        (lambda c: c.data not in ("toy", "synthetic"), "a data file (--data PATH)"),
     ),
     **dict.fromkeys(
-        ["n", "d", "m", "noise"], (lambda data: data == "synthetic", "--data synthetic")
+        ["n", "d", "m", "noise"], (lambda c: c.data == "synthetic", "--data synthetic")
     ),
+    "momentum": (
+        lambda c: c.optimizer in ("momentum", "nesterov"),
+        "--optimizer momentum or nesterov",
+    ),
+    **dict.fromkeys(["beta1", "beta2"], (lambda c: c.optimizer == "adam", "--optimizer adam")),
+    **dict.fromkeys(
+        ["force", "mse_name", "linear_name"],
+        (lambda c: c.functions is not None, "--functions FILE"),
+    ),
+    "logdir": (lambda c: c.tensorboard, "TensorBoard logging (not --no-tensorboard)"),
+    "learning_rate": (lambda c: not c.compare, "one run (with --compare each ε of the list runs)"),
 }
+# Options of the app alone (their argparse defaults say "not given").
+APP_OPTIONS = {"speed": None, "fps": None, "no_mouse": False}
 
 
 def _given(args: argparse.Namespace) -> set[str]:
@@ -288,8 +302,14 @@ def _given(args: argparse.Namespace) -> set[str]:
     return set(Config().to_dict()) & set(vars(args))
 
 
+def _app_options(args: argparse.Namespace) -> list[str]:
+    return [name for name, default in APP_OPTIONS.items() if getattr(args, name) != default]
+
+
 def _flag(setting: str) -> str:
     """The option that sets ``setting``: "learning_rate" -> "--lr"."""
+    if setting == "tensorboard":
+        return "--no-tensorboard"
     for _, flags, name, *_ in SETTINGS:
         if name == setting:
             return flags[0]
@@ -380,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.check:
-        ignored = _given(args) - {"mse_name", "linear_name"}
+        # --no-tensorboard is harmless: nothing is logged by a check anyway.
+        ignored = _given(args) - {"mse_name", "linear_name", "tensorboard"}
+        ignored.update(_app_options(args))
         if args.headless or args.save or args.config:
             ignored.add("headless" if args.headless else "save" if args.save else "config")
         if ignored:
@@ -400,9 +422,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except SaveError as error:
         parser.error(f"argument --config: {error}")
     given = _given(args)
-    for setting, (applies, what) in DATA_OPTIONS.items():
-        if setting in given and not applies(config.data):
-            parser.error(f"{_flag(setting)} is for {what}, not --data {config.data}")
+    for setting, (applies, what) in CONDITIONAL.items():
+        if setting in given and not applies(config):
+            parser.error(f"{_flag(setting)} is for {what}: here it would be ignored")
+    app_only = _app_options(args)
+    if args.headless and app_only:
+        parser.error(f"{_flag(app_only[0])} is for the app, not --headless")
     problem = check_device(config.device)
     if problem:
         parser.error(f"argument --device: {problem}")

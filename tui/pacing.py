@@ -34,15 +34,19 @@ def speed_text(speed: float | None) -> str:
 
 
 def next_speed(speed: float | None, direction: int) -> float | None:
-    """The next level up (+1) or down (-1) from ``speed``, which may lie between levels."""
+    """The next level up (+1) or down (-1) from ``speed``, which may lie between levels.
+
+    Past the last level either way (a --speed of 0.5 or 5000), the speed stays as it is
+    rather than jump the wrong way.
+    """
     order = [math.inf if s is None else s for s in SPEEDS]
     current = math.inf if speed is None else speed
     if direction > 0:
-        higher = [s for s in order if s > current]
-        chosen = higher[0] if higher else order[-1]
+        candidates = [s for s in order if s > current]
+        chosen = candidates[0] if candidates else current
     else:
-        lower = [s for s in order if s < current]
-        chosen = lower[-1] if lower else order[0]
+        candidates = [s for s in order if s < current]
+        chosen = candidates[-1] if candidates else current
     return None if chosen == math.inf else chosen
 
 
