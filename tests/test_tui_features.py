@@ -444,7 +444,7 @@ async def test_functions_that_fail_the_check_show_the_report_and_do_not_run():
         await pilot.pause()
     assert app.return_code == 1
     path = STUDENTS / "linear_b_mean.py"
-    assert app.refused == f"the Functions of {path} fail the check (--force runs them)"
+    assert app.refused == f"the Functions of {path} fail the check (--force runs them anyway)"
 
 
 @asyncio_test
@@ -709,3 +709,18 @@ async def test_a_slow_speed_lets_you_watch_and_pause_the_descent():
         assert app.session.descent.iteration == 1475
         await pilot.press(*["left_square_bracket"] * 9)
         assert app.speed == 1
+
+
+@asyncio_test
+async def test_a_paused_comparison_says_paused_and_its_pace_is_per_run():
+    app = AmalApp(NOTEBOOK.replace(compare="0.1,0.5"), speed=10)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await pilot.pause(1.2)
+        rate = app.steps_per_second()
+        assert rate is not None and rate < 15  # 10/s for each run, not 20 for both
+        await pilot.press("space")
+        await settle(pilot)
+        rows = table_rows(app)
+        assert [row[2] for row in rows] == ["paused", "paused"]

@@ -185,3 +185,13 @@ def test_sign_and_size_are_in_the_characters_not_only_the_colours():
     assert "+0.2500" in lines[2] and "+0.0000 " in lines[2]
     assert lines[3].startswith("b (1×2)") and "‖∇b‖ —" in lines[3]
     assert "-2.000█" in lines[4] and f"+2.000e-5{BARS[0]}" in lines[4]
+
+
+def test_a_reports_wrapped_lines_stay_under_their_indentation():
+    from tui.prompts import hanging_lines
+
+    text = "✗ Linear\n        hint: " + "word " * 12 + "end"
+    lines = hanging_lines(text, 30)
+    assert lines[0] == "✗ Linear" and lines[1].startswith("        hint: word")
+    assert len(lines) > 3 and all(line.startswith(" " * 12) for line in lines[2:])
+    assert all(len(line) <= 30 for line in lines)

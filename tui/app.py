@@ -497,13 +497,14 @@ class AmalApp(App[int]):
         if message.epoch != self._epoch:
             return  # from before a step, a reset or a new configuration
         self._views = message.runs
-        self._rate.append((message.at, sum(run.snapshot.iteration for run in message.runs)))
+        # The pace of the runs (they advance side by side), comparable with the speed asked for.
+        self._rate.append((message.at, max(run.snapshot.iteration for run in message.runs)))
         while len(self._rate) > 2 and message.at - self._rate[1][0] >= RATE_WINDOW:
             self._rate.popleft()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = True
 
     def steps_per_second(self) -> float | None:
-        """Iterations per second, of all the runs of a comparison together."""
+        """Iterations per second (of each run, while comparing: they go side by side)."""
         if not self.running or len(self._rate) < 2:
             return None
         (t0, i0), (t1, i1) = self._rate[0], self._rate[-1]
@@ -583,7 +584,7 @@ class AmalApp(App[int]):
             self._parameters_at = now
             if comparing:
                 lr_max = None if theory is None else theory.lr_max
-                self._comparison.show(views, lr_max, optimum)
+                self._comparison.show(views, lr_max, optimum, running)
             else:
                 snapshot = views[0].snapshot
                 self._parameters.show(snapshot, self._distances(snapshot))

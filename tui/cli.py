@@ -52,8 +52,9 @@ Watch gradient descent happen, one iteration at a time, on the hand-written
 MSE and Linear autograd Functions of the first AMAL PyTorch notebook.
 
 Without --headless it opens the terminal app: s steps one iteration, r runs
-and pauses, x resets, l toggles a log scale, + and - change the learning
-rate, ? shows every key, q quits.  With --headless it runs to the end and
+and pauses, [ and ] slow it down and speed it up, x resets, l toggles a log
+scale, + and - change the learning rate, c compares learning rates, e saves,
+? shows every key, q quits.  With --headless it runs to the end and
 prints the notebook's log (or one JSON object with --json)."""
 
 EPILOG = """\
@@ -90,8 +91,9 @@ numerical one (grad_output = 1 and not), shapes, and says what looks wrong
 (a missing factor 2, a forgotten 1/numel, a transposed gradient, ...).
 --functions FILE.py runs the descent with them, after the same check.
 
-exit status: 0 converged or capped, 3 diverged, 2 bad arguments, 130
-interrupted (Ctrl+C); 1 a failed --check, Functions that fail the check, or an
+exit status: 0 converged or capped, 3 diverged, 2 bad arguments (or the app
+without a terminal), 130 interrupted (Ctrl+C), 141 the reader of the output
+went away (| head); 1 a failed --check, Functions that fail the check, or an
 unexpected error (a crash report file is written)."""
 
 

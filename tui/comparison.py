@@ -25,8 +25,15 @@ from .status_line import STATE_STYLES
 DIVERGES_MARK = "⚠"
 
 
-def comparison_renderable(runs: Sequence[Any], lr_max: float | None) -> Table:
-    """The table for a sequence of ``RunView``."""
+def status_word(status: str, iteration: int, running: bool) -> str:
+    """The engine's status as the app says it: a run stopped midway is paused, not running."""
+    if status == "running" and not running:
+        return "paused" if iteration > 0 else "ready"
+    return status
+
+
+def comparison_renderable(runs: Sequence[Any], lr_max: float | None, running: bool) -> Table:
+    """The table for a sequence of ``RunView``; ``running``: whether the app runs them now."""
     table = Table(box=None, padding=(0, 1, 0, 0), show_edge=False, expand=False)
     table.add_column("", no_wrap=True)
     table.add_column("ε", no_wrap=True)
@@ -38,7 +45,7 @@ def comparison_renderable(runs: Sequence[Any], lr_max: float | None) -> Table:
         rate = f"{run.learning_rate:g}"
         if lr_max is not None and run.learning_rate > lr_max:
             rate += DIVERGES_MARK
-        status = snapshot.status.value
+        status = status_word(snapshot.status.value, snapshot.iteration, running)
         row = [
             Text(compare_marker(i), style="bold"),
             rate,
@@ -81,6 +88,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         runs: Sequence[Any],
         lr_max: float | None,
         optimum: float | None,
+        running: bool = False,
     ) -> None:
         key = (
             tuple(
@@ -89,11 +97,12 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
             ),
             lr_max,
             optimum,
+            running,
         )
         if key == self._shown:
             return
         self._shown = key
-        self._table = comparison_renderable(runs, lr_max)
+        self._table = comparison_renderable(runs, lr_max, running)
         self.query_one("#comparison-table", Static).update(self._table)
         past = lr_max is not None and any(r.learning_rate > lr_max for r in runs)
         self.query_one("#comparison-notes", Static).update(footnote(lr_max, optimum, past))

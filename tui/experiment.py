@@ -141,7 +141,7 @@ def _student_functions(config: Config, warn: Callable[[str], None]) -> dict[str,
 
     mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
     if mse is None or linear is None or not (report.passed or config.force):
-        why = "cannot be loaded" if mse is None else "fail the check (--force runs them)"
+        why = "cannot be loaded" if mse is None else "fail the check (--force runs them anyway)"
         raise FunctionsRefused(
             f"the Functions of {shown_path(config.functions)} {why}", report.text()
         )

@@ -91,4 +91,5 @@ def axis_text(value: float) -> str:
 
 
 def rate_text(steps_per_second: float) -> str:
-    return f"{steps_per_second:,.0f} steps/s"
+    text = f"{steps_per_second:,.0f}"
+    return f"{text} step/s" if text == "1" else f"{text} steps/s"

@@ -42,8 +42,8 @@ PANELS = (
     "table: ε, status, iterations, current loss.\n"
     "A run stops when a loss is at or under the threshold (converged), after max iter "
     "iterations (capped), or when the loss or a parameter is no longer finite (diverged).\n"
-    "The status line: iteration, loss, Δloss, the state, steps/s (of all the runs together "
-    "while comparing), the speed asked for and where TensorBoard logs; the chart's title names the data: n points, "
+    "The status line: iteration, loss, Δloss, the state, steps/s (of each run while "
+    "comparing), the speed asked for and where TensorBoard logs; the chart's title names the data: n points, "
     "d features, m outputs."
 )
 

@@ -129,7 +129,7 @@ class HyperparameterField(Input):
     # Shown in the footer while a field is edited (the run's letter keys are text there).
     BINDINGS = [
         Binding("enter", "submit", "Apply and reset"),
-        Binding("escape", "cancel", "Leave, keep the setting", key_display="esc"),
+        Binding("escape", "cancel", "Cancel", key_display="esc"),
     ]
 
     class Cancelled(Message):

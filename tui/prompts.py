@@ -3,6 +3,7 @@ and the report of a student's Functions that fail the check."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from engine.config import ConfigError
@@ -111,6 +114,35 @@ class PromptScreen(OneShotScreen):
         await self.action_dismiss(None)
 
 
+def hanging_lines(text: str, width: int) -> list[str]:
+    """``text`` wrapped at ``width``, each continuation indented under its line's text."""
+    width = max(width, 20)
+    out: list[str] = []
+    for line in text.splitlines():
+        indent = " " * (len(line) - len(line.lstrip()))
+        out.extend(
+            textwrap.wrap(line, width, subsequent_indent=indent + "    ", break_on_hyphens=False)
+            or [""]
+        )
+    return out
+
+
+class HangingText(Widget):
+    """A report's text: a wrapped line stays under its own indentation (hints, errors)."""
+
+    DEFAULT_CSS = "HangingText { height: auto; }"
+
+    def __init__(self, text: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = text
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(hanging_lines(self.text, width))
+
+    def render(self) -> Text:
+        return Text("\n".join(hanging_lines(self.text, self.content_region.width)))
+
+
 class ReportScreen(OneShotScreen):
     """A long text (the check of a student's Functions), scrollable; Escape or q closes it."""
 
@@ -128,7 +160,7 @@ class ReportScreen(OneShotScreen):
             box.border_subtitle = "↑↓ scroll · esc or q: close"
             if self.note:
                 yield Static(Text(self.note, style="bold"), id="report-note")
-            yield Static(Text(self.text), id="report-text")
+            yield HangingText(self.text, id="report-text")
 
     def on_mount(self) -> None:
         self.query_one("#report", VerticalScroll).focus()
