@@ -162,11 +162,14 @@ def test_bars_grow_with_the_magnitude():
 
 
 def test_the_entries_that_changed_most_are_found():
-    delta = np.array([[0.1, -0.5], [0.0, 0.3]])
+    delta = np.array([[0.1, -0.5, 0.0, 0.2], [0.0, 0.3, 0.05, 0.01]])
     assert most_changed(delta, 1) == {(0, 1)}
     assert most_changed(delta, 2) == {(0, 1), (1, 1)}
     assert most_changed(np.zeros((2, 2)), 3) == set()
     assert most_changed(None, 3) == set()
+    # Never all of a small matrix (a quarter at most), nothing for a single entry.
+    assert most_changed(np.array([[0.3], [0.1], [0.2]]), 3) == {(0, 0)}
+    assert most_changed(np.array([[0.3]]), 1) == set()
 
 
 def test_sign_and_size_are_in_the_characters_not_only_the_colours():

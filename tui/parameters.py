@@ -41,13 +41,17 @@ def bar(magnitude: float, largest: float) -> str:
 
 
 def most_changed(delta: np.ndarray | None, count: int) -> set[tuple[int, int]]:
-    """The (row, column) of the ``count`` largest |delta|, none if nothing moved."""
-    if delta is None or count <= 0 or delta.size == 0:
+    """The (row, column) of the ``count`` largest |delta|, none if nothing moved.
+
+    At most a quarter of the entries (one at least), and none of a single entry: marking
+    every entry of a small W would say nothing.
+    """
+    if delta is None or count <= 0 or delta.size <= 1:
         return set()
     size = np.nan_to_num(np.abs(delta), nan=0.0, posinf=np.finfo(np.float64).max)
     if not size.max() > 0:
         return set()
-    count = min(count, size.size)
+    count = min(count, max(1, size.size // 4))
     flat = np.argpartition(size.ravel(), -count)[-count:]
     return {
         (int(r), int(c))
