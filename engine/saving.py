@@ -30,14 +30,22 @@ def record(config: Config, descents: Sequence[Any]) -> dict[str, Any]:
     """The JSON object of a run (one descent) or of a comparison (several)."""
     if not config.compare:
         (descent,) = descents
-        return {"format": FORMAT_RUN, "version": VERSION, **descent.summary()}
+        return {"format": FORMAT_RUN, "version": VERSION, **_summary(descent)}
     return {
         "format": FORMAT_COMPARE,
         "version": VERSION,
         "config": config.to_dict(),
         "theory": descents[0].problem.theory.to_dict(),
-        "runs": [descent.summary() for descent in descents],
+        "runs": [_summary(descent) for descent in descents],
     }
+
+
+def _summary(descent: Any) -> dict[str, Any]:
+    """A descent's summary; one saved before its end was stopped there: "paused"."""
+    summary = descent.summary()
+    if summary["status"] == "running":
+        summary["status"] = "paused"
+    return summary
 
 
 def _atomic_write(path: Path, text: str) -> None:

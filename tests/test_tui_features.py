@@ -331,6 +331,7 @@ async def test_e_saves_the_run_as_json_and_csv(tmp_path):
         await settle(pilot)
         saved = json.loads((tmp_path / "first.json").read_text())
         assert saved["iterations"] == 3 and len(saved["losses"]) == 3
+        assert saved["status"] == "paused"  # stopped at 3, as the app says
         assert saved["theory"]["lr_max"] == pytest.approx(1.532, abs=1e-3)
         rows = (tmp_path / "first.csv").read_text().splitlines()
         assert rows[0] == "iteration,loss" and len(rows) == 4
