@@ -584,6 +584,21 @@ async def test_ctrl_c_quits_during_a_run():
     assert app.return_code == 0 and not app.running
 
 
+@pytest.mark.parametrize("where", ["a prompt", "a field"])
+@asyncio_test
+async def test_in_a_prompt_or_a_field_q_is_text_and_ctrl_c_still_quits(where):
+    app = AmalApp(CONFIG)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c" if where == "a prompt" else "tab")
+        await pilot.press("backspace", "q")
+        await pilot.pause()
+        assert app.focused.value == "q" and app.return_code is None
+        assert "Quit" not in screen_text(app).splitlines()[-1]  # the footer
+        await pilot.press("ctrl+c")
+    assert app.return_code == 0
+
+
 @asyncio_test
 async def test_fps_caps_every_panels_redraws():
     app = AmalApp(ENDLESS, fps=2)

@@ -70,7 +70,7 @@ DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
 # The student's Functions failed the check: the exit status of ``--check`` too.
 EXIT_REFUSED = 1
 # What a key may do while a prompt, the help or a report covers the screen.
-ACTIONS_UNDER_A_SCREEN = frozenset({"quit"})
+ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
 
 SessionFactory = Callable[..., Any]
 """``factory(config, warn, reuse=Experiment | None, progress=callable) -> Experiment``."""
@@ -146,7 +146,8 @@ class AmalApp(App[int]):
         Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
         Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
         # Ctrl+C quits, as everywhere in a terminal (Textual's own would only say how to quit).
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        # An action of its own: q is hidden while a field takes it as text, Ctrl+C never is.
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -440,8 +441,9 @@ class AmalApp(App[int]):
         if isinstance(self.screen, ModalScreen) and action not in ACTIONS_UNDER_A_SCREEN:
             return False
         # A field being edited takes + and - as text; Textual hides the other letter keys
-        # from the footer there, not these two (their key names are not characters).
-        if action == "scale_learning_rate" and isinstance(self.focused, Input):
+        # from the footer there, not these two (their key names are not characters), nor q
+        # in a prompt.
+        if action in ("scale_learning_rate", "quit") and isinstance(self.focused, Input):
             return False
         return True
 
@@ -852,6 +854,10 @@ class AmalApp(App[int]):
     async def _quit_refused(self, why: str) -> None:
         self.refused = why
         await self.action_quit(EXIT_REFUSED)
+
+    async def action_interrupt(self) -> None:
+        """Ctrl+C: quit, from anywhere."""
+        await self.action_quit()
 
     async def action_quit(self, return_code: int = 0) -> None:
         await self._stop_run()
