@@ -1,20 +1,26 @@
 """What the screen looks like, at the smallest supported size and a large one.
 
-Deterministic: TensorBoard is off (no timestamped folder) and the screens are
-taken when no run goes on (no steps/s).  Update with ``pytest --snapshot-update``
-after looking at the report.
+Deterministic on every machine: TensorBoard is off (no timestamped folder), the
+screens are taken when no run goes on (no steps/s), and the engine's numbers on
+screen come from a recorded state (``tests/screens/*.json``) that the live run
+must agree with to 1e-4, not from the live run's last float32 digits, which the
+CPU's kernels decide.  Update with ``pytest --snapshot-update`` (it records the
+states too) after looking at the report.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from tui_support import CONFIG, settle, wait_for
+from tui_support import CONFIG, RECORDED, RecordedFactory, settle, wait_for
 
 from engine.config import Config
-from tui.app import AmalApp
+from tui.app import AmalApp, build_session
+from tui.experiment import FunctionsRefused
 from tui.prompts import ReportScreen
 
 STUDENTS = Path(__file__).parent / "students"
@@ -22,9 +28,28 @@ STUDENTS = Path(__file__).parent / "students"
 SIZES = [(80, 24), (120, 40)]
 
 
+@pytest.fixture
+def update(request) -> bool:
+    """Record the states anew along with the snapshots."""
+    return bool(
+        request.config.getoption("--snapshot-update") or os.environ.get("AMAL_UPDATE_SNAPSHOTS")
+    )
+
+
+def _recorded(factory: RecordedFactory, before):
+    async def run_before(pilot) -> None:
+        await before(pilot)
+        await settle(pilot)
+        factory.check()
+
+    return run_before
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
-def test_first_screen(snap_compare, size):
-    assert snap_compare(AmalApp(CONFIG), terminal_size=size, run_before=settle)
+def test_first_screen(snap_compare, size, update):
+    factory = RecordedFactory("first", when=lambda experiment: True, update=update)
+    app = AmalApp(CONFIG, session_factory=factory)
+    assert snap_compare(app, terminal_size=size, run_before=_recorded(factory, settle))
 
 
 async def _run_to_convergence(pilot) -> None:
@@ -35,8 +60,10 @@ async def _run_to_convergence(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
-def test_converged_screen(snap_compare, size):
-    assert snap_compare(AmalApp(CONFIG), terminal_size=size, run_before=_run_to_convergence)
+def test_converged_screen(snap_compare, size, update):
+    factory = RecordedFactory("converged", when=lambda e: e.finished, update=update)
+    app = AmalApp(CONFIG, session_factory=factory)
+    assert snap_compare(app, terminal_size=size, run_before=_recorded(factory, _run_to_convergence))
 
 
 async def _compare_to_the_end(pilot) -> None:
@@ -46,18 +73,79 @@ async def _compare_to_the_end(pilot) -> None:
     assert [d.iteration for d in pilot.app.descents] == [1001, 1001, 30]
 
 
-def test_compare_screen(snap_compare):
+def test_compare_screen(snap_compare, update):
     config = Config(tensorboard=False, init_seed=42, max_iter=1001, compare=(0.0001, 0.01, 0.5))
-    assert snap_compare(AmalApp(config), terminal_size=(100, 30), run_before=_compare_to_the_end)
+    factory = RecordedFactory("compared", when=lambda e: e.finished, update=update)
+    app = AmalApp(config, session_factory=factory)
+    assert snap_compare(
+        app, terminal_size=(100, 30), run_before=_recorded(factory, _compare_to_the_end)
+    )
 
 
-async def _report_shown(pilot) -> None:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReportScreen), what="the report")
-    await pilot.pause()
+# A gradient that passes the check is within float64 rounding of the reference: its
+# "max abs error" (1.6e-10 on one CPU, 3.3e-10 on another) is noise the CPU decides.
+_PASSED_ERROR = re.compile(r"(✓ [^(\n]*\(max abs error )([^)]+)\)")
+PASSED_NOISE = 1e-8
 
 
-def test_report_screen(snap_compare):
+def _passed_errors(report: str) -> list[float]:
+    return [float(match.group(2)) for match in _PASSED_ERROR.finditer(report)]
+
+
+def _without_passed_errors(report: str) -> str:
+    return _PASSED_ERROR.sub(r"\1…)", report)
+
+
+class RecordedReport:
+    """The real check runs; its report must match the recorded one but for the noise of ✓ lines."""
+
+    def __init__(self, name: str, update: bool) -> None:
+        self.path = RECORDED / f"{name}.txt"
+        self.update = update
+        self.live: str | None = None
+
+    def __call__(self, config, warn, **options):
+        try:
+            return build_session(config, warn, **options)
+        except FunctionsRefused as refused:
+            self.live = refused.report
+            if self.update:
+                self.path.write_text(refused.report)
+                raise
+            recorded = self.path.read_text()
+            raise FunctionsRefused(str(refused), recorded) from None
+
+    def check(self) -> None:
+        assert self.live is not None, "the check did not refuse the Functions"
+        recorded = self.path.read_text()
+        assert _without_passed_errors(self.live) == _without_passed_errors(recorded)
+        assert all(0 <= error < PASSED_NOISE for error in _passed_errors(self.live))
+
+
+def test_the_recorded_report_hides_only_the_noise_of_passed_checks():
+    report = (
+        "    ✓ forward (max abs error 0)\n"
+        "    ✓ gradient for X (max abs error 3.3e-10)\n"
+        "    ✗ gradient for b: max abs error 5, max rel error 0.833\n"
+    )
+    assert _passed_errors(report) == [0.0, 3.3e-10]
+    assert _without_passed_errors(report) == (
+        "    ✓ forward (max abs error …)\n"
+        "    ✓ gradient for X (max abs error …)\n"
+        "    ✗ gradient for b: max abs error 5, max rel error 0.833\n"
+    )
+
+
+def test_report_screen(snap_compare, update):
     # A relative path (the tests run in a temporary folder): the same on every machine.
     shutil.copy(STUDENTS / "linear_b_mean.py", "linear_b_mean.py")
     config = Config(tensorboard=False, functions="linear_b_mean.py")
-    assert snap_compare(AmalApp(config), terminal_size=(100, 30), run_before=_report_shown)
+    factory = RecordedReport("report_linear_b_mean", update)
+
+    async def report_shown(pilot) -> None:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReportScreen), what="the report")
+        await pilot.pause()
+        factory.check()
+
+    app = AmalApp(config, session_factory=factory)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=report_shown)

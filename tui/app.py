@@ -538,8 +538,15 @@ class AmalApp(App[int]):
         return f": {note}" if note else ""
 
     def _announce(self) -> None:
-        """A notification when a run stops by itself (once per run)."""
+        """A notification when a run stops by itself (once per run).
+
+        A comparison's come together once every run has stopped, in the table's order:
+        a run that stops early already says so in the table and the chart, and the
+        order of the notifications never depends on which chunk a thread ended first.
+        """
         comparing = self.comparing
+        if comparing and not self._all_finished():
+            return
         for i, run in enumerate(self._views):
             snapshot = run.snapshot
             if snapshot.status.finished and i not in self._announced:
