@@ -7,11 +7,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(subst /,_,$(subst <,_,$(subst >,_,$(subst =,_,$(TORCH)))))
 ARGS ?=
 
+# The tests that see the engine's float digits (screens, snapshots, numerics) run a second
+# time on the math libraries' generic code paths, as an older or another CPU computes:
+# a snapshot that passes only on the CPU it was recorded on fails here, not on the next
+# machine.  (MKL_CBWR is MKL's; ATEN_CPU_CAPABILITY is torch's own kernels; a build or a
+# CPU without one ignores it.)
+OTHER_CPU := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
+ROUNDING_TESTS := tests/test_tui_snapshots.py tests/test_determinism.py tests/test_descent.py \
+	tests/test_functions.py tests/test_experiments.py \
+	tests/test_terminal.py::test_the_screen_after_one_step
+# Every code path `make crosscheck` runs the whole suite on.
+CPU_PATHS := MKL_CBWR=AVX2 MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
+
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench lint format clean
+.PHONY: help install run test crosscheck bench lint format clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: TORCH=$(TORCH)  PYTHON=$(PYTHON)  ARGS='options for make run'"
 
 $(PY):
@@ -29,8 +41,15 @@ install: $(STAMP) ## Create .venv and install amal-tui with its test tools
 run: $(STAMP) ## Open amal-tui (options: make run ARGS='--lr 0.5')
 	$(VENV)/bin/amal-tui $(ARGS)
 
-test: $(STAMP) ## Run the whole test suite
+test: $(STAMP) ## Run the whole test suite, then its rounding-sensitive tests as on another CPU
 	$(PY) -m pytest -q
+	@echo "== again on generic code paths: $(OTHER_CPU)"
+	$(OTHER_CPU) $(PY) -m pytest -q $(ROUNDING_TESTS)
+
+crosscheck: $(STAMP) ## Run the whole suite on each other code path: AVX2, MKL compatible, ATen default
+	@set -e; for path in $(CPU_PATHS); do \
+		echo "== $$path"; env $$path $(PY) -m pytest -q; \
+	done
 
 bench: $(STAMP) ## Measure speed and memory against their goals
 	$(PY) bench/bench.py

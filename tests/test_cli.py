@@ -27,7 +27,9 @@ def test_headless_prints_the_notebooks_log(capsys):
     assert code == 0
     lines = out.splitlines()
     log = [line for line in lines if line.startswith("Iterations|")]
-    assert log[0].startswith("Iterations|\t TRAIN 0: loss 13.6831")
+    # The notebook's losses to 1e-5, not the float32 digits a CPU's kernels decide.
+    assert log[0].startswith("Iterations|\t TRAIN 0: loss ")
+    assert float(log[0].split()[-1]) == pytest.approx(13.6831, abs=1e-4)
     assert [int(line.split()[2].rstrip(":")) for line in log] == list(range(0, 1500, 100))
     assert "\t\t.......Convergence reached at n = 1475" in lines
     assert "FINAL W equals" in out and "FINAL b equals" in out
@@ -46,7 +48,8 @@ def test_headless_capped_run(capsys):
         "1001",
     )
     assert code == 0
-    assert "Iterations|\t TRAIN 1000: loss 15.27704" in out
+    (last,) = [line for line in out.splitlines() if line.startswith("Iterations|\t TRAIN 1000:")]
+    assert float(last.split()[-1]) == pytest.approx(15.27704, abs=1e-5)
     assert "\t\t.......Broke the loop without converging." in out
 
 

@@ -116,7 +116,7 @@ async def type_into(pilot: Pilot, field_id: str, text: str) -> None:
 # recording, never by the CPU.
 
 RECORDED = Path(__file__).parent / "screens"
-_SNAPSHOT_ARRAYS = ("W", "b", "grad_W", "grad_b", "delta_W", "delta_b")
+SNAPSHOT_ARRAYS = ("W", "b", "grad_W", "grad_b", "delta_W", "delta_b")
 
 
 def _array(value: Any) -> dict[str, Any] | None:
@@ -150,7 +150,7 @@ def views_to_json(views: Sequence[RunView]) -> list[dict[str, Any]]:
                     "loss": snapshot.loss,
                     "previous_loss": snapshot.previous_loss,
                     "status": snapshot.status.value,
-                    **{name: _array(getattr(snapshot, name)) for name in _SNAPSHOT_ARRAYS},
+                    **{name: _array(getattr(snapshot, name)) for name in SNAPSHOT_ARRAYS},
                 },
             }
         )
@@ -174,7 +174,7 @@ def views_from_json(data: list[dict[str, Any]]) -> tuple[RunView, ...]:
                     loss=snapshot["loss"],
                     previous_loss=snapshot["previous_loss"],
                     status=Status(snapshot["status"]),
-                    **{name: _unarray(snapshot[name]) for name in _SNAPSHOT_ARRAYS},
+                    **{name: _unarray(snapshot[name]) for name in SNAPSHOT_ARRAYS},
                 ),
             )
         )
@@ -202,7 +202,7 @@ def assert_views_agree(live: Sequence[RunView], recorded: Sequence[RunView], rto
         assert (a.iteration, a.status) == (b.iteration, b.status), where
         _close(f"{where}: loss", a.loss, b.loss, rtol)
         _close(f"{where}: previous loss", a.previous_loss, b.previous_loss, rtol)
-        for name in _SNAPSHOT_ARRAYS:
+        for name in SNAPSHOT_ARRAYS:
             _close(f"{where}: {name}", getattr(a, name), getattr(b, name), rtol)
         _close(f"{where}: losses", now.losses, then.losses, rtol)
         _close(f"{where}: test losses", now.test_losses, then.test_losses, rtol)
