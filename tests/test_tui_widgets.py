@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,11 +63,11 @@ def test_sampling_keeps_the_ends_and_never_more_points_than_asked(count, points)
 
 
 def test_sampling_a_long_run_costs_what_the_width_costs():
-    losses = np.linspace(10, 1, 10_000_000)
-    started = time.perf_counter()
-    indices = sample_indices(len(losses), 200)
-    losses[indices]
-    assert time.perf_counter() - started < 0.01
+    # Not timed (a loaded machine makes any time limit flaky): a count no memory could hold
+    # an array of proves that nothing of the run's length is allocated or visited.
+    count = 10**15
+    indices = sample_indices(count, 200)
+    assert len(indices) <= 200 and indices[0] == 0 and indices[-1] == count - 1
 
 
 def test_only_the_last_loss_can_be_non_finite_and_it_is_left_out():
