@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TextIO
 
 from .compare import compare_descents, comparison_table
@@ -28,18 +26,29 @@ CHUNK_SECONDS = 0.05
 RULE = "-" * 33
 
 
-@contextmanager
-def _interrupt_flag() -> Iterator[threading.Event]:
-    """Ctrl+C sets a flag checked between chunks, so an interrupted run stays consistent."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
+class StopRequest:
+    """Asks a headless run to stop at its next chunk; set by a front end (a signal handler).
+
+    The run then saves what it has (with ``save``) and says why it stopped on
+    stderr: ``reason`` ("SIGTERM", "interrupted"); a request without a reason stops
+    quietly (the front end explains, e.g. the output's reader went away).
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def set(self, reason: str | None = None) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class _StoppedWhileLoading(Exception):
+    """A stop asked for while the data loads: nothing has run, nothing to save."""
 
 
 class _Progress:
@@ -131,7 +140,7 @@ class _Runner:
     def warn(self, message: str) -> None:
         warn_stderr(message, self.err)
 
-    def run(self, session: Session, interrupt: threading.Event, on_chunk=None, label="") -> None:
+    def run(self, session: Session, interrupt: StopRequest, on_chunk=None, label="") -> None:
         progress = _Progress(self.err, self.config.max_iter)
         descent = session.descent
         try:
@@ -160,7 +169,9 @@ def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
     if save is None:
         return True
     try:
-        json_path, csv_path = save_run(save, config, descents)
+        # Never replace the data set or the Functions the run was made from.
+        kept = [path for path in (config.data, config.functions) if path]
+        json_path, csv_path = save_run(save, config, descents, keep=kept)
     except SaveError as error:
         print(f"amal-tui: error: {error}", file=err)
         return False
@@ -171,12 +182,15 @@ def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
 class _LoadingProgress:
     """``reading data.csv  42%`` on stderr while a large file loads, when stderr is a terminal."""
 
-    def __init__(self, stream: TextIO, source: str) -> None:
-        self.stream, self.source = stream, source
+    def __init__(self, stream: TextIO, source: str, stop: StopRequest) -> None:
+        self.stream, self.source, self.stop = stream, source, stop
         self.enabled = stream.isatty()
         self.visible = False
 
     def __call__(self, fraction: float) -> None:
+        # A large file takes a while: a stop asked for meanwhile ends the loading.
+        if self.stop.is_set():
+            raise _StoppedWhileLoading
         if not self.enabled:
             return
         if fraction >= 1.0:
@@ -225,28 +239,59 @@ def run_headless(
     save: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    stop: StopRequest | None = None,
 ) -> int:
-    """Run to the end (or Ctrl+C); print the log or one JSON object; return the exit code."""
+    """Run to the end (or to a ``stop`` request); print the log or one JSON object; save it
+    with ``save``; return the exit code (EXIT_INTERRUPTED when stopped)."""
     out = out or sys.stdout
     err = err or sys.stderr
+    stop = stop or StopRequest()
     functions, exit_code = student_functions(config, json_output, out, err)
     if exit_code is not None:
         return exit_code
     try:
-        problem = make_problem(config, _LoadingProgress(err, config.data))
+        problem = make_problem(config, _LoadingProgress(err, config.data, stop))
     except DataError as error:
         err.write(f"amal-tui: error: {error}\n")
         return EXIT_USAGE
+    except _StoppedWhileLoading:
+        problem = None
+    if problem is None or stop.is_set():
+        if stop.reason:
+            err.write(f"amal-tui: {stop.reason}: stopped before the run started; nothing to save\n")
+        return EXIT_INTERRUPTED
     try:
         if config.compare:
-            return _run_compare(config, json_output, save, out, err, functions, problem)
-        return _run_one(config, json_output, save, out, err, functions, problem)
+            return _run_compare(config, json_output, save, out, err, functions, problem, stop)
+        return _run_one(config, json_output, save, out, err, functions, problem, stop)
     except StudentRunError as error:
         err.write(f"amal-tui: error: your Functions raised during the run: {error}\n")
         return EXIT_ERROR
 
 
-def _run_one(config, json_output, save, out, err, functions, problem) -> int:
+def _stopped_line(reason: str, descents) -> str:
+    """Where a stopped run was: one line for stderr, whatever became of stdout."""
+
+    def where(descent: Descent) -> str:
+        losses = descent.losses
+        loss = f", loss {float(losses[-1]):.6g}" if len(losses) else ""
+        return f"n = {descent.iteration}{loss}"
+
+    if len(descents) == 1:
+        return f"amal-tui: {reason}: stopped at {where(descents[0])}\n"
+    places = []
+    for descent in descents:
+        rate = f"ε = {descent.config.learning_rate:g}"
+        if descent.status is Status.READY:
+            places.append(f"{rate} not started")
+        elif descent.status is Status.RUNNING:
+            places.append(f"{rate} stopped at {where(descent)}")
+        else:
+            places.append(f"{rate} {descent.status} at {where(descent)}")
+    return f"amal-tui: {reason}: stopped; " + ", ".join(places) + "\n"
+
+
+def _run_one(config, json_output, save, out, err, functions, problem, stop) -> int:
     runner = _Runner(config, err)
     session = Session(config, Descent(config, problem, **functions), warn=runner.warn)
     descent = session.descent
@@ -262,8 +307,7 @@ def _run_one(config, json_output, save, out, err, functions, problem) -> int:
         out.writelines(_log_lines(losses, printed, len(losses)))
         printed = len(losses)
 
-    with _interrupt_flag() as interrupt:
-        runner.run(session, interrupt, None if json_output else print_log)
+    runner.run(session, stop, None if json_output else print_log)
     status = descent.status
     if json_output:
         summary = descent.summary()
@@ -284,6 +328,8 @@ def _run_one(config, json_output, save, out, err, functions, problem) -> int:
     out.flush()
     if session.log_folder is not None:
         err.write(f"amal-tui: TensorBoard log in {session.log_folder}\n")
+    if runner.interrupted and stop.reason:
+        err.write(_stopped_line(stop.reason, [descent]))
     saved = _save(config, [descent], save, err)
     if runner.interrupted:
         return EXIT_INTERRUPTED
@@ -292,20 +338,21 @@ def _run_one(config, json_output, save, out, err, functions, problem) -> int:
     return EXIT_DIVERGED if status is Status.DIVERGED else EXIT_OK
 
 
-def _run_compare(config: Config, json_output: bool, save, out, err, functions, problem) -> int:
+def _run_compare(
+    config: Config, json_output: bool, save, out, err, functions, problem, stop: StopRequest
+) -> int:
     runner = _Runner(config, err)
     descents = compare_descents(config, problem, **functions)
     warned: set[str] = set()
-    with _interrupt_flag() as interrupt:
-        for descent in descents:
-            if runner.interrupted:
-                break
-            for warning in run_warnings(descent):
-                if warning not in warned:  # a batch size too large: once, not per run
-                    warned.add(warning)
-                    runner.warn(warning)
-            session = Session(descent.config, descent, warn=runner.warn)
-            runner.run(session, interrupt, label=f"ε = {descent.config.learning_rate:g}  ")
+    for descent in descents:
+        if runner.interrupted:
+            break
+        for warning in run_warnings(descent):
+            if warning not in warned:  # a batch size too large: once, not per run
+                warned.add(warning)
+                runner.warn(warning)
+        session = Session(descent.config, descent, warn=runner.warn)
+        runner.run(session, stop, label=f"ε = {descent.config.learning_rate:g}  ")
     if json_output:
         result = {
             "runs": [descent.summary() for descent in descents],
@@ -320,6 +367,8 @@ def _run_compare(config: Config, json_output: bool, save, out, err, functions, p
             out.write("  (interrupted)\n")
         out.write(theory_line(descents[0]) + "\n")
     out.flush()
+    if runner.interrupted and stop.reason:
+        err.write(_stopped_line(stop.reason, descents))
     saved = _save(config, descents, save, err)
     if runner.interrupted:
         return EXIT_INTERRUPTED

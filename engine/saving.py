@@ -1,8 +1,14 @@
 """Saved runs: the config, the theory, the losses and the final W, b as JSON, the losses as CSV.
 
-Files are written atomically (a temporary file in the same folder, then a
-rename), so an interrupted save never leaves half a file.  ``load_config``
-reads a saved run back into the Config that reproduces it exactly.
+``save_run("run.json", ...)`` writes ``run.json`` and ``run.losses.csv`` (a name no
+data set has, so a run never replaces the file it was trained on).  Saving never
+destroys a file amal-tui did not write: an existing target must be a saved run
+(the JSON) or a losses file (the CSV), else it is refused before anything is
+written — ``check_save_target`` says so before a run starts.  The two files are
+written as a pair: both as temporary files in the target folder, then renamed,
+the JSON last, so a failure can only leave the old pair, or a new CSV beside the
+old JSON, and the error says which.  ``load_config`` reads a saved run back into
+the Config that reproduces it exactly.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,13 @@ from .config import Config, ConfigError, make_config, shown_path
 FORMAT_RUN = "amal-tui run"
 FORMAT_COMPARE = "amal-tui compare"
 VERSION = 1
+LOSSES_SUFFIX = ".losses.csv"
+
+# What the files this module writes begin with: enough to tell them from anyone else's.
+_SAVED_RUN_START = re.compile(r'\s*\{\s*"format"\s*:\s*"amal-tui (run|compare)"')
+_LOSSES_HEADER = re.compile(r"iteration,loss|iteration(,loss_lr[^,\s]+)+")
+_HEAD_BYTES = 4096
+_REMEDY = "choose another name, or move it away"
 
 
 class SaveError(OSError):
@@ -48,9 +63,150 @@ def _summary(descent: Any) -> dict[str, Any]:
     return summary
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    folder = path.parent
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+def save_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The JSON and the losses CSV that ``save_run(path, ...)`` writes: run.json, run.losses.csv."""
+    json_path = Path(path)
+    if json_path.suffix.lower() != ".json":
+        json_path = json_path.with_name(json_path.name + ".json")
+    return json_path, json_path.with_name(json_path.name[: -len(".json")] + LOSSES_SUFFIX)
+
+
+def _head(path: Path) -> str | None:
+    """The first bytes of a file as text; None when they are not UTF-8."""
+    with open(path, "rb") as handle:
+        data = handle.read(_HEAD_BYTES)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the end of the block is still text.
+        if error.start < len(data) - 3:
+            return None
+        return data[: error.start].decode("utf-8")
+
+
+def _written_by_us(path: Path, is_json: bool) -> bool:
+    head = _head(path)
+    if head is None:
+        return False
+    if is_json:
+        return _SAVED_RUN_START.match(head) is not None
+    first_line = head.split("\n", 1)[0].rstrip("\r")
+    return _LOSSES_HEADER.fullmatch(first_line) is not None
+
+
+def _check_existing(target: Path, is_json: bool, keep: Iterable[str | os.PathLike]) -> None:
+    """Refuse to replace a file that is not one amal-tui wrote (or that the run reads)."""
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise SaveError(
+            f"{shown_path(target)}: cannot check it: {error.strerror or error}"
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SaveError(f"{shown_path(target)}: is a folder ({_REMEDY})")
+    if not stat.S_ISREG(info.st_mode):
+        raise SaveError(f"{shown_path(target)}: not a regular file (a device?): not replaced")
+    for kept in keep:
+        try:
+            same = os.path.samefile(kept, target)
+        except OSError:
+            continue  # not a file ("toy", "synthetic"), or gone
+        if same:
+            raise SaveError(
+                f"{shown_path(target)}: is a file this run reads: not replaced ({_REMEDY})"
+            )
+    try:
+        ours = _written_by_us(target, is_json)
+    except OSError as error:
+        raise SaveError(
+            f"{shown_path(target)}: exists and cannot be read to check that amal-tui wrote it: "
+            f"{error.strerror or error}: not replaced"
+        ) from None
+    if not ours:
+        what = "a run saved by amal-tui" if is_json else "a losses file of amal-tui"
+        raise SaveError(f"{shown_path(target)}: exists and is not {what}: not replaced ({_REMEDY})")
+
+
+def check_save_target(
+    path: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()
+) -> tuple[Path, Path]:
+    """The ``save_paths`` of PATH if a run can be saved there; else SaveError, naming the file.
+
+    PATH must name a file (not a folder, not a device) in a folder that exists and
+    where a file can be created; an existing JSON or CSV at the targets must be one
+    amal-tui wrote, and none may be a file in ``keep`` (the data set the run reads).
+    Call it before a run, so that a bad target costs nothing.
+    """
+    text = os.fspath(path)
+    if not text.strip():
+        raise SaveError("expected a file name, got nothing")
+    if "\0" in text:
+        raise SaveError(f"{shown_path(text)}: a file name cannot contain a NUL character")
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise SaveError(
+            f"{shown_path(text)}: is a folder: add a file name (e.g. {text.rstrip('/')}/run.json)"
+        )
+    if os.path.exists(text) and not os.path.isfile(text):
+        raise SaveError(
+            f"{shown_path(text)}: not a regular file (a device?): a run is saved to a file"
+        )
+    json_path, csv_path = save_paths(text)
+    folder = json_path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise SaveError(f"{shown_path(json_path)}: the folder {shown_path(folder)} {problem}")
+    try:
+        descriptor, probe = tempfile.mkstemp(
+            dir=folder, prefix=_temporary_prefix(json_path), suffix=".tmp"
+        )
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise SaveError(
+            f"{shown_path(json_path)}: cannot write in the folder {shown_path(folder)}: "
+            f"{error.strerror or error}"
+        ) from None
+    _check_existing(csv_path, False, keep)
+    _check_existing(json_path, True, keep)
+    return json_path, csv_path
+
+
+def _temporary_prefix(target: Path) -> str:
+    # The pid lets a later save tell a killed save's leftover from a save in progress.
+    return f".{target.name}.{os.getpid()}."
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Delete the temporary files a killed save of ``target`` left behind (its process is gone)."""
+    pattern = re.compile(re.escape(f".{target.name}.") + r"(\d+)\.[^.]+\.tmp")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+            continue  # that save is still going on
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError):
+            continue
+        try:
+            os.unlink(target.parent / name)
+        except OSError:
+            pass
+
+
+def _write_temporary(target: Path, text: str) -> str:
+    """``text`` in a new temporary file beside ``target``, on disk; returns its path."""
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=_temporary_prefix(target), suffix=".tmp"
+    )
     try:
         # mkstemp makes the file private (0600); a saved run gets the usual permissions.
         umask = os.umask(0)
@@ -60,13 +216,32 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
     except BaseException:
+        _unlink(temporary)
+        raise
+    return temporary
+
+
+def _unlink(path: str | None) -> None:
+    if path is not None:
         try:
-            os.unlink(temporary)
+            os.unlink(path)
         except OSError:
             pass
-        raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames durable; a file system that cannot is no reason to fail the save."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _csv_number(value: float) -> str:
@@ -87,26 +262,51 @@ def losses_csv(config: Config, descents: Sequence[Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def save_run(path: str | os.PathLike, config: Config, descents: Sequence[Any]) -> tuple[Path, Path]:
-    """Write PATH (JSON) and PATH with a .csv suffix; returns both paths."""
-    json_path = Path(path)
-    if json_path.suffix.lower() != ".json":
-        json_path = json_path.with_name(json_path.name + ".json")
-    csv_path = json_path.with_suffix(".csv")
+def save_run(
+    path: str | os.PathLike,
+    config: Config,
+    descents: Sequence[Any],
+    keep: Iterable[str | os.PathLike] = (),
+) -> tuple[Path, Path]:
+    """Write PATH (JSON, ``.json`` added when missing) and PATH.losses.csv; returns both paths.
+
+    SaveError's message says what happened to the files: "saved nothing: …" (both
+    as they were), or "replaced X.losses.csv but not X.json: …".
+    """
     try:
-        if not json_path.parent.is_dir():
-            raise SaveError(
-                f"{shown_path(json_path)}: the folder {shown_path(json_path.parent)} does not exist"
-            )
-        text = json.dumps(record(config, descents), allow_nan=False, indent=1)
-        _atomic_write(csv_path, losses_csv(config, descents))
-        _atomic_write(json_path, text + "\n")
-    except SaveError:
-        raise
+        json_path, csv_path = check_save_target(path, keep)
+    except SaveError as error:
+        raise SaveError(f"saved nothing: {error}") from None
+    text = json.dumps(record(config, descents), allow_nan=False, indent=1) + "\n"
+    csv_text = losses_csv(config, descents)
+    _remove_leftovers(json_path)
+    _remove_leftovers(csv_path)
+    temporaries: list[str] = []
+    replaced = False
+    try:
+        for target, content in ((csv_path, csv_text), (json_path, text)):
+            failed_on = target
+            temporaries.append(_write_temporary(target, content))
+        csv_temporary, json_temporary = temporaries
+        failed_on = csv_path
+        os.replace(csv_temporary, csv_path)
+        replaced = True
+        failed_on = json_path
+        os.replace(json_temporary, json_path)
     except OSError as error:
-        raise SaveError(
-            f"{shown_path(json_path)}: cannot save the run: {error.strerror or error}"
-        ) from None
+        for temporary in temporaries:
+            _unlink(temporary)
+        reason = f"{shown_path(failed_on)}: {error.strerror or error}"
+        if replaced:
+            raise SaveError(
+                f"replaced {shown_path(csv_path)} but not {shown_path(json_path)}: {reason}"
+            ) from None
+        raise SaveError(f"saved nothing: {reason}") from None
+    except BaseException:
+        for temporary in temporaries:
+            _unlink(temporary)
+        raise
+    _sync_folder(json_path.parent)
     return json_path, csv_path
 
 

@@ -364,3 +364,211 @@ def test_speed_is_checked_and_reaches_the_app(monkeypatch, capsys):
     monkeypatch.setattr(cli, "run_app", lambda config, **options: opened.append(options) or 0)
     assert main(["--speed", "10"]) == 0
     assert opened[0]["speed"] == 10
+
+
+# -- a headless run with --save saves whatever happens to stdout or to the process ----------
+
+LONG = ["--headless", "--threshold", "-1", "--max-iter", "100000000"]
+
+
+def _amal(args, tmp_path, **popen):
+    env = {**os.environ, "AMAL_TUI_CRASH_DIR": str(tmp_path), **popen.pop("env", {})}
+    return subprocess.Popen(
+        AMAL + args,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+        **popen,
+    )
+
+
+def _saved(tmp_path, name="run"):
+    saved = json.loads((tmp_path / f"{name}.json").read_text())
+    rows = (tmp_path / f"{name}.losses.csv").read_text().splitlines()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    return saved, rows
+
+
+def _no_crash(tmp_path, err):
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "unexpected error" not in err and not list(tmp_path.glob("amal-tui-crash-*")), err
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_save(tmp_path):
+    """amal-tui --headless --save run.json | head -1"""
+    save = str(tmp_path / "run.json")
+    args = ["--headless", "--no-tensorboard", "--threshold", "-1", "--max-iter", "30000"]
+    process = _amal([*args, "--save", save], tmp_path, stdout=subprocess.PIPE)
+    assert process.stdout.readline() == "\n"
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 141, err
+    _no_crash(tmp_path, err)
+    assert "the reader of the output went away: the run went on, for --save" in err
+    saved, rows = _saved(tmp_path)
+    assert saved["iterations"] == 30000 and len(rows) == 30001
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stdout and stderr"])
+def test_a_closed_stdout_is_said_and_the_run_saved(tmp_path, closed):
+    """amal-tui --headless --save run.json >&-"""
+    fds = (1,) if closed == "stdout" else (1, 2)
+    save = str(tmp_path / "run.json")
+    process = _amal(
+        ["--headless", "--no-tensorboard", "--save", save],
+        tmp_path,
+        preexec_fn=lambda: [os.close(fd) for fd in fds],
+    )
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 1, err
+    _no_crash(tmp_path, err)
+    if closed == "stdout":
+        assert "amal-tui: error: cannot write to stdout: stdout is closed: the run went on" in err
+    saved, _ = _saved(tmp_path)
+    assert saved["iterations"] == 1475
+
+
+def test_a_closed_stdout_without_save_stops_with_1(tmp_path):
+    process = _amal([*LONG, "--no-tensorboard"], tmp_path, preexec_fn=lambda: os.close(1))
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 1, err
+    _no_crash(tmp_path, err)
+    assert "stdout is closed: the run stopped there (with --save it goes on and is saved)" in err
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_a_full_disk_on_stdout_is_said_and_the_run_saved(tmp_path, json_output):
+    """amal-tui --headless --save run.json >/dev/full"""
+    save = str(tmp_path / "run.json")
+    args = ["--headless", "--no-tensorboard", "--save", save] + ["--json"] * json_output
+    with open("/dev/full", "w") as full:
+        process = _amal(args, tmp_path, stdout=full)
+        err = process.stderr.read()
+    assert process.wait(timeout=120) == 1, err
+    _no_crash(tmp_path, err)
+    assert "cannot write to stdout: No space left on device: the run went on, for --save" in err
+    assert _saved(tmp_path)[0]["status"] == "converged"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PYTHONIOENCODING": "ascii"},
+        {"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},
+    ],
+    ids=["PYTHONIOENCODING=ascii", "LC_ALL=C"],
+)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--headless", "--no-tensorboard", "--compare", "0.01,0.5", "--save", "run.json"],
+        ["--headless", "--no-tensorboard", "--save", "run.json"],
+        ["--check", str(Path(__file__).parent / "students" / "linear_b_mean.py")],
+    ],
+    ids=["compare", "one run", "check"],
+)
+def test_an_ascii_terminal_gets_plain_stand_ins(tmp_path, env, args):
+    process = _amal(
+        [arg.replace("run.json", str(tmp_path / "run.json")) for arg in args],
+        tmp_path,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == (1 if "--check" in args else 0), err
+    _no_crash(tmp_path, err)
+    if "--check" in args:
+        assert "\nx Linear: " in out and "ok MSE: " in out
+    else:
+        assert "eps > 2/L" in out and "ε" not in out
+        _saved(tmp_path)
+
+
+def _wait_for_the_log(process, logdir):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        p.stat().st_size > 200 for p in logdir.rglob("events*")
+    ):
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    "signum,code,words",
+    [
+        (signal.SIGTERM, 143, "amal-tui: SIGTERM: stopped at n = "),
+        (signal.SIGHUP, 129, "amal-tui: SIGHUP (hang-up): stopped at n = "),
+        (signal.SIGINT, 130, "amal-tui: SIGINT (Ctrl+C): stopped at n = "),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_a_signal_stops_saves_says_where_and_exits_128_plus_it(tmp_path, signum, code, words):
+    logdir = tmp_path / "runs"
+    save = str(tmp_path / "run.json")
+    process = _amal(
+        [*LONG, "--json", "--logdir", str(logdir), "--save", save], tmp_path, stdout=subprocess.PIPE
+    )
+    _wait_for_the_log(process, logdir)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    _no_crash(tmp_path, err)
+    assert words in err and f"saved the run in {save}" in err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True
+    saved, rows = _saved(tmp_path)
+    assert saved["status"] == "paused" and saved["iterations"] == summary["iterations"] > 0
+    assert saved["losses"] == summary["losses"] and len(rows) == saved["iterations"] + 1
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_stops_a_comparison_and_saves_it(tmp_path, signum, code):
+    logdir = tmp_path / "runs"
+    save = str(tmp_path / "run.json")
+    args = [*LONG, "--compare", "0.01,0.5", "--logdir", str(logdir), "--save", save]
+    process = _amal(args, tmp_path, stdout=subprocess.PIPE)
+    _wait_for_the_log(process, logdir)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    _no_crash(tmp_path, err)
+    name = signal.Signals(signum).name
+    assert f"amal-tui: {name}" in err and "ε = 0.5 not started" in err
+    assert "(interrupted)" in out
+    saved, rows = _saved(tmp_path)
+    assert [run["status"] for run in saved["runs"]] == ["paused", "ready"]
+    assert rows[0] == "iteration,loss_lr0.01,loss_lr0.5"
+
+
+def test_a_hangup_ignored_by_nohup_stays_ignored(tmp_path):
+    """nohup amal-tui --headless --save run.json &: the run outlives the link."""
+    logdir = tmp_path / "runs"
+    args = ["--headless", "--json", "--threshold", "-1", "--max-iter", "100000"]
+    process = _amal(
+        [*args, "--logdir", str(logdir), "--save", str(tmp_path / "run.json")],
+        tmp_path,
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    _wait_for_the_log(process, logdir)
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert json.loads(out)["iterations"] == 100000
+    assert _saved(tmp_path)[0]["iterations"] == 100000
+
+
+def test_the_engine_owns_no_signal_handler_and_no_exit():
+    """engine/ is a library: the command line decides what a signal or an exit does."""
+    import ast
+
+    for path in (Path(__file__).parents[1] / "engine").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [alias.name for alias in node.names]
+                module = getattr(node, "module", None) or ""
+                assert "signal" not in names and module != "signal", path
+            if isinstance(node, ast.Attribute) and node.attr == "exit":
+                assert getattr(node.value, "id", None) != "sys", path

@@ -288,7 +288,7 @@ def test_saved_run_reloads_identically(tmp_path, capsys):
         "lr_max",
         "condition_number",
     }
-    csv = (tmp_path / "run.csv").read_text().splitlines()
+    csv = (tmp_path / "run.losses.csv").read_text().splitlines()
     assert csv[0] == "iteration,loss" and len(csv) == first["iterations"] + 1
     assert float(csv[1].split(",")[1]) == first["losses"][0]
     assert main(["--headless", "--json", "--config", str(path)]) == 0
@@ -339,7 +339,7 @@ def test_saved_comparison(tmp_path, capsys):
     )
     saved = json.loads(path.read_text())
     assert saved["format"] == "amal-tui compare" and len(saved["runs"]) == 2
-    header, *rows = (tmp_path / "cmp.csv").read_text().splitlines()
+    header, *rows = (tmp_path / "cmp.losses.csv").read_text().splitlines()
     assert header == "iteration,loss_lr0.01,loss_lr0.5"
     assert len(rows) == 1513 and rows[40].endswith(",")  # the 0.5 run stopped at 30
     assert load_config(path).compare == (0.01, 0.5)
@@ -349,7 +349,7 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path):
     descent = Descent(make_config(max_iter=5))
     descent.run()
     save_run(tmp_path / "a.json", descent.config, [descent])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.losses.csv"]
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -333,10 +333,10 @@ async def test_e_saves_the_run_as_json_and_csv(tmp_path):
         assert saved["iterations"] == 3 and len(saved["losses"]) == 3
         assert saved["status"] == "paused"  # stopped at 3, as the app says
         assert saved["theory"]["lr_max"] == pytest.approx(1.532, abs=1e-3)
-        rows = (tmp_path / "first.csv").read_text().splitlines()
+        rows = (tmp_path / "first.losses.csv").read_text().splitlines()
         assert rows[0] == "iteration,loss" and len(rows) == 4
         text = screen_text(app)
-        assert "first.json" in text and "first.csv" in text
+        assert "first.json" in text and "first.losses.csv" in text
         assert app.session.descent.iteration == 3  # the run is untouched
 
 
@@ -349,7 +349,7 @@ async def test_a_failed_save_is_one_line_and_loses_nothing(tmp_path):
         await settle(pilot)
         await pilot.press("e", "ctrl+a", "ctrl+k", *"no/such/run.json", "enter")
         await settle(pilot)
-        assert "not saved: no/such/run.json: the folder no/such does not exist" in (
+        assert "saved nothing: no/such/run.json: the folder no/such does not exist" in (
             screen_text(app).replace("\n", "")
         ) or "does not exist" in screen_text(app)
         assert app.session.descent.iteration == 2
@@ -379,7 +379,7 @@ async def test_saving_during_a_run_pauses_it_saves_a_consistent_state_and_goes_o
         await wait_for(pilot, lambda: app.running, what="the run to go on")
         saved = json.loads((tmp_path / "during.json").read_text())
         assert saved["iterations"] == len(saved["losses"]) > 0
-        rows = (tmp_path / "during.csv").read_text().splitlines()
+        rows = (tmp_path / "during.losses.csv").read_text().splitlines()
         assert len(rows) == saved["iterations"] + 1
         await wait_for(pilot, lambda: app.session.descent.iteration > saved["iterations"])
         await pilot.press("r")
@@ -397,7 +397,7 @@ async def test_a_comparison_is_saved_with_every_run(tmp_path):
         await settle(pilot)
     saved = json.loads((tmp_path / "both.json").read_text())
     assert [run["iterations"] for run in saved["runs"]] == [40, 30]
-    header = (tmp_path / "both.csv").read_text().splitlines()[0]
+    header = (tmp_path / "both.losses.csv").read_text().splitlines()[0]
     assert header == "iteration,loss_lr0.01,loss_lr0.5"
 
 

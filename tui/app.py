@@ -805,7 +805,7 @@ class AmalApp(App[int]):
             PromptScreen(
                 f"Save the {what}",
                 f"The {what} (settings, theory, losses, final W and b) as JSON, and its "
-                f"losses as CSV beside it. A relative path starts in {os.getcwd()}.",
+                f"losses as NAME.losses.csv beside it. A relative path starts in {os.getcwd()}.",
                 path,
                 parse_save_path,
                 "enter: save · esc: cancel",
@@ -848,8 +848,13 @@ class AmalApp(App[int]):
             from engine.saving import SaveError
 
             error = worker.error
-            text = str(error) if isinstance(error, SaveError) else _one_line(error or Exception())
-            self.notify(f"not saved: {text}", severity="error", timeout=20)
+            # A SaveError says itself what was and was not replaced ("saved nothing: …").
+            text = (
+                str(error)
+                if isinstance(error, SaveError)
+                else f"not saved: {_one_line(error or Exception())}"
+            )
+            self.notify(text, severity="error", timeout=20)
         self._dirty_text = True
         self._redraw()
         self.call_later(self._drain_pending)

@@ -14,7 +14,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import NoReturn
 
 from engine.config import (
@@ -41,8 +40,9 @@ from engine.config import (
     parse_test_fraction,
     parse_threshold,
 )
-from engine.saving import SaveError, load_config
+from engine.saving import SaveError, check_save_target, load_config
 from tui.pacing import parse_speed
+from tui.streams import encode_standard_streams
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -69,7 +69,7 @@ examples:
                                             the notebook's three learning rates, one table
   amal-tui --headless --optimizer adam --lr 0.05 --batch-size 10
                                             Adam on mini-batches of 10 points
-  amal-tui --headless --save run.json       the run as run.json and run.csv
+  amal-tui --headless --save run.json       the run as run.json and run.losses.csv
   amal-tui --config run.json                the same run again, in the app
   amal-tui --check my_functions.py          check your own MSE and Linear
   amal-tui --headless --functions my_functions.py
@@ -92,8 +92,9 @@ numerical one (grad_output = 1 and not), shapes, and says what looks wrong
 --functions FILE.py runs the descent with them, after the same check.
 
 exit status: 0 converged or capped, 3 diverged, 2 bad arguments (or the app
-without a terminal), 130 interrupted (Ctrl+C), 141 the reader of the output
-went away (| head); 1 a failed --check, Functions that fail the check, or an
+without a terminal), 130 interrupted (Ctrl+C), 143 terminated (SIGTERM), 129
+hung up (SIGHUP), 141 the reader of the output went away (| head) -- with
+--save, a stopped run and a run whose output fails are saved all the same; 1 a failed --check, Functions that fail the check, or an
 unexpected error (a crash report file is written)."""
 
 
@@ -193,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         metavar="FILE",
         help="with --headless: save the run as FILE (JSON: config, theory, losses, W, b) "
-        "and its losses as CSV beside it",
+        "and its losses as FILE.losses.csv beside it, even when stopped or when stdout "
+        "fails; a file there that amal-tui did not write is never replaced",
     )
     for title, flags, setting, parse, metavar, help_text in SETTINGS:
         default = defaults[setting]
@@ -376,6 +378,7 @@ def write_crash_report(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    encode_standard_streams()  # an ASCII terminal gets "eps" for ε, never an encoding error
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -417,12 +420,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--json needs --headless (or --check)")
     if args.save and not args.headless:
         parser.error("--save needs --headless (in the app, press e to save)")
-    if args.save and not Path(args.save).resolve().parent.is_dir():
-        parser.error(f"argument --save: the folder of {args.save} does not exist")
     try:
         config = config_from_args(args)
     except SaveError as error:
         parser.error(f"argument --config: {error}")
+    if args.save:
+        # Before the run: a target that cannot be written costs nothing yet.
+        try:
+            check_save_target(args.save, keep=[p for p in (config.data, config.functions) if p])
+        except SaveError as error:
+            parser.error(f"argument --save: {error}")
     given = _given(args)
     for setting, (applies, what) in CONDITIONAL.items():
         if setting in given and not applies(config):
@@ -440,7 +447,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             "(--headless runs without the app)"
         )
     if args.headless:
-        from engine.headless import run_headless
+        from tui.headless import run_headless
 
         return run_headless(config, json_output=args.json, save=args.save)
     return run_app(config, fps=args.fps, mouse=not args.no_mouse, speed=args.speed)
