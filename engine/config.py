@@ -139,7 +139,7 @@ def _integer(field: str, text: Any) -> int:
     value = str(text).strip()
     if _DIGITS.match(value) and len(value) > MAX_DIGITS:
         # Python refuses to convert so many digits (ValueError); no setting needs them.
-        raise ConfigError(field, f"{_shown(value)} is too large: {len(value)} digits")
+        raise ConfigError(field, f"too large: a number of {len(value)} digits")
     try:
         return int(value)
     except ValueError:

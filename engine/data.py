@@ -67,7 +67,9 @@ class DataError(ValueError):
         if row is not None:
             where += f", row {row}"
         if column is not None:
-            where += f", column {column!r}" if isinstance(column, str) else f", column {column}"
+            where += (
+                f", column {_short(column)!r}" if isinstance(column, str) else f", column {column}"
+            )
         super().__init__(f"{where}: {reason}")
         self.source = str(source)
         self.reason = reason
@@ -524,7 +526,8 @@ def synthetic(
     if noise > float(np.finfo(dtype).max):
         raise DataError(
             source,
-            f"noise {noise:g} is too large for {dtype.name} (at most {np.finfo(dtype).max:.4g})",
+            f"noise {noise:g} is too large for {dtype.name}: --noise must be at most "
+            f"{np.finfo(dtype).max:.4g}",
         )
     test_fraction = _fraction(source, test_fraction)
     if n < 2:
@@ -647,7 +650,12 @@ def _split_line(line: str, delimiter: str | None) -> list[str]:
     if delimiter is None:
         cells = line.split()
     else:
-        cells = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+        except csv.Error:
+            # A carriage return inside the line, or a cell over the csv module's 128 kB
+            # limit: cut at the delimiters; the cell then reads as a number or is named.
+            cells = line.split(delimiter)
     out = []
     for cell in cells:
         cell = cell.strip()
@@ -770,7 +778,9 @@ def _resolve_target(
                 f" give a 0-based index (0 to {columns - 1})",
             )
         else:
-            shown = ", ".join(header[:12]) + (", …" if len(header) > 12 else "")
+            shown = ", ".join(_short(name) for name in header[:12]) + (
+                ", …" if len(header) > 12 else ""
+            )
             raise DataError(path, f"unknown target column {token!r} (columns: {shown})")
         if index in chosen:
             name = header[index] if header is not None else index
@@ -965,7 +975,7 @@ class _Reader:
                     )
                     raise DataError(
                         path,
-                        f"{cell!r} is too large for {self.dtype.name}{hint}",
+                        f"{_short(cell)!r} is too large for {self.dtype.name}{hint}",
                         row=row,
                         column=table.column(j),
                     )
@@ -1018,10 +1028,15 @@ def _as_slice(columns: list[int]) -> slice | list[int]:
     return columns
 
 
+def _short(text: str) -> str:
+    """A cell or a column name as a message shows it: cut after 40 characters."""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _not_a_number(cell: str) -> str:
     if "\0" in cell or "\ufffd" in cell:
         return "binary content, not a number"
-    shown = cell if len(cell) <= 40 else cell[:37] + "..."
+    shown = _short(cell)
     if _DECIMAL_COMMA.match(cell):
         return f"not a number: {shown!r} (a decimal comma? write 1.5, not 1,5)"
     return f"not a number: {shown!r}"
