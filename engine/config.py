@@ -12,6 +12,7 @@ import errno
 import math
 import os
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -31,6 +32,8 @@ LR_MAX = 3.4028234663852886e38
 """float32's largest number."""
 LR_MIN = 1.1754943508222875e-38
 """float32's smallest normal number."""
+FLOAT32_BELOW_1 = 1 - 2**-24
+"""The largest float32 under 1 (0.99999994)."""
 
 
 def shown_path(path: Any) -> str:
@@ -343,12 +346,27 @@ def _fraction(field: str, text: Any) -> float:
     return value
 
 
+def _decay(field: str, text: Any) -> float:
+    """A factor in [0, 1) that multiplies a float32 tensor: float32 must hold it under 1.
+
+    Past 1 − 2⁻²⁵ float32 rounds it to 1 (0.99999999 is 1.0 there): a momentum of 1 never
+    lets the velocity decay, and the descent never settles.
+    """
+    value = _fraction(field, text)
+    if struct.unpack("f", struct.pack("f", value))[0] >= 1:
+        raise ConfigError(
+            field,
+            f"float32 rounds {value!r} up to 1, out of [0, 1); at most {FLOAT32_BELOW_1:.8g}",
+        )
+    return value
+
+
 def parse_momentum(text: Any, field: str = "momentum") -> float:
-    return _fraction(field, text)
+    return _decay(field, text)
 
 
 def parse_beta(text: Any, field: str = "beta") -> float:
-    return _fraction(field, text)
+    return _decay(field, text)
 
 
 def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:

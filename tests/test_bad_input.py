@@ -498,3 +498,19 @@ def test_cells_the_csv_module_refuses(tmp_path, line, words):
     with pytest.raises(DataError, match="row 3, column 'b'") as error:
         load_table(path)
     assert words in str(error.value) and len(str(error.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--optimizer", "momentum", "--momentum", "0.99999999"],
+        ["--optimizer", "nesterov", "--momentum", "0.99999999"],
+        ["--optimizer", "adam", "--beta1", "0.99999999"],
+        ["--optimizer", "adam", "--beta2", "0.99999999"],
+    ],
+)
+def test_a_decay_factor_float32_rounds_to_1_is_refused(capfd, args):
+    """0.99999999 is 1.0 in float32: a momentum that never lets the velocity decay."""
+    code, out, err = run(capfd, "--headless", "--no-tensorboard", *args)
+    one_line_error(code, out, err, args[-2], "float32 rounds 0.99999999 up to 1", "0.99999994")
+    assert make_config(momentum=0.99999994).momentum == 0.99999994
