@@ -8,8 +8,11 @@ arguments and the TUI can validate a field as it is typed, before torch loads.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -18,12 +21,64 @@ DTYPES = ("float32", "float64")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 MAX_COMPARE = 8
 MAX_SEED = 2**63 - 1
+MAX_COUNT = 2**63 - 1
+"""The largest iteration count, batch or data size: what a tensor dimension can hold."""
+
+# A learning rate is used in the dtype of the run: float32 (the notebook's) rounds anything
+# over its largest number to inf (torch refuses it) and anything under its smallest
+# normal number to 0 or a denormal (the parameters never move).  The rule is float32's for
+# every dtype, so a learning rate valid for one run is valid for any run.
+LR_MAX = 3.4028234663852886e38
+"""float32's largest number."""
+LR_MIN = 1.1754943508222875e-38
+"""float32's smallest normal number."""
+FLOAT32_BELOW_1 = 1 - 2**-24
+"""The largest float32 under 1 (0.99999994)."""
 
 
 def shown_path(path: Any) -> str:
-    """A file name as a one-line message can show it: quoted when it holds control characters."""
+    """A file name as a one-line message can show it: quoted, escaped, when it holds a control
+    character, an escape sequence or anything else a terminal would not print as it is."""
     text = str(path)
-    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
+    return text if text.isprintable() else repr(text)
+
+
+def _shown(value: Any) -> str:
+    """A value as a one-line message can show it: a list or an object is named, not printed
+    (a deeply nested one would exhaust the recursion limit), a huge number gives its length."""
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        return f"a number of about {int(value.bit_length() * math.log10(2))} digits"
+    if isinstance(value, str) and len(value) > 1000:
+        return repr(value[:100]) + f"… ({len(value)} characters)"
+    return repr(value)
+
+
+def path_problem(path: str) -> str | None:
+    """Why the file system cannot take ``path`` at all (a name too long), or None.
+
+    Only a name the file system refuses whatever the folder holds: a missing file is
+    for the reader to report, with what it was reading it for.
+    """
+    try:
+        os.stat(os.path.expanduser(path))
+    except ValueError:
+        return "must not contain a NUL character"
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            return None
+        longest = max((len(os.fsencode(part)) for part in path.split(os.sep)), default=0)
+        try:
+            name_max = os.pathconf(".", "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = 255
+        if longest > name_max:
+            return f"a name in the path is {longest} bytes long; the file system allows {name_max}"
+        return f"the path is too long for the file system ({len(os.fsencode(path))} bytes)"
+    return None
 
 
 MAX_REASON = 160
@@ -51,9 +106,9 @@ def _number(field: str, text: Any) -> float:
         try:
             return float(text)
         except OverflowError:
-            raise ConfigError(field, f"{text} is too large") from None
+            raise ConfigError(field, f"{_shown(text)} is too large") from None
     if not isinstance(text, str):
-        raise ConfigError(field, f"expected a number, got {text!r}")
+        raise ConfigError(field, f"expected a number, got {_shown(text)}")
     value = text.strip()
     if not value:
         raise ConfigError(field, "expected a number, got nothing")
@@ -63,6 +118,19 @@ def _number(field: str, text: Any) -> float:
         raise ConfigError(field, f"expected a number, got {value!r}") from None
 
 
+_DIGITS = re.compile(r"^[+-]?[0-9_]+$")
+MAX_DIGITS = 100
+
+
+def _text(field: str, text: Any) -> str:
+    """The text of a setting; a number is taken as its text, a list or an object refused."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return str(text) if not isinstance(text, int) or text.bit_length() < 1000 else _shown(text)
+    raise ConfigError(field, f"expected text, got {_shown(text)}")
+
+
 def _integer(field: str, text: Any) -> int:
     """An integer, also written as 1e6 or 1_000_000; never a fraction."""
     if isinstance(text, bool):
@@ -70,8 +138,11 @@ def _integer(field: str, text: Any) -> int:
     if isinstance(text, int):
         return text
     if not isinstance(text, (str, float)):
-        raise ConfigError(field, f"expected an integer, got {text!r}")
+        raise ConfigError(field, f"expected an integer, got {_shown(text)}")
     value = str(text).strip()
+    if _DIGITS.match(value) and len(value) > MAX_DIGITS:
+        # Python refuses to convert so many digits (ValueError); no setting needs them.
+        raise ConfigError(field, f"too large: a number of {len(value)} digits")
     try:
         return int(value)
     except ValueError:
@@ -88,7 +159,15 @@ def _integer(field: str, text: Any) -> int:
 def parse_learning_rate(text: Any, field: str = "learning rate") -> float:
     value = _number(field, text)
     if not math.isfinite(value) or value <= 0:
-        raise ConfigError(field, f"must be a positive finite number, got {text!r}")
+        raise ConfigError(field, f"must be a positive finite number, got {_shown(text)}")
+    if value > LR_MAX:
+        raise ConfigError(field, f"{value:g} is too large for float32 (at most {LR_MAX:.4g})")
+    if value < LR_MIN:
+        raise ConfigError(
+            field,
+            f"{value:g} is too small: float32 rounds it to 0 or a denormal, and W, b "
+            f"would never move (the smallest usable learning rate is {LR_MIN:.4g})",
+        )
     return value
 
 
@@ -106,6 +185,8 @@ def parse_optional_seed(text: Any, field: str = "init seed") -> int | None:
 
 
 def parse_threshold(text: Any, field: str = "threshold") -> float:
+    # Past float32's range a threshold rounds to ±inf or 0 in a float32 run, which stops it
+    # exactly where the threshold itself would: no rule is needed (unlike the learning rate).
     value = _number(field, text)
     if math.isnan(value):
         raise ConfigError(field, "must be a number, got NaN")
@@ -113,16 +194,22 @@ def parse_threshold(text: Any, field: str = "threshold") -> float:
 
 
 def parse_max_iter(text: Any, field: str = "max iterations") -> int:
+    return _count(field, text)
+
+
+def _count(field: str, text: Any, what: str = "a positive integer") -> int:
     value = _integer(field, text)
     if value < 1:
-        raise ConfigError(field, f"must be a positive integer, got {value}")
+        raise ConfigError(field, f"must be {what}, got {_shown(value)}")
+    if value > MAX_COUNT:
+        raise ConfigError(field, f"must be at most {MAX_COUNT}, got {_shown(value)}")
     return value
 
 
 def parse_dtype(text: Any, field: str = "dtype") -> str:
-    value = str(text).strip().lower()
+    value = _text(field, text).strip().lower()
     if value not in DTYPES:
-        raise ConfigError(field, f"must be one of {', '.join(DTYPES)}, got {text!r}")
+        raise ConfigError(field, f"must be one of {', '.join(DTYPES)}, got {_shown(text)}")
     return value
 
 
@@ -130,14 +217,16 @@ _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 def parse_device(text: Any, field: str = "device") -> str:
-    value = str(text).strip().lower()
+    value = _text(field, text).strip().lower()
     if not _DEVICE.match(value):
-        raise ConfigError(field, f"must be cpu, cuda or cuda:N, got {text!r}")
+        raise ConfigError(field, f"must be cpu, cuda or cuda:N, got {_shown(text)}")
     return value
 
 
 def parse_logdir(text: Any, field: str = "logdir") -> str:
-    value = str(text)
+    # A name too long is not refused here: like any folder that cannot be written, it turns
+    # logging off with a warning and the run goes on.
+    value = _text(field, text)
     if not value.strip():
         raise ConfigError(field, "must be a folder path, got nothing")
     if "\0" in value:
@@ -149,9 +238,19 @@ def parse_functions(text: Any, field: str = "functions") -> str | None:
     """The path of a student's file of Functions, or nothing for the built-in ones."""
     if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none", "builtin")):
         return None
-    value = str(text)
+    return parse_file(text, field)
+
+
+def parse_file(text: Any, field: str = "file") -> str:
+    """A file path the file system can take (it need not exist yet)."""
+    value = _text(field, text)
+    if not value.strip():
+        raise ConfigError(field, "expected a file path, got nothing")
     if "\0" in value:
         raise ConfigError(field, "must not contain a NUL character")
+    problem = path_problem(value)
+    if problem:
+        raise ConfigError(field, problem)
     return value
 
 
@@ -159,20 +258,20 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_class_name(text: Any, field: str = "class name") -> str:
-    value = str(text).strip()
+    value = _text(field, text).strip()
     if not _IDENTIFIER.match(value):
-        raise ConfigError(field, f"must be a Python class name, got {text!r}")
+        raise ConfigError(field, f"must be a Python class name, got {_shown(text)}")
     return value
 
 
 def parse_data(text: Any, field: str = "data") -> str:
     """``toy`` (the notebook's problem), ``synthetic``, or the path of a CSV/TSV/.data file."""
-    value = str(text).strip() if text is not None else ""
+    value = _text(field, text).strip() if text is not None else ""
     if not value:
         raise ConfigError(field, "expected toy, synthetic or a file path, got nothing")
-    if "\0" in value:
-        raise ConfigError(field, "must not contain a NUL character")
-    return value.lower() if value.lower() in ("toy", "synthetic") else value
+    if value.lower() in ("toy", "synthetic"):
+        return value.lower()
+    return parse_file(value, field)
 
 
 def parse_target(text: Any, field: str = "target") -> str | None:
@@ -180,7 +279,10 @@ def parse_target(text: Any, field: str = "target") -> str | None:
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
     if isinstance(text, (list, tuple)):
+        if not all(isinstance(item, (str, int)) and not isinstance(item, bool) for item in text):
+            raise ConfigError(field, "expected column names or indexes")
         text = ",".join(str(item) for item in text)
+    text = _text(field, text)
     from .data import parse_target as parse_columns  # numpy: only when a target is given
 
     try:
@@ -202,60 +304,69 @@ def parse_test_fraction(text: Any, field: str = "test fraction") -> float:
 
 
 def parse_size(text: Any, field: str = "size") -> int:
-    value = _integer(field, text)
-    if value < 1:
-        raise ConfigError(field, f"must be a positive integer, got {value}")
-    return value
+    return _count(field, text)
 
 
 def parse_noise(text: Any, field: str = "noise") -> float:
     value = _number(field, text)
     if not math.isfinite(value) or value < 0:
-        raise ConfigError(field, f"must be a finite number >= 0, got {text!r}")
+        raise ConfigError(field, f"must be a finite number >= 0, got {_shown(text)}")
     return value
 
 
 def parse_flag(text: Any, field: str = "flag") -> bool:
     if isinstance(text, bool):
         return text
-    value = str(text).strip().lower()
+    value = _text(field, text).strip().lower()
     if value in ("true", "yes", "on", "1"):
         return True
     if value in ("false", "no", "off", "0"):
         return False
-    raise ConfigError(field, f"expected true or false, got {text!r}")
+    raise ConfigError(field, f"expected true or false, got {_shown(text)}")
 
 
 def parse_batch_size(text: Any, field: str = "batch size") -> int | None:
     """A positive integer, or nothing / "full" for the whole batch."""
     if text is None or (isinstance(text, str) and text.strip().lower() in ("", "full", "none")):
         return None
-    value = _integer(field, text)
-    if value < 1:
-        raise ConfigError(field, f"must be a positive integer or 'full', got {value}")
-    return value
+    return _count(field, text, "a positive integer or 'full'")
 
 
 def parse_optimizer(text: Any, field: str = "optimizer") -> str:
-    value = str(text).strip().lower()
+    value = _text(field, text).strip().lower()
     if value not in OPTIMIZERS:
-        raise ConfigError(field, f"must be one of {', '.join(OPTIMIZERS)}, got {text!r}")
+        raise ConfigError(field, f"must be one of {', '.join(OPTIMIZERS)}, got {_shown(text)}")
     return value
 
 
 def _fraction(field: str, text: Any) -> float:
     value = _number(field, text)
     if not 0 <= value < 1:
-        raise ConfigError(field, f"must be in [0, 1), got {text!r}")
+        raise ConfigError(field, f"must be in [0, 1), got {_shown(text)}")
+    return value
+
+
+def _decay(field: str, text: Any) -> float:
+    """A factor in [0, 1) that multiplies a float32 tensor: float32 must hold it under 1.
+
+    Past 1 − 2⁻²⁵ float32 rounds it to 1 (0.99999999 is 1.0 there): a momentum of 1 never
+    lets the velocity decay, and the descent never settles.
+    """
+    value = _fraction(field, text)
+    if struct.unpack("f", struct.pack("f", value))[0] >= 1:
+        raise ConfigError(
+            field,
+            f"float32 rounds {value!r} up to 1, out of [0, 1); at most {FLOAT32_BELOW_1:.8g}",
+        )
     return value
 
 
 def parse_momentum(text: Any, field: str = "momentum") -> float:
-    return _fraction(field, text)
+    return _decay(field, text)
 
 
 def parse_beta(text: Any, field: str = "beta") -> float:
-    return _fraction(field, text)
+    return _decay(field, text)
 
 
 def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
@@ -265,7 +376,7 @@ def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
     if isinstance(text, (list, tuple)):
         items = list(text)
     else:
-        text = str(text).strip()
+        text = _text(field, text).strip()
         if not text:
             return ()
         items = re.split(r"\s*[,;]\s*|\s+", text)
@@ -278,7 +389,9 @@ def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
         try:
             values.append(parse_learning_rate(item, field))
         except ConfigError as error:
-            raise ConfigError(field, f"{item!r} is not a learning rate: {error.reason}") from None
+            raise ConfigError(
+                field, f"{_shown(item)} is not a learning rate: {error.reason}"
+            ) from None
     return tuple(values)
 
 
@@ -402,6 +515,9 @@ def make_config(base: Config | None = None, **values: Any) -> Config:
     """Validate ``values`` (text or numbers) and return a Config; raises ConfigError."""
     unknown = set(values) - set(PARSERS)
     if unknown:
-        raise ConfigError(sorted(unknown)[0], "is not a setting")
+        # The name may come from a shared file: escaped, and cut if it is a page long.
+        name = sorted(unknown)[0]
+        shown = shown_path(name if len(name) <= 60 else name[:57] + "...")
+        raise ConfigError(shown, "is not a setting")
     parsed = {name: PARSERS[name](value) for name, value in values.items()}
     return replace(base or Config(), **parsed)

@@ -67,7 +67,9 @@ class DataError(ValueError):
         if row is not None:
             where += f", row {row}"
         if column is not None:
-            where += f", column {column!r}" if isinstance(column, str) else f", column {column}"
+            where += (
+                f", column {_short(column)!r}" if isinstance(column, str) else f", column {column}"
+            )
         super().__init__(f"{where}: {reason}")
         self.source = str(source)
         self.reason = reason
@@ -127,7 +129,8 @@ class Dataset:
         """One line for a panel: "diabetes.csv: n=354 (+88 test), d=10, m=1, standardised"."""
         test = f" (+{self.n_test} test)" if self.n_test else ""
         scaled = ", standardised" if self.standardized else ""
-        return f"{os.path.basename(self.source)}: n={self.n}{test}, d={self.d}, m={self.m}{scaled}"
+        name = shown_path(os.path.basename(self.source))
+        return f"{name}: n={self.n}{test}, d={self.d}, m={self.m}{scaled}"
 
     def original_parameters(self, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """W (d, m) and b (1, m) learnt on standardised data, as they act on the original units."""
@@ -190,14 +193,36 @@ def _rows(count: int) -> str:
 
 
 def _size(n_bytes: float) -> str:
+    n_bytes = min(n_bytes, 1e30)  # a size from a huge n or d: an int past float's range
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n_bytes >= scale:
             return f"{n_bytes / scale:.1f} {unit}"
     return f"{int(n_bytes)} bytes"
 
 
+def address_space_left() -> int | None:
+    """Bytes this process may still map under its address-space limit (``ulimit -v``,
+    RLIMIT_AS), or None without a limit.  Past it an allocation fails, however much memory
+    the machine has free."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit == resource.RLIM_INFINITY or limit < 0:
+        return None
+    try:
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = 0
+    return max(0, limit - mapped)
+
+
 def available_memory() -> int:
-    """Bytes that can be allocated now: MemAvailable, capped by a cgroup limit if there is one."""
+    """Bytes that can be allocated now: MemAvailable, capped by a cgroup limit if there is one
+    and by the process's address-space limit (``ulimit -v``)."""
     available = None
     try:
         with open("/proc/meminfo") as meminfo:
@@ -221,15 +246,22 @@ def available_memory() -> int:
             available = min(available, int(limit) - current)
     except (OSError, ValueError):
         pass
+    left = address_space_left()
+    if left is not None:
+        available = min(available, left)
     return max(0, available)
 
 
 def _check_memory(source: str, needed: float, max_bytes: int | None) -> None:
     budget = available_memory() if max_bytes is None else max_bytes
     if needed > budget:
+        left = address_space_left() if max_bytes is None else None
+        why = (
+            " under this process's limit (ulimit -v)" if left is not None and left <= budget else ""
+        )
         raise DataError(
             source,
-            f"too large for memory (about {_size(needed)} needed, {_size(budget)} available)",
+            f"too large for memory (about {_size(needed)} needed, {_size(budget)} available{why})",
         )
 
 
@@ -296,33 +328,40 @@ def _column_stats(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m2 = np.zeros(columns)
     low = np.full(columns, np.inf)
     high = np.full(columns, -np.inf)
-    for start in range(0, A.shape[0], STATS_ROWS):
-        block = A[start : start + STATS_ROWS].astype(np.float64)
-        size = block.shape[0]
-        block_mean = block.mean(axis=0)
-        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
-        delta = block_mean - mean
-        total = count + size
-        # Chan et al.'s merge of two (count, mean, M2): exact in any block order.
-        mean += delta * (size / total)
-        m2 += block_m2 + delta**2 * (count * size / total)
-        count = total
-        np.minimum(low, block.min(axis=0), out=low)
-        np.maximum(high, block.max(axis=0), out=high)
+    # Values near float64's largest overflow here: the result is not finite and the caller
+    # refuses the column, so numpy's warnings would only be noise on stderr.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, A.shape[0], STATS_ROWS):
+            block = A[start : start + STATS_ROWS].astype(np.float64)
+            size = block.shape[0]
+            block_mean = block.mean(axis=0)
+            block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+            delta = block_mean - mean
+            total = count + size
+            # Chan et al.'s merge of two (count, mean, M2): exact in any block order.
+            mean += delta * (size / total)
+            m2 += block_m2 + delta**2 * (count * size / total)
+            count = total
+            np.minimum(low, block.min(axis=0), out=low)
+            np.maximum(high, block.max(axis=0), out=high)
     return mean, np.sqrt(m2 / max(count, 1)), high == low
 
 
 def _apply(A: np.ndarray | None, mean: np.ndarray, scale: np.ndarray) -> None:
     if A is None:
         return
-    for start in range(0, A.shape[0], STATS_ROWS):
-        block = A[start : start + STATS_ROWS].astype(np.float64)
-        block -= mean
-        block /= scale
-        A[start : start + STATS_ROWS] = block
+    # A test row far outside the training rows' range can overflow float32 once scaled:
+    # _check_scale refuses it afterwards.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, A.shape[0], STATS_ROWS):
+            block = A[start : start + STATS_ROWS].astype(np.float64)
+            block -= mean
+            block /= scale
+            A[start : start + STATS_ROWS] = block
 
 
 def _standardize(
+    source: str,
     X: np.ndarray,
     Y: np.ndarray,
     X_test: np.ndarray | None,
@@ -344,6 +383,14 @@ def _standardize(
         ("y", Y, Y_test, target_names, None if shift is None else shift[d:]),
     ):
         mean, std, constant = _column_stats(train)
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+        if bad.size:
+            raise DataError(
+                source,
+                "values too large to standardise: their squares overflow float64"
+                " (divide the column by a power of ten)",
+                column=labels[bad[0]],
+            )
         scale = np.where(constant, 1.0, std)
         for j in np.flatnonzero(constant):
             notes.append(
@@ -354,6 +401,41 @@ def _standardize(
         stats[f"{key}_mean"] = mean if offset is None else mean + offset
         stats[f"{key}_std"] = scale
     return stats, notes
+
+
+def _check_scale(
+    source: str,
+    parts: Sequence[tuple[np.ndarray | None, Sequence[str]]],
+    hint: str,
+) -> None:
+    """Refuse data whose squares, summed over the rows, overflow the dtype.
+
+    The loss sums (X W + b − Y)² over every entry, in the run's dtype, and the theory
+    sums products of the columns of [X, 1] in float64: past this the first loss is already
+    inf (a "divergence" that is the data's fault) or the theory's solver fails.  ``parts``
+    are (array, column names) pairs.
+    """
+    for A, labels in parts:
+        if A is None or A.size == 0:
+            continue
+        limit = float(np.finfo(A.dtype).max)
+        sums = np.zeros(A.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, A.shape[0], STATS_ROWS):
+                block = A[start : start + STATS_ROWS].astype(np.float64)
+                sums += np.einsum("ij,ij->j", block, block)
+            total = float(sums.sum())
+        if total <= limit:
+            continue
+        j = int(np.argmax(np.where(np.isfinite(sums), sums, np.inf)))
+        peak = float(np.max(np.abs(A[:, j])))
+        raise DataError(
+            source,
+            f"values up to {peak:.3g} are too large: their squares, summed over the"
+            f" {_rows(A.shape[0])}, overflow {A.dtype.name} and the loss cannot be computed"
+            f"{hint}",
+            column=labels[j],
+        )
 
 
 # -- the toy problem and the synthetic one ----------------------------------------------
@@ -441,6 +523,12 @@ def synthetic(
         dtype = _dtype(dtype)
     except ValueError as error:
         raise DataError(source, str(error)) from None
+    if noise > float(np.finfo(dtype).max):
+        raise DataError(
+            source,
+            f"noise {noise:g} is too large for {dtype.name}: --noise must be at most "
+            f"{np.finfo(dtype).max:.4g}",
+        )
     test_fraction = _fraction(source, test_fraction)
     if n < 2:
         raise DataError(source, f"n must be at least 2, got {n}")
@@ -450,11 +538,16 @@ def synthetic(
     rng = np.random.default_rng(seed)
     W_true = rng.standard_normal((d, m)).astype(dtype)
     b_true = rng.standard_normal((1, m)).astype(dtype)
-    X = rng.standard_normal((n, d), dtype=dtype)
-    Y = X @ W_true
-    Y += b_true
-    if noise > 0:
-        Y += dtype.type(noise) * rng.standard_normal((n, m), dtype=dtype)
+    try:
+        X = rng.standard_normal((n, d), dtype=dtype)
+        Y = X @ W_true
+        Y += b_true
+        if noise > 0:
+            with np.errstate(over="ignore"):  # _check_scale names what overflowed
+                Y += dtype.type(noise) * rng.standard_normal((n, m), dtype=dtype)
+    except MemoryError:
+        # The memory check was right when it ran; another process took memory since.
+        raise DataError(source, "too large for memory (ran out while drawing it)") from None
     n_train = n - n_test
     # Views of one buffer: the first rows and the last ones are each C-contiguous.
     X_train, Y_train = X[:n_train], Y[:n_train]
@@ -463,7 +556,7 @@ def synthetic(
     notes: list[str] = []
     if standardize:
         stats, notes = _standardize(
-            X_train, Y_train, X_test, Y_test, _names("x", d), _names("y", m)
+            source, X_train, Y_train, X_test, Y_test, _names("x", d), _names("y", m)
         )
         # y' = x' (σx W / σy) + (μx W + b − μy) / σy + ε / σy
         mean_x, std_x, mean_y, std_y = (
@@ -475,6 +568,9 @@ def synthetic(
         W64 = W_true.astype(np.float64)
         b_true = ((mean_x @ W64 + b_true - mean_y) / std_y).astype(dtype).reshape(1, m)
         W_true = (std_x[:, None] * W64 / std_y[None, :]).astype(dtype)
+    hint = "; lower the noise (--noise)"
+    train = [] if standardize else [(X_train, _names("x", d)), (Y_train, _names("y", m))]
+    _check_scale(source, [*train, (X_test, _names("x", d)), (Y_test, _names("y", m))], hint)
     return Dataset(
         X_train,
         Y_train,
@@ -513,8 +609,17 @@ def _finish(
     stats: dict[str, np.ndarray] = {}
     notes = list(notes)
     if standardize:
-        stats, more_notes = _standardize(X, Y, X_test, Y_test, feature_names, target_names, shift)
+        stats, more_notes = _standardize(
+            source, X, Y, X_test, Y_test, feature_names, target_names, shift
+        )
         notes += more_notes
+    # Standardised training rows are within a few units of 0; raw ones and the test rows
+    # (scaled by the training rows' statistics) may not be.
+    hint = "; divide the column by a power of ten" + (
+        "" if standardize else " or standardise the data (leave out --no-standardize)"
+    )
+    train = [] if standardize else [(X, feature_names), (Y, target_names)]
+    _check_scale(source, [*train, (X_test, feature_names), (Y_test, target_names)], hint)
     return Dataset(
         X,
         Y,
@@ -545,7 +650,12 @@ def _split_line(line: str, delimiter: str | None) -> list[str]:
     if delimiter is None:
         cells = line.split()
     else:
-        cells = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+        except csv.Error:
+            # A carriage return inside the line, or a cell over the csv module's 128 kB
+            # limit: cut at the delimiters; the cell then reads as a number or is named.
+            cells = line.split(delimiter)
     out = []
     for cell in cells:
         cell = cell.strip()
@@ -668,7 +778,9 @@ def _resolve_target(
                 f" give a 0-based index (0 to {columns - 1})",
             )
         else:
-            shown = ", ".join(header[:12]) + (", …" if len(header) > 12 else "")
+            shown = ", ".join(_short(name) for name in header[:12]) + (
+                ", …" if len(header) > 12 else ""
+            )
             raise DataError(path, f"unknown target column {token!r} (columns: {shown})")
         if index in chosen:
             name = header[index] if header is not None else index
@@ -863,7 +975,7 @@ class _Reader:
                     )
                     raise DataError(
                         path,
-                        f"{cell!r} is too large for {self.dtype.name}{hint}",
+                        f"{_short(cell)!r} is too large for {self.dtype.name}{hint}",
                         row=row,
                         column=table.column(j),
                     )
@@ -884,8 +996,12 @@ class _Reader:
             if self.column_shift is None:
                 # Subtracting about the mean before the float32 cast keeps the digits that
                 # matter for columns far from 0 (years, timestamps); the standardisation
-                # subtracts the rest, so the result is the same.
-                self.column_shift = values.mean(axis=0)
+                # subtracts the rest, so the result is the same.  A mean that overflows
+                # (values near float64's largest) shifts nothing: the standardisation
+                # then names the column.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    shift = values.mean(axis=0)
+                self.column_shift = np.where(np.isfinite(shift), shift, 0.0)
             values -= self.column_shift
         end = self.rows + count
         if end > self.X.shape[0]:
@@ -912,10 +1028,15 @@ def _as_slice(columns: list[int]) -> slice | list[int]:
     return columns
 
 
+def _short(text: str) -> str:
+    """A cell or a column name as a message shows it: cut after 40 characters."""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _not_a_number(cell: str) -> str:
     if "\0" in cell or "\ufffd" in cell:
         return "binary content, not a number"
-    shown = cell if len(cell) <= 40 else cell[:37] + "..."
+    shown = _short(cell)
     if _DECIMAL_COMMA.match(cell):
         return f"not a number: {shown!r} (a decimal comma? write 1.5, not 1,5)"
     return f"not a number: {shown!r}"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from .chunks import ChunkSizer
-from .config import Config
+from .config import Config, shown_path
 from .descent import Descent, Status
 from .tensorboard import LossLogger, warn_stderr
 
@@ -41,10 +41,11 @@ class Session:
 
     @property
     def log_folder(self) -> str | None:
-        """Where this run is being logged; None when logging is off or failed."""
+        """Where this run is being logged, as a message shows it (control characters
+        escaped); None when logging is off or failed."""
         if self.logger is None or not self.logger.active:
             return None
-        return str(self.logger.folder or f"{self.config.logdir}/{self.config.run_name()}_…")
+        return shown_path(self.logger.folder or f"{self.config.logdir}/{self.config.run_name()}_…")
 
     def advance(self, steps: int | None = None) -> Status:
         """Up to ``steps`` iterations (default: to the end), then log them."""

@@ -25,6 +25,8 @@ from typing import TextIO
 
 import numpy as np
 
+from .config import shown_path
+
 TAG = "Loss/train"
 
 
@@ -138,16 +140,19 @@ class LossLogger:
     def _open(self) -> EventFile | None:
         if self._file is None and self.error is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            folder = Path(self.logdir) / f"{self.run_name}_{stamp}"
-            suffix = 1
-            while folder.exists():
-                suffix += 1
-                folder = Path(self.logdir) / f"{self.run_name}_{stamp}-{suffix}"
             try:
+                # exists() itself raises for a name too long (ENAMETOOLONG) or a loop of links.
+                folder = Path(self.logdir) / f"{self.run_name}_{stamp}"
+                suffix = 1
+                while folder.exists():
+                    suffix += 1
+                    folder = Path(self.logdir) / f"{self.run_name}_{stamp}-{suffix}"
                 self._file = EventFile(folder)
                 self.folder = folder
             except OSError as error:
-                self._fail(f"cannot write TensorBoard logs in {self.logdir}: {_reason(error)}")
+                self._fail(
+                    f"cannot write TensorBoard logs in {shown_path(self.logdir)}: {_reason(error)}"
+                )
             except ImportError:
                 self._fail(
                     "cannot write TensorBoard logs: neither google-crc32c nor tensorboard is "
@@ -176,7 +181,9 @@ class LossLogger:
         try:
             events.write_scalars(TAG, losses, first_step, self._last_wall, now)
         except OSError as error:
-            self._fail(f"writing TensorBoard logs in {self.folder} failed: {_reason(error)}")
+            self._fail(
+                f"writing TensorBoard logs in {shown_path(self.folder)} failed: {_reason(error)}"
+            )
         self._last_wall = now
 
     def flush(self) -> None:
@@ -184,7 +191,9 @@ class LossLogger:
             try:
                 self._file.flush()
             except OSError as error:
-                self._fail(f"writing TensorBoard logs in {self.folder} failed: {_reason(error)}")
+                self._fail(
+                    f"writing TensorBoard logs in {shown_path(self.folder)} failed: {_reason(error)}"
+                )
 
     def close(self) -> None:
         if self._file is not None:
@@ -194,7 +203,8 @@ class LossLogger:
                     self._file.close()
                 except OSError as error:
                     self._fail(
-                        f"closing TensorBoard logs in {self.folder} failed: {_reason(error)}"
+                        f"closing TensorBoard logs in {shown_path(self.folder)} failed: "
+                        f"{_reason(error)}"
                     )
             self._file = None
 

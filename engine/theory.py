@@ -49,10 +49,21 @@ def threshold_note(threshold: float, optimum: float) -> str | None:
     sits just over the toy problem's 0.6971; on other data it may be far above)."""
     if not threshold > 1.05 * optimum + 1e-12:
         return None
-    above = f"{threshold / optimum:.3g}× the optimum" if optimum > 0 else "above the optimum 0"
+    if math.isinf(threshold):
+        return (
+            f"converged at once: any loss is at or under the threshold {threshold:g} "
+            f"(the optimum is {optimum:.6g}): a finite threshold gets closer to it"
+        )
+    ratio = threshold / optimum if optimum > 0 else math.inf
+    # An optimum of 0 (a constant or exactly fitted target) has no ratio to show.
+    above = (
+        f"{ratio:.3g}× the optimum {optimum:.6g}"
+        if math.isfinite(ratio)
+        else f"above the optimum {optimum:.6g}"
+    )
     return (
-        f"converged because the loss reached the threshold {threshold:g}, still {above} "
-        f"{optimum:.6g}: a lower threshold gets closer to it"
+        f"converged because the loss reached the threshold {threshold:g}, still {above}: "
+        "a lower threshold gets closer to it"
     )
 
 

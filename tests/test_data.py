@@ -630,8 +630,17 @@ def test_any_table_of_finite_numbers_reads_back_exactly(tmp_path, table, format,
     lines += [delimiter.join(repr(value) for value in row) for row in table]
     newline = "\r\n" if crlf else "\n"
     path = write(tmp_path, "any" + extension, newline.join(lines) + newline)
-    dataset = raw(path)
     expected = np.array(table)
+    with np.errstate(over="ignore"):
+        overflows = not (
+            np.sum(expected[:, :-1] ** 2) <= np.finfo(np.float64).max
+            and np.sum(expected[:, -1:] ** 2) <= np.finfo(np.float64).max
+        )
+    if overflows:
+        # Read exactly, then refused: the loss of such data overflows float64.
+        assert "are too large: their squares" in error_of(path, standardize=False, dtype="float64")
+        return
+    dataset = raw(path)
     np.testing.assert_array_equal(dataset.X, expected[:, :-1])
     np.testing.assert_array_equal(dataset.Y, expected[:, -1:])
 

@@ -26,6 +26,7 @@ from engine.config import (
     parse_data,
     parse_device,
     parse_dtype,
+    parse_file,
     parse_functions,
     parse_learning_rate,
     parse_logdir,
@@ -39,6 +40,7 @@ from engine.config import (
     parse_target,
     parse_test_fraction,
     parse_threshold,
+    shown_path,
 )
 from engine.saving import SaveError, check_save_target, load_config
 from tui.pacing import parse_speed
@@ -100,7 +102,10 @@ unexpected error (a crash report file is written)."""
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        # One line naming the problem; the usage block would bury it.
+        # One line naming the problem; the usage block would bury it.  argparse quotes what
+        # was typed as it is: a control character or an escape sequence (a path from a
+        # shared config) is shown escaped, never sent to the terminal.
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -187,11 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument(
         "--config",
+        type=_validated(parse_file, "--config"),
         metavar="FILE",
         help="start from the settings of a run saved with --save (options given here override them)",
     )
     mode.add_argument(
         "--save",
+        type=_validated(parse_file, "--save"),
         metavar="FILE",
         help="with --headless: save the run as FILE (JSON: config, theory, losses, W, b) "
         "and its losses as FILE.losses.csv beside it, even when stopped or when stdout "
@@ -234,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     student = group(STUDENT)
     student.add_argument(
         "--check",
+        type=_validated(parse_file, "--check"),
         metavar="FILE.py",
         help="check the MSE and Linear of FILE.py against the reference: values, gradients, "
         "shapes, with a hint for each mistake; exit 0 when both pass, 1 otherwise",
@@ -322,11 +330,25 @@ def _flag(setting: str) -> str:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The --config file's settings (or the defaults), with the options given on top."""
-    base = load_config(args.config) if args.config else Config()
+    base = load_config_file(args.config) if args.config else Config()
     given = {
         setting: getattr(args, setting) for setting in Config().to_dict() if hasattr(args, setting)
     }
     return replace(base, **given)
+
+
+def load_config_file(path: str) -> Config:
+    """``load_config``, with the faults the JSON reader itself raises as SaveError too."""
+    try:
+        return load_config(path)
+    except RecursionError:
+        raise SaveError(f"{shown_path(path)}: nested too deeply to be a saved run") from None
+    except MemoryError:
+        raise SaveError(f"{shown_path(path)}: too large to be a saved run") from None
+    except ValueError as error:
+        # Python's limit on converting digits to an int (4300 by default): json raises it.
+        reason = "a number with too many digits" if "digits" in str(error) else str(error)[:100]
+        raise SaveError(f"{shown_path(path)}: not a saved run: {reason}") from None
 
 
 def parse_fps(text: str, field: str = "--fps") -> float:
@@ -382,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _run(parser, args)
+        return _out_of_memory_is_an_error(_run, parser, args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -401,6 +423,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"amal-tui: unexpected error: {type(error).__name__}: {error}{detail}", file=sys.stderr
         )
         return EXIT_ERROR
+
+
+def _out_of_memory_is_an_error(run, *args) -> int:
+    """``run(*args)``, with an allocation that fails (past the memory check: another process
+    took the memory, or the run needs more than the data) as a one-line error, exit 2."""
+    try:
+        return run(*args)
+    except (MemoryError, RuntimeError) as error:
+        reason = out_of_memory(error)
+        if reason is None:
+            raise
+        print(f"amal-tui: error: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """A one-line message when ``error`` is a failed allocation (numpy's or torch's), else None."""
+    text = str(error)
+    if not isinstance(error, MemoryError) and not any(
+        words in text.lower()
+        for words in ("can't allocate memory", "not enough memory", "out of memory")
+    ):
+        return None
+    import re
+
+    size = re.search(r"allocate (\d+) bytes|allocate ([\d.]+ [KMGT]i?B)", text)
+    asked = ""
+    if size:
+        asked = f" ({int(size[1]) / 1e9:.2g} GB asked)" if size[1] else f" ({size[2]} asked)"
+    return (
+        f"out of memory{asked}: the data are too large for the memory free now or for this "
+        "process's limit (ulimit -v); use smaller data"
+    )
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
