@@ -136,14 +136,23 @@ class Experiment:
 
 
 def _student_functions(config: Config, warn: Callable[[str], None]) -> dict[str, type]:
-    """The student's classes, once they pass the check (or fail it, with ``--force``)."""
-    from engine.check import load_and_check
+    """The student's classes, loaded here once they pass the check (or fail it, with ``--force``).
 
-    mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
-    if mse is None or linear is None or not (report.passed or config.force):
-        why = "cannot be loaded" if mse is None else "fail the check (--force runs them anyway)"
+    The check runs the file in a child process; only its verdict lets the file run here.
+    """
+    from engine.check import load_and_check, refusal
+
+    mse, linear, report = load_and_check(
+        config.functions,
+        config.mse_name,
+        config.linear_name,
+        force=config.force,
+        # The app's screen is not a stream: the student's prints have nowhere to go.
+        output=lambda _text: None,
+    )
+    if mse is None or linear is None:
         raise FunctionsRefused(
-            f"the Functions of {shown_path(config.functions)} {why}", report.text()
+            f"the Functions of {shown_path(config.functions)} {refusal(report)}", report.text()
         )
     if not report.passed:
         warn(
