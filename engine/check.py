@@ -1179,15 +1179,19 @@ def load_and_check(
     force: bool = False,
     timeout: float | None = None,
     output: Callable[[str], None] | None = None,
+    process: StudentProcess | None = None,
 ) -> tuple[type | None, type | None, CheckReport]:
     """Check a student's file in a child process, then load its classes here to run them.
 
     The classes are loaded in this process only once the check has passed, or
     with ``force`` once it has failed after loading and returning from every
-    call; otherwise they are None and :func:`refusal` says why.
+    call; otherwise they are None and :func:`refusal` says why.  ``process``:
+    as for :func:`check_file`.
     """
     shown = os.fspath(path)
-    report = check_file(shown, mse_name, linear_name, timeout=timeout, output=output)
+    report = check_file(
+        shown, mse_name, linear_name, timeout=timeout, output=output, process=process
+    )
     if not (report.passed or (force and report.forceable)):
         return None, None, report
     try:

@@ -135,7 +135,9 @@ class Experiment:
         )
 
 
-def _student_functions(config: Config, warn: Callable[[str], None]) -> dict[str, type]:
+def _student_functions(
+    config: Config, warn: Callable[[str], None], process: Any = None
+) -> dict[str, type]:
     """The student's classes, loaded here once they pass the check (or fail it, with ``--force``).
 
     The check runs the file in a child process; only its verdict lets the file run here.
@@ -149,6 +151,7 @@ def _student_functions(config: Config, warn: Callable[[str], None]) -> dict[str,
         force=config.force,
         # The app's screen is not a stream: the student's prints have nowhere to go.
         output=lambda _text: None,
+        process=process,
     )
     if mse is None or linear is None:
         raise FunctionsRefused(
@@ -176,18 +179,28 @@ def build_experiment(
     cannot be used, :class:`FunctionsRefused` for a student's Functions that
     cannot run.
     """
-    from engine.compare import compare_descents
-    from engine.descent import Descent
-    from engine.headless import run_warnings
-    from engine.problem import make_problem
-    from engine.session import Session
+    process = None
+    if config.functions is not None and not (reuse is not None and reuse.uses_functions_of(config)):
+        from engine.sandbox import StudentProcess
 
-    if config.functions is None:
-        functions: dict[str, type] = {}
-    elif reuse is not None and reuse.uses_functions_of(config):
-        functions = reuse.functions
-    else:
-        functions = _student_functions(config, warn)
+        # The check runs the file in a child process: started first, its torch loads while ours does.
+        process = StudentProcess(str(config.functions)).start()
+    try:
+        from engine.compare import compare_descents
+        from engine.descent import Descent
+        from engine.headless import run_warnings
+        from engine.problem import make_problem
+        from engine.session import Session
+
+        if config.functions is None:
+            functions: dict[str, type] = {}
+        elif process is None:
+            functions = reuse.functions
+        else:
+            functions = _student_functions(config, warn, process)
+    finally:
+        if process is not None:
+            process.close()
 
     if reuse is not None and config.same_problem(reuse.config):
         problem = reuse.problem
