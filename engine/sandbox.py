@@ -374,13 +374,18 @@ class StudentProcess:
         self._reader: threading.Thread | None = None
         self._started_at = 0.0
         self._ready = False
+        self._start_error: str | None = None
 
     # -- life -------------------------------------------------------------------------------
 
     def start(self) -> StudentProcess:
-        request_read, self._requests = os.pipe()
-        self._replies, reply_write = os.pipe()
+        """Launch the child; a failure to launch it is kept for :meth:`load` to report."""
+        opened: list[int] = []
         try:
+            request_read, self._requests = os.pipe()
+            opened += [request_read, self._requests]
+            self._replies, reply_write = os.pipe()
+            opened += [self._replies, reply_write]
             self.popen = subprocess.Popen(
                 [
                     sys.executable,
@@ -400,11 +405,17 @@ class StudentProcess:
                 # Its own process group: killed as a whole, and out of the terminal's Ctrl+C.
                 start_new_session=True,
             )
-        except BaseException:
-            for fd in (request_read, reply_write):
-                os.close(fd)
-            self.close()
-            raise
+        except OSError as error:  # no more processes or files, no Python at sys.executable
+            for fd in opened:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._requests = self._replies = -1
+            self._start_error = (
+                f"cannot start a Python process for the check ({error.strerror or error})"
+            )
+            return self
         os.close(request_read)
         os.close(reply_write)
         _LIVE.add(self)
@@ -527,6 +538,10 @@ class StudentProcess:
     def _wait_ready(self) -> None:
         if self._ready:
             return
+        if self._start_error is not None:
+            raise Stopped(self._start_error)
+        if self.popen is None:
+            raise Stopped("the check's Python process was not started")
         deadline = self._started_at + START_TIMEOUT
         header, _ = self._reply(deadline, "the start", lambda: self._start_timed_out())
         if header.get("reply") != "ready":
@@ -565,7 +580,11 @@ class StudentProcess:
 
     def _interrupted(self, what: str) -> tuple[dict, list]:
         """Ctrl+C here: the child gets it too, and says where the student's code was."""
-        stopped = Stopped(f"interrupted while {what} ran")
+        stopped = Stopped(
+            "interrupted as the check's process started"
+            if what == "the start"
+            else f"interrupted while {what} ran"
+        )
         if self.popen is None or what in ("the start",):
             self.close()
             raise stopped
@@ -608,8 +627,10 @@ class StudentProcess:
             if left <= 0:
                 self.close()
                 raise timed_out()
-            ready, _, _ = select.select([self._replies], [], [], left)
-            if not ready:
+            # poll, not select: the pipe's descriptor may be above select's limit of 1024.
+            poller = select.poll()
+            poller.register(self._replies, select.POLLIN)
+            if not poller.poll(max(1, math.ceil(left * 1000))):
                 continue
             chunk = os.read(self._replies, max(65536, size - len(self._buffer)))
             if not chunk:

@@ -749,3 +749,10 @@ def test_a_reply_cannot_name_a_huge_tensor_or_escape_the_terminal():
     assert (raised.kind, raised.message) == ("E\\x1b[2J", "a b\\x07")
     with pytest.raises(Unreadable):
         unpack(pack({"tensors": [[2, 2]]}, [b"\0" * 8]))  # 4 numbers announced, 1 sent
+
+
+def test_a_python_that_cannot_start_is_a_failed_check_not_a_crash(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/no/such/python")
+    report = check_file(STUDENTS / "correct.py")
+    assert not report.passed and not report.loaded
+    assert report.error == "cannot start a Python process for the check (No such file or directory)"
