@@ -32,7 +32,6 @@ import sys
 import threading
 import time
 import unicodedata
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,7 +335,8 @@ def decode_described(value: Any) -> Described:
 
 # -- the child process ---------------------------------------------------------------------------
 
-_LIVE: weakref.WeakSet[StudentProcess] = weakref.WeakSet()
+# Started and not closed yet (a strong reference: a process forgotten is still killed at exit).
+_LIVE: set[StudentProcess] = set()
 
 
 @atexit.register
@@ -465,6 +465,9 @@ class StudentProcess:
         if self._reader is not None:
             # A grandchild that left the group may hold the pipe: do not wait for it.
             self._reader.join(timeout=1)
+            if self._reader.is_alive():
+                # Still reading: closing the descriptor under it could make it read another.
+                return
         if popen is not None and popen.stdout is not None:
             try:
                 popen.stdout.close()
