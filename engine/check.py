@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -168,6 +166,15 @@ class CheckReport:
     path: str | None = None
     loaded: bool = True  # the file was loaded and its two classes found
     finished: bool = True  # no call timed out, no exit, no Ctrl+C, no unreadable reply
+    output: str = ""  # what the file printed, control characters escaped
+
+    def printed(self) -> str:
+        """What the file printed, indented under a title (a "✓ check passed" it prints
+        cannot pass for the verdict); empty when it printed nothing."""
+        if not self.output:
+            return ""
+        lines = "".join(f"    {line}\n" for line in self.output.splitlines())
+        return f"amal-tui: what the file printed during the check:\n{lines}"
 
     @property
     def forceable(self) -> bool:
@@ -1111,22 +1118,6 @@ def check_functions(
     return _check(student, student.describe(), None if path is None else os.fspath(path), seed)
 
 
-def _show_output(text: str, output: Callable[[str], None] | None) -> None:
-    """What the student's code printed, control characters escaped; on stderr by default."""
-    if not text:
-        return
-    if output is not None:
-        output(text)
-        return
-    # Indented under a title: a "✓ check passed" it prints cannot pass for the verdict.
-    shown = "".join(f"    {line}\n" for line in text.splitlines())
-    try:
-        sys.stderr.write(f"amal-tui: what the file printed during the check:\n{shown}")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # no stderr to show it on
-        pass
-
-
 def check_file(
     path: str | os.PathLike,
     mse_name: str = "MSE",
@@ -1134,32 +1125,36 @@ def check_file(
     *,
     timeout: float | None = None,
     process: StudentProcess | None = None,
-    output: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Check the Functions of a student's file, run in a child process; never raises for it.
 
     ``timeout``: seconds each call into the student's code may take (the import,
     each forward and backward; default :data:`engine.sandbox.CALL_TIMEOUT`).
     ``process``: one already started for this file (its start overlaps torch's
-    import here).  The student's prints go to ``output`` (default: stderr) at the end.
+    import here).  What the file printed is in the report's ``output``.
     """
     shown = os.fspath(path)
     if process is None:
         process = StudentProcess(shown, timeout).start()
     try:
-        try:
-            loaded = process.load(mse_name, linear_name)
-        except Stopped as stopped:
-            return CheckReport(False, [], str(stopped), None, shown, loaded=False, finished=False)
-        if isinstance(loaded, LoadFailed):
-            source = None
-            if loaded.line is not None:
-                source = source_line(code_filename(shown), loaded.line)
-            return CheckReport(False, [], loaded.message, source, shown, loaded=False)
-        return _check(process, loaded, shown, seed=0)
+        report = _check_in(process, shown, mse_name, linear_name)
     finally:
         process.close()
-        _show_output(process.output(), output)
+    report.output = process.output()
+    return report
+
+
+def _check_in(process: StudentProcess, shown: str, mse_name: str, linear_name: str):
+    try:
+        loaded = process.load(mse_name, linear_name)
+    except Stopped as stopped:
+        return CheckReport(False, [], str(stopped), None, shown, loaded=False, finished=False)
+    if isinstance(loaded, LoadFailed):
+        source = None
+        if loaded.line is not None:
+            source = source_line(code_filename(shown), loaded.line)
+        return CheckReport(False, [], loaded.message, source, shown, loaded=False)
+    return _check(process, loaded, shown, seed=0)
 
 
 def refusal(report: CheckReport) -> str:
@@ -1178,7 +1173,6 @@ def load_and_check(
     *,
     force: bool = False,
     timeout: float | None = None,
-    output: Callable[[str], None] | None = None,
     process: StudentProcess | None = None,
 ) -> tuple[type | None, type | None, CheckReport]:
     """Check a student's file in a child process, then load its classes here to run them.
@@ -1189,14 +1183,14 @@ def load_and_check(
     as for :func:`check_file`.
     """
     shown = os.fspath(path)
-    report = check_file(
-        shown, mse_name, linear_name, timeout=timeout, output=output, process=process
-    )
+    report = check_file(shown, mse_name, linear_name, timeout=timeout, process=process)
     if not (report.passed or (force and report.forceable)):
         return None, None, report
     try:
         mse, linear = load_functions(shown, mse_name, linear_name)
     except StudentCodeError as error:
         source = source_line(code_filename(shown), error.line) if error.line else None
-        return None, None, CheckReport(False, [], str(error), source, shown, loaded=False)
+        failed = CheckReport(False, [], str(error), source, shown, loaded=False)
+        failed.output = report.output
+        return None, None, failed
     return mse, linear, report

@@ -388,12 +388,12 @@ def test_ctrl_c_in_the_student_code_stops_the_check_with_a_report(tmp_path):
     assert report.error_source == "raise KeyboardInterrupt"
 
 
-def test_the_student_prints_go_to_stderr(tmp_path, capsys):
+def test_the_student_prints_are_kept_in_the_report_not_printed(tmp_path, capsys):
     path = _student(tmp_path, "return X @ W + b", "print('debug')\n        return X @ W + b")
-    assert check_file(path).passed
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "debug" in captured.err
+    report = check_file(path)
+    assert report.passed and "debug" in report.output
+    assert report.printed().splitlines()[1] == "    debug"
+    assert capsys.readouterr() == ("", "")  # the engine prints nothing: the front ends do
 
 
 # -- loading the file ---------------------------------------------------------------------
@@ -649,20 +649,13 @@ def test_a_process_that_exits_during_a_call_fails_the_check_and_cannot_be_forced
     assert_none_left(_pids(pids))
 
 
-def test_the_prints_are_shown_escaped_under_a_title(capsys):
+def test_the_prints_are_escaped_and_shown_under_a_title():
     report = check_file(FORGING / "prints.py")
     assert not report.passed
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.startswith("amal-tui: what the file printed during the check:\n")
-    assert "\x1b" not in captured.err and "\\x1b[2J" in captured.err
-    assert all(line.startswith("    ") for line in captured.err.splitlines()[1:])
-
-
-def test_the_output_can_go_elsewhere(capsys):
-    shown = []
-    check_file(FORGING / "prints.py", output=shown.append)
-    assert capsys.readouterr().err == "" and "stderr too" in shown[0]
+    printed = report.printed()
+    assert printed.startswith("amal-tui: what the file printed during the check:\n")
+    assert "\x1b" not in printed and "\\x1b[2J" in printed and "stderr too" in printed
+    assert all(line.startswith("    ") for line in printed.splitlines()[1:])
 
 
 def _framed(body: bytes, rest: bytes) -> bytes:

@@ -238,6 +238,14 @@ def test_the_file_cannot_change_its_verdict(tmp_path, name, lines, limit):
     assert "Traceback" not in result.stderr
 
 
+def test_the_files_prints_go_to_stderr_under_a_title(tmp_path):
+    result = amal_tui(tmp_path, "--check", FORGING / "prints.py")
+    err = result.stderr.splitlines()
+    assert err[0] == "amal-tui: what the file printed during the check:"
+    assert "    \\x1b[2J\\x1b[H✓ check passed" in err
+    assert "✓ check passed" not in result.stdout
+
+
 def test_a_forged_verdict_is_not_in_the_json_either(tmp_path):
     result = amal_tui(tmp_path, "--check", FORGING / "replace_check_functions.py", "--json")
     report = json.loads(result.stdout)

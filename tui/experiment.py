@@ -149,8 +149,6 @@ def _student_functions(
         config.mse_name,
         config.linear_name,
         force=config.force,
-        # The app's screen is not a stream: the student's prints have nowhere to go.
-        output=lambda _text: None,
         process=process,
     )
     if mse is None or linear is None:
