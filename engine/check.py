@@ -11,29 +11,37 @@ another value, since a backward that ignores it is right at 1; for MSE it is
 given both as a tensor (as autograd passes it) and as a number (as the notebook
 and the engine do).  A mistake the checker recognises gets a hint; an exception
 in the student's code is reported with their file and line.
+
+A student's file is never run here: :func:`check_file` runs it in a child
+process (:mod:`engine.sandbox`, :mod:`engine.child`) with a time limit per call,
+sends it the inputs, and judges here what comes back as plain data, so nothing
+the file does (patching this module, exiting, printing) changes the verdict.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import math
 import os
-import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from .functions import Context
-from .student import (
-    StudentCodeError,
-    code_filename,
-    describe_exception,
-    load_functions,
-    source_line,
-    student_frame,
+from .child import Calls
+from .sandbox import (
+    Described,
+    Foreign,
+    LoadFailed,
+    Raised,
+    Returned,
+    Sequence,
+    Stopped,
+    StudentProcess,
+    decode_described,
+    decode_reply,
+    unpack,
 )
+from .student import StudentCodeError, code_filename, load_functions, source_line
 
 # Largest absolute error accepted, relative to max(1, the largest expected value): float64
 # central differences of these quadratic losses are exact to about 1e-10, float32 to about 1e-7.
@@ -50,8 +58,6 @@ GRAD_OUTPUT = 2.5
 
 MSE_INPUTS = ("yhat", "y")
 LINEAR_INPUTS = ("X", "W", "b")
-
-_TORCH_FOLDER = os.path.dirname(torch.__file__)
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -158,6 +164,22 @@ class CheckReport:
     error: str | None = None  # the file could not be loaded, or the check was interrupted
     error_source: str | None = None  # the student's line the error points at
     path: str | None = None
+    loaded: bool = True  # the file was loaded and its two classes found
+    finished: bool = True  # no call timed out, no exit, no Ctrl+C, no unreadable reply
+    output: str = ""  # what the file printed, control characters escaped
+
+    def printed(self) -> str:
+        """What the file printed, indented under a title (a "✓ check passed" it prints
+        cannot pass for the verdict); empty when it printed nothing."""
+        if not self.output:
+            return ""
+        lines = "".join(f"    {line}\n" for line in self.output.splitlines())
+        return f"amal-tui: what the file printed during the check:\n{lines}"
+
+    @property
+    def forceable(self) -> bool:
+        """Whether --force may run these Functions: loaded, and every call returned."""
+        return self.loaded and self.finished
 
     def text(self) -> str:
         """The report for the student: plain text, a block per function, ✓ or ✗ per check."""
@@ -345,6 +367,17 @@ def _same(c: float, value: float) -> bool:
     return abs(c - value) <= 1e-6 * abs(value)
 
 
+def _type_name(value: Any) -> str:
+    """The type of a value the student's code returned, as the child named it."""
+    if isinstance(value, (Foreign, Sequence)):
+        return value.type_name
+    return type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Foreign) and value.number
+
+
 def _as_float64(value: Any) -> torch.Tensor | None:
     if not isinstance(value, torch.Tensor):
         return None
@@ -484,7 +517,7 @@ def _diagnose_gradient(
         )
     gradient = _as_float64(found)
     if gradient is None:
-        kind = type(found).__name__
+        kind = _type_name(found)
         return _wrong(None, "not_tensor", f"backward returns a {kind} for {name}, not a tensor")
     found_shape = tuple(gradient.shape)
     if found_shape == shape:
@@ -648,9 +681,9 @@ def _diagnose_mse_forward(value: Any, case: _Case, names: list[str]) -> _Verdict
     loss = f"(({yhat_name} - {y_name}) ** 2).sum() / {y_name}.numel()"
     found = _as_float64(value)
     if found is None:
-        kind = type(value).__name__
+        kind = _type_name(value)
         text = f"forward returns a {kind}, not a tensor"
-        if isinstance(value, (int, float)):
+        if _is_number(value):
             text += ": keep the loss a 0-dim tensor (no .item())"
         return _wrong(None, "not_tensor", text)
     shape = tuple(found.shape)
@@ -705,7 +738,7 @@ def _diagnose_linear_forward(value: Any, case: _Case, names: list[str]) -> _Verd
     expected = case.expected
     found = _as_float64(value)
     if found is None:
-        return _wrong(None, "not_tensor", f"forward returns a {type(value).__name__}, not a tensor")
+        return _wrong(None, "not_tensor", f"forward returns a {_type_name(value)}, not a tensor")
     shape = tuple(found.shape)
     expected_shape = tuple(expected.shape)
     if shape != expected_shape:
@@ -742,7 +775,7 @@ def _exception_hints(function: str, error: StudentException) -> list[Hint]:
     return hints
 
 
-# -- running the student's code -----------------------------------------------------------
+# -- calling the student's code -------------------------------------------------------------
 
 
 class _Interrupted(Exception):
@@ -753,70 +786,61 @@ class _Interrupted(Exception):
         self.exception = exception
 
 
-class _Runner:
-    """Calls the student's forward and backward; their exceptions become reports."""
+class _Student(Protocol):
+    """Where the student's classes run: a child process, or this one for trusted classes."""
 
-    def __init__(self, cls: type) -> None:
-        self.filenames = set()
-        for method in ("forward", "backward"):
-            code = getattr(getattr(cls, method, None), "__code__", None)
-            # Not torch's own (a forward not overridden): its lines say nothing to the student.
-            if code is not None and not code.co_filename.startswith(_TORCH_FOLDER):
-                self.filenames.add(code.co_filename)
-
-    def call(self, during: str, function, *args) -> tuple[Any, StudentException | None]:
-        try:
-            # As the engine runs them: no graph is recorded.
-            with torch.inference_mode():
-                return function(*args), None
-        except KeyboardInterrupt as error:
-            raise _Interrupted(self.exception(during, error)) from None
-        except BaseException as error:  # SystemExit too: the student's code raised it
-            return None, self.exception(during, error)
-
-    def exception(self, during: str, error: BaseException) -> StudentException:
-        line = function = filename = None
-        for name in self.filenames:
-            found_line, found_function = student_frame(error.__traceback__, name)
-            if found_line is not None:
-                line, function, filename = found_line, found_function, name
-        return StudentException(
-            during=during,
-            kind=type(error).__name__,
-            message=describe_exception(error),
-            path=filename,
-            line=line,
-            function=function,
-            source=source_line(filename, line) if filename else None,
-        )
+    def call(
+        self, index: int, method: str, args: list[Any], inputs: int, what: str
+    ) -> Returned | Raised: ...
 
 
-def _input_names(cls: type, defaults: tuple[str, ...]) -> tuple[list[str], str | None]:
+class _InProcess:
+    """Classes already loaded here (the engine's own, a test's), with the child's encoding."""
+
+    def __init__(self, classes: list[type]) -> None:
+        self.calls = Calls(classes)
+
+    def describe(self) -> list[Described]:
+        header, _ = unpack(self.calls.describe())
+        return [decode_described(c) for c in header["classes"]]
+
+    def call(
+        self, index: int, method: str, args: list[Any], inputs: int, what: str
+    ) -> Returned | Raised:
+        header, tensors = unpack(self.calls.call(index, method, list(args)))
+        return decode_reply(header, tensors, inputs, backward=method == "backward")
+
+
+def _input_names(described: Described, defaults: tuple[str, ...]) -> tuple[list[str], str | None]:
     """The names of forward's inputs, ctx left out, and what is wrong with its signature."""
-    try:
-        signature = inspect.signature(cls.forward)
-    except (TypeError, ValueError, AttributeError):
-        return list(defaults), None
-    parameters = list(signature.parameters.values())
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+    parameters = described.parameters
+    if parameters is None or any(kind == "VAR_POSITIONAL" for _, kind, _ in parameters):
         return list(defaults), None
     positional = [
-        p
-        for p in parameters
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        (name, default)
+        for name, kind, default in parameters
+        if kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
     ]
-    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    required = [name for name, default in positional if not default]
     count = len(defaults) + 1
     if len(positional) < count or len(required) > count:
         return list(defaults), (
-            f"forward{signature} should be a @staticmethod taking ctx and {len(defaults)} "
-            f"inputs ({', '.join(defaults)})"
+            f"forward{described.signature or '(...)'} should be a @staticmethod taking ctx and "
+            f"{len(defaults)} inputs ({', '.join(defaults)})"
         )
-    return [p.name for p in positional[1:count]], None
+    return [name for name, _ in positional[1:count]], None
 
 
-def _changed(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[int]:
-    return [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if not torch.equal(a, b)]
+def _equal(before: torch.Tensor, after: Any) -> bool:
+    return (
+        isinstance(after, torch.Tensor)
+        and after.shape == before.shape
+        and bool(torch.equal(before, after))
+    )
+
+
+def _changed(before: list[torch.Tensor], after: list[Any]) -> list[int]:
+    return [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if not _equal(a, b)]
 
 
 def _case_label(names: list[str], inputs: list[torch.Tensor]) -> str:
@@ -829,25 +853,56 @@ def _case_label(names: list[str], inputs: list[torch.Tensor]) -> str:
 class _FunctionCheck:
     """The checks of one of the student's Functions, case after case."""
 
-    def __init__(self, function: str, cls: type, defaults: tuple[str, ...]) -> None:
-        self.function, self.cls = function, cls
-        self.names, self.signature_problem = _input_names(cls, defaults)
-        self.runner = _Runner(cls)
+    def __init__(
+        self,
+        function: str,
+        index: int,
+        described: Described,
+        defaults: tuple[str, ...],
+        student: _Student,
+    ) -> None:
+        self.function, self.index, self.described, self.student = (
+            function,
+            index,
+            described,
+            student,
+        )
+        self.names, self.signature_problem = _input_names(described, defaults)
         self.checks: list[Check] = []
         if function == "MSE":
             self.diagnose_forward = _diagnose_mse_forward
         else:
             self.diagnose_forward = _diagnose_linear_forward
 
-    def forward(self, case: _Case, label: str) -> tuple[Any, Context, list[torch.Tensor], bool]:
+    def call(
+        self, method: str, args: list[Any], inputs: int
+    ) -> tuple[Returned | None, StudentException | None]:
+        """One call into the student's code: what it returned, or the exception it raised."""
+        what = f"{self.described.class_name}.{method}"
+        reply = self.student.call(self.index, method, args, inputs, what)
+        if isinstance(reply, Returned):
+            return reply, None
+        exception = StudentException(
+            during=method,
+            kind=reply.kind,
+            message=reply.message,
+            path=reply.path,
+            line=reply.line,
+            function=reply.function,
+            source=reply.source,
+        )
+        if reply.kind == "KeyboardInterrupt":
+            raise _Interrupted(exception)
+        return None, exception
+
+    def forward(self, case: _Case, label: str) -> Returned | None:
         """Run forward on copies of the case's inputs (the student may change them in place)."""
         inputs = [t.clone() for t in case.inputs]
-        ctx = Context((True,) * len(inputs))  # every input wants its gradient
-        value, error = self.runner.call("forward", self.cls.forward, ctx, *inputs)
+        returned, error = self.call("forward", inputs, len(inputs))
         if error is not None:
             hints = _exception_hints(self.function, error)
             self.checks.append(Check("forward", label, None, False, exception=error, hints=hints))
-        return value, ctx, inputs, error is None
+        return returned
 
     def run(self, cases: list[_Case]) -> None:
         if self.signature_problem:
@@ -861,11 +916,11 @@ class _FunctionCheck:
 
     def run_case(self, case: _Case) -> None:
         names, label = self.names, _case_label(self.names, case.inputs)
-        value, _, inputs, ran = self.forward(case, label)
-        if not ran:
+        returned = self.forward(case, label)
+        if returned is None:
             return
-        verdict = self.diagnose_forward(value, case, names)
-        for i in _changed(case.inputs, inputs):
+        verdict = self.diagnose_forward(returned.value, case, names)
+        for i in _changed(case.inputs, returned.inputs):
             verdict.passed = False
             verdict.hints.append(
                 Hint("in_place", f"forward changes {names[i]} in place: compute new tensors")
@@ -878,13 +933,12 @@ class _FunctionCheck:
         raised: dict[bool, list[Check]] = {True: [], False: []}  # grad_output a tensor?
         for grad_output in case.grad_outputs:
             # A fresh forward each time: a backward may change what the ctx holds.
-            _, ctx, inputs, ran = self.forward(case, label)
-            if not ran:
+            if self.forward(case, label) is None:
                 return
             given = grad_output.value
             if isinstance(given, torch.Tensor):
                 given = given.clone()
-            result, error = self.runner.call("backward", self.cls.backward, ctx, given)
+            returned, error = self.call("backward", [given], len(case.inputs))
             if error is not None:
                 hints = _exception_hints(self.function, error)
                 check = Check(
@@ -893,26 +947,29 @@ class _FunctionCheck:
                 self.checks.append(check)
                 raised[isinstance(given, torch.Tensor)].append(check)
                 continue
-            self.check_results(case, label, grad_output, given, inputs, result)
+            self.check_results(case, label, grad_output, returned)
         self.grad_output_kinds(raised, case)
 
-    def check_results(self, case, label, grad_output, given, inputs, result) -> None:
+    def check_results(
+        self, case: _Case, label: str, grad_output: _GradOutput, returned: Returned
+    ) -> None:
         """What backward returned for one grad_output: how many results, then each gradient."""
         names = self.names
         problems = []
-        if isinstance(given, torch.Tensor) and not torch.equal(given, grad_output.value):
+        if isinstance(grad_output.value, torch.Tensor) and not _equal(
+            grad_output.value, returned.grad_output
+        ):
             problems.append(
                 Hint("in_place", "backward changes grad_output in place: compute new tensors")
             )
-        for i in _changed(case.inputs, inputs):
+        for i in _changed(case.inputs, returned.inputs):
             problems.append(
                 Hint("in_place", f"backward changes {names[i]} in place: compute new tensors")
             )
-        gradients = result if isinstance(result, (tuple, list)) else None
-        if gradients is None or len(gradients) != len(names):
-            got = (
-                f"one {type(result).__name__}" if gradients is None else f"{len(gradients)} values"
-            )
+        result = returned.value
+        gradients = list(result.items) if isinstance(result, Sequence) else None
+        if gradients is None or result.length != len(names):
+            got = f"one {_type_name(result)}" if gradients is None else f"{result.length} values"
             problems.append(
                 Hint(
                     "count",
@@ -945,8 +1002,8 @@ class _FunctionCheck:
         if raised[False]:
             text = (
                 "backward fails when grad_output is a number: the notebook and amal-tui call "
-                f"{self.cls.__name__}.backward(ctx, 1.0), autograd passes a 0-dim tensor; "
-                "write it for both"
+                f"{self.described.class_name}.backward(ctx, 1.0), autograd passes a 0-dim "
+                "tensor; write it for both"
             )
         else:
             text = (
@@ -972,16 +1029,15 @@ class _FunctionCheck:
                 "both gradients have the wrong sign, which is also what returning them swapped, "
                 f"({names[1]}, {names[0]}) instead of ({names[0]}, {names[1]}), looks like"
             )
-        notes = []
-        for method in ("forward", "backward"):
-            if not isinstance(inspect.getattr_static(self.cls, method, None), staticmethod):
-                notes.append(
-                    f"{method} is not a @staticmethod: autograd and the notebook's "
-                    f"{self.cls.__name__}().{method}(ctx, ...) need one"
-                )
+        notes = [
+            f"{method} is not a @staticmethod: autograd and the notebook's "
+            f"{self.described.class_name}().{method}(ctx, ...) need one"
+            for method, static in zip(("forward", "backward"), self.described.static, strict=True)
+            if not static
+        ]
         return FunctionReport(
             name=self.function,
-            class_name=getattr(self.cls, "__name__", str(self.cls)),
+            class_name=self.described.class_name,
             inputs=list(names),
             passed=all(s.passed for s in every),
             forward=forward,
@@ -1022,52 +1078,119 @@ def _subject(checks: list[Check], name: str) -> SubjectReport:
 # -- entry points -------------------------------------------------------------------------
 
 
-def check_functions(
-    mse: type, linear: type, *, path: str | None = None, seed: int = 0
+def _check(
+    student: _Student, described: list[Described], path: str | None, seed: int
 ) -> CheckReport:
-    """Check a student's MSE and Linear, classes already loaded, against the reference."""
+    """Every check of both Functions; the verdict is made here, from what the calls returned."""
     generator = torch.Generator().manual_seed(seed)
     mse_cases = [_mse_case(n, m, generator) for n, m in MSE_SHAPES]
     linear_cases = [_linear_case(n, d, m, generator) for n, d, m in LINEAR_SHAPES]
     reports: list[FunctionReport] = []
     error = error_source = None
-    # The student's prints go to stderr: stdout may carry the --json report.
-    with contextlib.redirect_stdout(sys.stderr):
-        for function, cls, defaults, cases in (
-            ("MSE", mse, MSE_INPUTS, mse_cases),
-            ("Linear", linear, LINEAR_INPUTS, linear_cases),
-        ):
-            check = _FunctionCheck(function, cls, defaults)
-            try:
-                check.run(cases)
-            except _Interrupted as interrupted:
-                error = f"interrupted: {interrupted.exception}"
-                error_source = interrupted.exception.source
-                break
-            reports.append(check.report(len(cases)))
-    passed = error is None and all(r.passed for r in reports)
-    return CheckReport(
-        passed, reports, error, error_source, None if path is None else os.fspath(path)
-    )
+    finished = True
+    for index, (function, defaults, cases) in enumerate(
+        (("MSE", MSE_INPUTS, mse_cases), ("Linear", LINEAR_INPUTS, linear_cases))
+    ):
+        check = _FunctionCheck(function, index, described[index], defaults, student)
+        try:
+            check.run(cases)
+        except _Interrupted as interrupted:
+            error = f"interrupted: {interrupted.exception}"
+            error_source = interrupted.exception.source
+            finished = False
+            break
+        except Stopped as stopped:
+            error, finished = str(stopped), False
+            break
+        reports.append(check.report(len(cases)))
+    passed = error is None and len(reports) == 2 and all(r.passed for r in reports)
+    return CheckReport(passed, reports, error, error_source, path, finished=finished)
 
 
-def load_and_check(
-    path: str | os.PathLike, mse_name: str = "MSE", linear_name: str = "Linear"
-) -> tuple[type | None, type | None, CheckReport]:
-    """Load a student's file once: their classes (None if they cannot be loaded) and the report."""
-    shown = os.fspath(path)
-    try:
-        mse, linear = load_functions(shown, mse_name, linear_name)
-    except StudentCodeError as error:
-        source = None
-        if error.line is not None:
-            source = source_line(code_filename(shown), error.line)
-        return None, None, CheckReport(False, [], str(error), source, shown)
-    return mse, linear, check_functions(mse, linear, path=shown)
+def check_functions(
+    mse: type, linear: type, *, path: str | None = None, seed: int = 0
+) -> CheckReport:
+    """Check an MSE and a Linear already loaded in this process: trusted code only.
+
+    A student's file goes through :func:`check_file`, which never runs it here.
+    """
+    student = _InProcess([mse, linear])
+    return _check(student, student.describe(), None if path is None else os.fspath(path), seed)
 
 
 def check_file(
-    path: str | os.PathLike, mse_name: str = "MSE", linear_name: str = "Linear"
+    path: str | os.PathLike,
+    mse_name: str = "MSE",
+    linear_name: str = "Linear",
+    *,
+    timeout: float | None = None,
+    process: StudentProcess | None = None,
 ) -> CheckReport:
-    """Load a student's file and check its Functions; a load error makes a failed report."""
-    return load_and_check(path, mse_name, linear_name)[2]
+    """Check the Functions of a student's file, run in a child process; never raises for it.
+
+    ``timeout``: seconds each call into the student's code may take (the import,
+    each forward and backward; default :data:`engine.sandbox.CALL_TIMEOUT`).
+    ``process``: one already started for this file (its start overlaps torch's
+    import here).  What the file printed is in the report's ``output``.
+    """
+    shown = os.fspath(path)
+    if process is None:
+        process = StudentProcess(shown, timeout).start()
+    try:
+        report = _check_in(process, shown, mse_name, linear_name)
+    finally:
+        process.close()
+    report.output = process.output()
+    return report
+
+
+def _check_in(process: StudentProcess, shown: str, mse_name: str, linear_name: str):
+    try:
+        loaded = process.load(mse_name, linear_name)
+    except Stopped as stopped:
+        return CheckReport(False, [], str(stopped), None, shown, loaded=False, finished=False)
+    if isinstance(loaded, LoadFailed):
+        source = None
+        if loaded.line is not None:
+            source = source_line(code_filename(shown), loaded.line)
+        return CheckReport(False, [], loaded.message, source, shown, loaded=False)
+    return _check(process, loaded, shown, seed=0)
+
+
+def refusal(report: CheckReport) -> str:
+    """Why Functions with this failed report do not run: "cannot be loaded", ..."""
+    if not report.loaded:
+        return "cannot be loaded"
+    if not report.finished:
+        return "did not finish the check (--force cannot run them)"
+    return "fail the check (--force runs them anyway)"
+
+
+def load_and_check(
+    path: str | os.PathLike,
+    mse_name: str = "MSE",
+    linear_name: str = "Linear",
+    *,
+    force: bool = False,
+    timeout: float | None = None,
+    process: StudentProcess | None = None,
+) -> tuple[type | None, type | None, CheckReport]:
+    """Check a student's file in a child process, then load its classes here to run them.
+
+    The classes are loaded in this process only once the check has passed, or
+    with ``force`` once it has failed after loading and returning from every
+    call; otherwise they are None and :func:`refusal` says why.  ``process``:
+    as for :func:`check_file`.
+    """
+    shown = os.fspath(path)
+    report = check_file(shown, mse_name, linear_name, timeout=timeout, process=process)
+    if not (report.passed or (force and report.forceable)):
+        return None, None, report
+    try:
+        mse, linear = load_functions(shown, mse_name, linear_name)
+    except StudentCodeError as error:
+        source = source_line(code_filename(shown), error.line) if error.line else None
+        failed = CheckReport(False, [], str(error), source, shown, loaded=False)
+        failed.output = report.output
+        return None, None, failed
+    return mse, linear, report

@@ -214,19 +214,23 @@ def student_functions(config: Config, json_output: bool, out: TextIO, err: TextI
     """
     if config.functions is None:
         return {}, None
-    from .check import load_and_check
+    from .check import load_and_check, refusal
 
-    mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
-    if report.passed:
+    # Checked in a child process first: the file runs here only after the verdict (or --force).
+    mse, linear, report = load_and_check(
+        config.functions, config.mse_name, config.linear_name, force=config.force
+    )
+    err.write(report.printed())
+    if mse is not None and report.passed:
         err.write(f"amal-tui: ✓ {shown_path(config.functions)}: MSE and Linear pass the check\n")
         return {"mse": mse, "linear": linear}, None
     err.write(report.text() + "\n")
-    if mse is not None and config.force:
+    if mse is not None:  # forced
         err.write("amal-tui: warning: running with Functions that fail the check (--force)\n")
         return {"mse": mse, "linear": linear}, None
     if json_output:
         out.write(json.dumps({"check": report.to_dict()}, allow_nan=False) + "\n")
-    reason = "cannot be loaded" if mse is None else "fail the check (--force runs them anyway)"
+    reason = refusal(report)
     err.write(
         f"amal-tui: the Functions of {shown_path(config.functions)} {reason}: the run does not start\n"
     )

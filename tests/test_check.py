@@ -2,21 +2,42 @@
 
 tests/students/ holds one file per mistake, written as a student writes the
 notebook's cell; the other cases are written into a temporary folder here.
+
+``check_file`` runs a file in a child process (a Python and torch start each
+time); the diagnoses are made in this process either way, so most tests judge
+the test files' classes loaded here (:func:`check_here`), and
+``test_a_child_reports_as_this_process_does`` shows, file by file, that the
+child's check gives the same report.  tests/students/forging/ holds files that
+try to change their verdict.
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine.check as engine_check
 from engine import functions
-from engine.check import check_file, check_functions
-from engine.student import StudentCodeError, load_functions
+from engine.check import CheckReport, check_file, check_functions
+from engine.sandbox import (
+    Raised,
+    Returned,
+    Unreadable,
+    decode_described,
+    decode_raised,
+    decode_reply,
+    decode_value,
+    pack,
+    unpack,
+)
+from engine.student import StudentCodeError, code_filename, load_functions, source_line
 
 STUDENTS = Path(__file__).parent / "students"
 CORRECT = (STUDENTS / "correct.py").read_text()
@@ -34,6 +55,17 @@ def _write(tmp_path: Path, text: str, name: str = "student.py") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def check_here(path, mse_name="MSE", linear_name="Linear") -> CheckReport:
+    """check_file's report for a trusted test file, its classes loaded in this process."""
+    shown = str(path)
+    try:
+        mse, linear = load_functions(shown, mse_name, linear_name)
+    except StudentCodeError as error:
+        source = source_line(code_filename(shown), error.line) if error.line else None
+        return CheckReport(False, [], str(error), source, shown, loaded=False)
+    return check_functions(mse, linear, path=shown)
 
 
 def _function(report, name):
@@ -75,7 +107,7 @@ def test_other_class_names_with_mse_and_linear_options():
 
 
 def test_a_report_that_passes_is_short():
-    text = check_file(STUDENTS / "correct.py").text()
+    text = check_here(STUDENTS / "correct.py").text()
     assert len(text.splitlines()) == 3
     assert "hint" not in text
 
@@ -102,7 +134,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("name,function,subject,code,words", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_each_mistake_is_diagnosed(name, function, subject, code, words):
-    report = check_file(STUDENTS / name)
+    report = check_here(STUDENTS / name)
     assert not report.passed
     wrong = _function(report, function)
     other = _function(report, "Linear" if function == "MSE" else "MSE")
@@ -128,7 +160,7 @@ def test_each_mistake_is_diagnosed(name, function, subject, code, words):
 
 
 def test_forgot_numel_names_the_number_of_elements():
-    wrong = _function(check_file(STUDENTS / "mse_forgot_numel.py"), "MSE")
+    wrong = _function(check_here(STUDENTS / "mse_forgot_numel.py"), "MSE")
     assert wrong.gradient("yhat").hints == [
         "15 times too large: forgot to divide by the numel, N = n×m = 5×3 = 15"
     ]
@@ -136,13 +168,13 @@ def test_forgot_numel_names_the_number_of_elements():
 
 
 def test_wrong_sign_in_mse_mentions_swapped_gradients():
-    wrong = _function(check_file(STUDENTS / "mse_wrong_sign.py"), "MSE")
+    wrong = _function(check_here(STUDENTS / "mse_wrong_sign.py"), "MSE")
     assert all(not g.passed and "sign" in g.hint_codes for g in wrong.gradients)
     assert any("swapped" in hint for hint in wrong.hints)
 
 
 def test_grad_output_ignored_passes_at_one_and_fails_otherwise():
-    wrong = _function(check_file(STUDENTS / "mse_grad_output_ignored.py"), "MSE")
+    wrong = _function(check_here(STUDENTS / "mse_grad_output_ignored.py"), "MSE")
     checks = [c for c in wrong.checks if c.subject == "yhat"]
     assert all(c.passed for c in checks if c.grad_output in ("tensor(1.)", "1.0 (a number)"))
     assert not any(c.passed for c in checks if "2.5" in c.grad_output)
@@ -150,7 +182,7 @@ def test_grad_output_ignored_passes_at_one_and_fails_otherwise():
 
 
 def test_b_shape_is_checked_directly_not_through_autograd():
-    wrong = _function(check_file(STUDENTS / "linear_b_shape.py"), "Linear")
+    wrong = _function(check_here(STUDENTS / "linear_b_shape.py"), "Linear")
     b = wrong.gradient("b")
     assert (b.found_shape, b.expected_shape) == ((2,), (1, 2))
     assert b.max_abs_error < 1e-8  # the values are right
@@ -159,7 +191,7 @@ def test_b_shape_is_checked_directly_not_through_autograd():
 
 def test_transposed_grad_w_is_caught_when_w_is_square():
     """With d = m the shapes agree: only the values tell the transposition."""
-    wrong = _function(check_file(STUDENTS / "linear_transposed_grad_W.py"), "Linear")
+    wrong = _function(check_here(STUDENTS / "linear_transposed_grad_W.py"), "Linear")
     square = [
         c for c in wrong.checks if c.subject == "W" and c.case.startswith("X (4, 3), W (3, 3)")
     ]
@@ -180,7 +212,7 @@ def test_an_exception_in_backward_names_the_file_and_line():
 
 
 def test_a_backward_failing_on_numbers_says_so():
-    wrong = _function(check_file(STUDENTS / "mse_grad_output_tensor_only.py"), "MSE")
+    wrong = _function(check_here(STUDENTS / "mse_grad_output_tensor_only.py"), "MSE")
     assert wrong.exception.kind == "AttributeError"
     assert wrong.backward.grad_output == "1.0 (a number)"
     assert wrong.gradient("yhat").passed  # with tensors it is right
@@ -258,7 +290,7 @@ def test_a_backward_failing_on_numbers_says_so():
     ],
 )
 def test_other_mistakes_are_diagnosed(tmp_path, old, new, function, subject, code):
-    report = check_file(_student(tmp_path, old, new))
+    report = check_here(_student(tmp_path, old, new))
     wrong = _function(report, function)
     assert not report.passed and not wrong.passed
     part = {"forward": wrong.forward, "backward": wrong.backward}.get(subject)
@@ -273,7 +305,7 @@ def test_input_names_come_from_the_student_signature(tmp_path):
         "ctx.save_for_backward(inputs, weights)\n        return inputs @ weights + bias",
     )
     text = text.replace("grad_b = grad_output.sum(0, keepdim=True)", "grad_b = grad_output.sum(0)")
-    report = check_file(_write(tmp_path, text))
+    report = check_here(_write(tmp_path, text))
     linear = _function(report, "Linear")
     assert linear.inputs == ["inputs", "weights", "bias"]
     assert not linear.gradient("bias").passed
@@ -308,7 +340,7 @@ def test_a_backward_honouring_needs_input_grad_passes(tmp_path):
         "grad_X = grad_output @ W.t()",
         "grad_X = grad_output @ W.t() if ctx.needs_input_grad[0] else None",
     )
-    assert check_file(path).passed
+    assert check_here(path).passed
 
 
 def test_forward_without_staticmethod_is_noted(tmp_path):
@@ -317,7 +349,7 @@ def test_forward_without_staticmethod_is_noted(tmp_path):
         "    @staticmethod\n    def forward(ctx, X, W, b):",
         "    def forward(ctx, X, W, b):",
     )
-    report = check_file(path)
+    report = check_here(path)
     assert report.passed, report.text()
     assert any("not a @staticmethod" in n for n in _function(report, "Linear").notes)
     assert "note: forward is not a @staticmethod" in report.text()
@@ -325,14 +357,14 @@ def test_forward_without_staticmethod_is_noted(tmp_path):
 
 def test_a_forward_with_the_wrong_signature(tmp_path):
     path = _student(tmp_path, "def forward(ctx, yhat, y):", "def forward(self, ctx, yhat, y):")
-    wrong = _function(check_file(path), "MSE")
+    wrong = _function(check_here(path), "MSE")
     assert not wrong.passed
     assert "signature" in wrong.forward.hint_codes
 
 
 def test_an_exception_in_forward_names_the_file_and_line(tmp_path):
     path = _student(tmp_path, "return X @ W + b", "return X @ W.t() + b")
-    report = check_file(path)
+    report = check_here(path)
     linear = _function(report, "Linear")
     assert not linear.passed
     assert linear.exception.during == "forward"
@@ -356,12 +388,12 @@ def test_ctrl_c_in_the_student_code_stops_the_check_with_a_report(tmp_path):
     assert report.error_source == "raise KeyboardInterrupt"
 
 
-def test_the_student_prints_go_to_stderr(tmp_path, capsys):
+def test_the_student_prints_are_kept_in_the_report_not_printed(tmp_path, capsys):
     path = _student(tmp_path, "return X @ W + b", "print('debug')\n        return X @ W + b")
-    assert check_file(path).passed
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "debug" in captured.err
+    report = check_file(path)
+    assert report.passed and "debug" in report.output
+    assert report.printed().splitlines()[1] == "    debug"
+    assert capsys.readouterr() == ("", "")  # the engine prints nothing: the front ends do
 
 
 # -- loading the file ---------------------------------------------------------------------
@@ -385,7 +417,7 @@ def test_an_exception_at_import_names_the_file_and_line():
 
 
 def test_no_function_classes():
-    report = check_file(STUDENTS / "no_functions.py")
+    report = check_here(STUDENTS / "no_functions.py")
     assert not report.passed
     assert "no class MSE nor Linear in no_functions.py" in report.error
     assert "no subclass of torch.autograd.Function" in report.error
@@ -465,8 +497,10 @@ def test_each_load_is_a_fresh_module(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in STUDENTS.glob("*.py")))
-def test_reports_are_plain_text_and_json(name):
+def test_a_child_reports_as_this_process_does(name):
+    """The student's file run in a child gives the report its classes give here, in text and JSON."""
     report = check_file(STUDENTS / name)
+    assert report.to_dict() == check_here(STUDENTS / name).to_dict()
     text = report.text()
     assert "\x1b" not in text
     data = report.to_dict()
@@ -479,7 +513,7 @@ def test_reports_are_plain_text_and_json(name):
 
 
 def test_json_names_inputs_errors_and_shapes():
-    data = check_file(STUDENTS / "linear_b_shape.py").to_dict()
+    data = check_here(STUDENTS / "linear_b_shape.py").to_dict()
     linear = data["functions"][1]
     b = linear["gradients"][2]
     assert (b["name"], b["passed"], b["found_shape"], b["expected_shape"]) == (
@@ -490,7 +524,7 @@ def test_json_names_inputs_errors_and_shapes():
     )
     assert b["hint_codes"] == ["b_shape"]
     assert linear["max_abs_error"] < 1e-8
-    exception = check_file(STUDENTS / "backward_exception.py").to_dict()["functions"][1][
+    exception = check_here(STUDENTS / "backward_exception.py").to_dict()["functions"][1][
         "exception"
     ]
     assert exception["line"] == 30 and exception["text"].startswith(
@@ -504,22 +538,22 @@ def test_infinite_values_become_null_in_json(tmp_path):
         "grad_b = grad_output.sum(0, keepdim=True)",
         "grad_b = grad_output.sum(0, keepdim=True) / 0",
     )
-    report = check_file(path)
+    report = check_here(path)
     assert not report.passed
     assert "null" in json.dumps(report.to_dict(), allow_nan=False)
 
 
 def test_the_check_is_deterministic_and_fast():
     start = time.perf_counter()
-    first = check_file(STUDENTS / "mse_forgot_numel.py").to_dict()
+    first = check_here(STUDENTS / "mse_forgot_numel.py").to_dict()
     elapsed = time.perf_counter() - start
-    second = check_file(STUDENTS / "mse_forgot_numel.py").to_dict()
+    second = check_here(STUDENTS / "mse_forgot_numel.py").to_dict()
     assert first == second
     assert elapsed < 1.0
 
 
 def test_a_sample_failing_report_reads_well():
-    lines = check_file(STUDENTS / "linear_b_mean.py").text().splitlines()
+    lines = check_here(STUDENTS / "linear_b_mean.py").text().splitlines()
     assert lines[0].startswith("✓ MSE: forward and the gradients for yhat, y match the reference")
     assert lines[1:3] == ["✗ Linear: forward(ctx, X, W, b)", "    ✓ forward (max abs error 0)"]
     assert lines[3].startswith("    ✓ gradient for X (max abs error ")
@@ -550,3 +584,157 @@ def test_an_edited_helper_module_is_seen_on_the_next_load(tmp_path):
     helper.write_text("FACTOR = 2\n")
     assert check_file(path).passed
     assert "helper_module" not in sys.modules
+
+
+# -- the student's code runs in a child process -------------------------------------------
+
+FORGING = STUDENTS / "forging"
+
+
+def _pids(path: Path) -> list[int]:
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie has ended: only its parent's wait is left)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def assert_none_left(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+_real_close = engine_check._close
+
+
+def test_check_file_never_runs_the_file_in_this_process(tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("AMAL_TUI_TEST_PIDS", str(pids))
+    report = check_file(FORGING / "patch_close.py")
+    (pid,) = _pids(pids)
+    assert pid != os.getpid()
+    assert "engine.check" in sys.modules and engine_check._close is _real_close
+    assert not report.passed and "numel" in _function(report, "MSE").gradient("yhat").hint_codes
+    assert_none_left([pid])
+
+
+def test_a_call_past_its_time_limit_stops_the_check_and_kills_the_process(tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("AMAL_TUI_TEST_PIDS", str(pids))
+    report = check_file(FORGING / "loop_in_forward.py", timeout=1.5)
+    assert not report.passed and not report.finished and report.loaded
+    assert report.error == "MSE.forward did not return within 1.5 s (an infinite loop?)"
+    assert report.text().splitlines() == [f"✗ {report.error}", "✗ check failed"]
+    child, grandchild = _pids(pids)
+    assert_none_left([child, grandchild])
+
+
+def test_a_process_that_exits_during_a_call_fails_the_check_and_cannot_be_forced(
+    tmp_path, monkeypatch
+):
+    """The command line's tests (test_student_cli.py) go through every file of forging/."""
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("AMAL_TUI_TEST_PIDS", str(pids))
+    report = check_file(FORGING / "exit_in_backward.py")
+    assert not report.passed and report.loaded and not report.forceable
+    assert report.error == "the file exited during MSE.backward (code 3)"
+    assert report.text().splitlines() == [f"✗ {report.error}", "✗ check failed"]
+    assert_none_left(_pids(pids))
+
+
+def test_the_prints_are_escaped_and_shown_under_a_title():
+    report = check_file(FORGING / "prints.py")
+    assert not report.passed
+    printed = report.printed()
+    assert printed.startswith("amal-tui: what the file printed during the check:\n")
+    assert "\x1b" not in printed and "\\x1b[2J" in printed and "stderr too" in printed
+    assert all(line.startswith("    ") for line in printed.splitlines()[1:])
+
+
+def _framed(body: bytes, rest: bytes) -> bytes:
+    return b"AT" + len(body).to_bytes(4, "big") + body + rest
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | st.builds(_framed, st.binary(max_size=100), st.binary(max_size=64))
+    | st.builds(
+        _framed,
+        st.dictionaries(st.sampled_from(["tensors", "reply"]), st.lists(st.lists(st.integers())))
+        .map(json.dumps)
+        .map(str.encode),
+        st.binary(max_size=64),
+    )
+)
+def test_any_bytes_are_a_message_or_unreadable(data):
+    try:
+        unpack(data)
+    except Unreadable:
+        pass
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["kind", "index", "type", "length", "items", "shape", "value"]),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {"reply": st.sampled_from(["returned", "raised", "loaded", 3])},
+        optional={"value": JSON, "inputs": JSON, "grad_output": JSON, "exception": JSON},
+    ),
+    st.booleans(),
+)
+def test_any_reply_is_values_or_unreadable(header, backward):
+    tensors = [torch.zeros(2, 3, dtype=torch.float64)]
+    try:
+        reply = decode_reply(header, tensors, 2, backward)
+    except Unreadable:
+        return
+    assert isinstance(reply, (Returned, Raised))
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_any_class_description_is_read_or_unreadable(value):
+    try:
+        decode_described(value)
+    except Unreadable:
+        pass
+
+
+def test_a_reply_cannot_name_a_huge_tensor_or_escape_the_terminal():
+    big = {"kind": "large_tensor", "shape": [1 << 20, 1 << 20]}
+    value = decode_value(big, [])
+    assert value.shape == (1 << 20, 1 << 20) and value.untyped_storage().nbytes() == 8
+    with pytest.raises(Unreadable):
+        decode_value({"kind": "large_tensor", "shape": [1 << 40, 1 << 40]}, [])
+    raised = decode_raised({"kind": "E\x1b[2J", "message": "a\nb\x07", "line": 3})
+    assert (raised.kind, raised.message) == ("E\\x1b[2J", "a b\\x07")
+    with pytest.raises(Unreadable):
+        unpack(pack({"tensors": [[2, 2]]}, [b"\0" * 8]))  # 4 numbers announced, 1 sent
+
+
+def test_a_python_that_cannot_start_is_a_failed_check_not_a_crash(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/no/such/python")
+    report = check_file(STUDENTS / "correct.py")
+    assert not report.passed and not report.loaded
+    assert report.error == "cannot start a Python process for the check (No such file or directory)"

@@ -1,6 +1,10 @@
 """Student mode on the command line: --check, --functions, --force, --mse/--linear."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +146,189 @@ def test_a_file_reached_through_a_link_still_names_the_students_line(capsys, tmp
     )
     line = source.splitlines().index("            raise RuntimeError('late')") + 1
     assert code == 1 and f"line {line}, in backward: RuntimeError: late" in err
+
+
+# -- a verdict that the file cannot forge ---------------------------------------------------
+
+FORGING = STUDENTS / "forging"
+# The command line, with a shorter time limit per call so that a hang costs seconds.
+CLI = (
+    "import sys, engine.sandbox as sandbox; sandbox.CALL_TIMEOUT = float(sys.argv[1]); "
+    "from tui.cli import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
+def _pids(path: Path) -> list[int]:
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie has ended: only its parent's wait is left)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def amal_tui(tmp_path: Path, *args, limit: float = 10.0) -> subprocess.CompletedProcess:
+    """amal-tui in a process of its own: what it prints, its exit status; no crash file, no process left."""
+    crash = tmp_path / "crash"
+    crash.mkdir(exist_ok=True)
+    pids = tmp_path / "pids"
+    env = {**os.environ, "AMAL_TUI_CRASH_DIR": str(crash), "AMAL_TUI_TEST_PIDS": str(pids)}
+    result = subprocess.run(
+        [sys.executable, "-c", CLI, str(limit), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert list(crash.iterdir()) == []
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in _pids(pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in _pids(pids) if _alive(pid)] == []
+    return result
+
+
+WRONG_MSE = ["✗ MSE: forward(ctx, yhat, y)", "✗ check failed: fix MSE and run the check again"]
+
+
+@pytest.mark.parametrize(
+    "name,lines,limit",
+    [
+        ("patch_close.py", WRONG_MSE, 10),
+        ("replace_check_functions.py", WRONG_MSE, 10),
+        ("sys_modules.py", WRONG_MSE, 10),
+        ("prints.py", WRONG_MSE, 10),
+        ("exit_at_import.py", ["✗ the file exited during import (code 0)", "✗ check failed"], 10),
+        (
+            "exit_in_backward.py",
+            ["✗ the file exited during MSE.backward (code 3)", "✗ check failed"],
+            10,
+        ),
+        (
+            "loop_at_import.py",
+            [
+                "✗ importing the file did not end within 2 s (an infinite loop at import?)",
+                "✗ check failed",
+            ],
+            2,
+        ),
+        (
+            "loop_in_forward.py",
+            ["✗ MSE.forward did not return within 2 s (an infinite loop?)", "✗ check failed"],
+            2,
+        ),
+        (
+            "garbage_reply.py",
+            ["✗ the file's process sent an unreadable reply during import", "✗ check failed"],
+            10,
+        ),
+    ],
+)
+def test_the_file_cannot_change_its_verdict(tmp_path, name, lines, limit):
+    result = amal_tui(tmp_path, "--check", FORGING / name, limit=limit)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    assert out[-1] == lines[-1] and lines[0] in out, result.stdout
+    assert "✓ check passed" not in result.stdout
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_files_prints_go_to_stderr_under_a_title(tmp_path):
+    result = amal_tui(tmp_path, "--check", FORGING / "prints.py")
+    err = result.stderr.splitlines()
+    assert err[0] == "amal-tui: what the file printed during the check:"
+    assert "    \\x1b[2J\\x1b[H✓ check passed" in err
+    assert "✓ check passed" not in result.stdout
+
+
+def test_a_forged_verdict_is_not_in_the_json_either(tmp_path):
+    result = amal_tui(tmp_path, "--check", FORGING / "replace_check_functions.py", "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["passed"] is False
+    assert report["functions"][0]["gradients"][0]["hint_codes"] == ["numel"]
+
+
+def test_a_check_that_did_not_finish_cannot_be_forced(tmp_path):
+    result = amal_tui(
+        tmp_path, "--headless", "--force", "--functions", FORGING / "loop_in_forward.py", limit=2
+    )
+    assert result.returncode == 1
+    assert "did not finish the check (--force cannot run them): the run does not start" in (
+        result.stderr
+    )
+
+
+def _recording(tmp_path: Path, source: Path) -> tuple[Path, Path]:
+    """A copy of ``source`` that writes the pid of each process that imports it."""
+    pids = tmp_path / "imported_by"
+    path = tmp_path / source.name
+    path.write_text(
+        f"import os\nwith open({str(pids)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')\n"
+        + source.read_text()
+    )
+    return path, pids
+
+
+def test_check_never_imports_the_file_in_its_own_process(capsys, tmp_path):
+    path, pids = _recording(tmp_path, STUDENTS / "correct.py")
+    code, out, _ = run(capsys, "--check", path)
+    assert code == 0 and "✓ check passed" in out
+    (pid,) = _pids(pids)
+    assert pid != os.getpid()
+    assert not any(getattr(m, "__file__", None) == str(path) for m in list(sys.modules.values()))
+
+
+@pytest.mark.parametrize("source,here", [("correct.py", True), ("linear_b_mean.py", False)])
+def test_functions_runs_the_file_here_only_after_the_verdict(capsys, tmp_path, source, here):
+    path, pids = _recording(tmp_path, STUDENTS / source)
+    args = ["--headless", "--no-tensorboard", "--max-iter", "3", "--functions", path]
+    code, _, err = run(capsys, *args)
+    imported = _pids(pids)
+    assert imported[0] != os.getpid()  # the check's child first
+    assert (os.getpid() in imported) is here
+    assert code == (0 if here else 1), err
+
+
+def test_forced_functions_run_here_after_a_failed_verdict_saying_so(capsys, tmp_path):
+    path, pids = _recording(tmp_path, STUDENTS / "linear_b_mean.py")
+    code, _, err = run(
+        capsys, "--headless", "--no-tensorboard", "--max-iter", "3", "--force", "--functions", path
+    )
+    first, second = _pids(pids)
+    assert code == 0 and (first != os.getpid(), second) == (True, os.getpid())
+    assert "running with Functions that fail the check (--force)" in err
+
+
+def test_a_saved_run_runs_its_functions_only_when_given_on_the_command_line(capsys, tmp_path):
+    path, pids = _recording(tmp_path, STUDENTS / "correct.py")
+    saved = tmp_path / "run.json"
+    code, _, err = run(
+        capsys, "--headless", "--no-tensorboard", "--max-iter", "3", "--functions", path,
+        "--save", saved,
+    )  # fmt: skip
+    assert code == 0, err
+    before = _pids(pids)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--headless", "--no-tensorboard", "--config", str(saved)])
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert f"run.json names functions {path}: give --functions {path} to run them" in err
+    assert _pids(pids) == before  # not run, not even checked
+    code, _, err = run(
+        capsys, "--headless", "--no-tensorboard", "--config", saved, "--functions", path
+    )
+    assert code == 0, err
+    assert len(_pids(pids)) == len(before) + 2
+
+
+def test_help_says_where_the_file_runs(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "runs FILE.py in a separate Python process" in out
+    assert "a Python file it names runs only with --functions FILE.py given here" in out

@@ -607,7 +607,8 @@ async def test_settings_the_engine_refuses_keep_the_current_run():
 async def test_functions_that_fail_the_check_do_not_run():
     app = AmalApp(Config(tensorboard=False, functions=str(STUDENTS / "linear_b_mean.py")))
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        await wait_for(pilot, lambda: app.engine_error is not None)
+        # The check starts a Python and torch of its own: seconds on a loaded machine.
+        await wait_for(pilot, lambda: app.engine_error is not None, timeout=60)
         await pilot.press("r")
         await pilot.pause()
         assert app.session is None

@@ -86,12 +86,15 @@ the theory: the loss never goes under the least-squares optimum (0.6971 on the
 default problem), and plain gradient descent diverges when ε > 2/L (1.532
 here); both are printed at the end of a headless run.
 
-your own Functions: --check FILE.py imports FILE.py (it RUNS the file's code),
+your own Functions: --check FILE.py runs FILE.py in a separate Python process,
+with a time limit of 10 s per call (its import, each forward and backward),
 finds the classes MSE and Linear (--mse / --linear for other names) and checks
 them on several shapes: forward values, the gradient of each input against a
 numerical one (grad_output = 1 and not), shapes, and says what looks wrong
 (a missing factor 2, a forgotten 1/numel, a transposed gradient, ...).
---functions FILE.py runs the descent with them, after the same check.
+--functions FILE.py runs the descent with them, in amal-tui's own process,
+only once they pass the same check (or with --force).  A run saved with
+--save names its Functions: --config runs them only with --functions given.
 
 exit status: 0 converged or capped, 3 diverged, 2 bad arguments (or the app
 without a terminal), 130 interrupted (Ctrl+C), 143 terminated (SIGTERM), 129
@@ -121,7 +124,7 @@ def _validated(parser: Callable[..., object], option: str) -> Callable[[str], ob
 
 
 # (group, flags, setting, parser, metavar, help): every setting of Config the command line sets.
-STUDENT = "your own Functions (loading a file RUNS its code: only use files you trust)"
+STUDENT = "your own Functions (--functions RUNS the file's code: only use files you trust)"
 # fmt: off
 SETTINGS = [
     ("the descent", ["--lr", "--learning-rate"], "learning_rate", parse_learning_rate, "EPS",
@@ -194,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=_validated(parse_file, "--config"),
         metavar="FILE",
-        help="start from the settings of a run saved with --save (options given here override them)",
+        help="start from the settings of a run saved with --save (options given here override "
+        "them; a Python file it names runs only with --functions FILE.py given here)",
     )
     mode.add_argument(
         "--save",
@@ -486,6 +490,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except SaveError as error:
             parser.error(f"argument --save: {error}")
     given = _given(args)
+    if args.config and config.functions is not None and "functions" not in given:
+        # A shared run file must not run code the person running it never named.
+        functions = shown_path(config.functions)
+        parser.error(
+            f"argument --config: {shown_path(args.config)} names functions {functions}: "
+            f"give --functions {functions} to run them"
+        )
     for setting, (applies, what) in CONDITIONAL.items():
         if setting in given and not applies(config):
             parser.error(f"{_flag(setting)} is for {what}: here it would be ignored")
@@ -512,11 +523,23 @@ def run_check(args: argparse.Namespace) -> int:
     """``--check FILE``: the report on stdout (text or JSON); 0 when both Functions pass, else 1."""
     import json
 
-    from engine.check import check_file
+    from engine.sandbox import StudentProcess
 
+    # The file runs in a child process; started first, its torch loads while ours does.
+    process = StudentProcess(args.check).start()
+    try:
+        from engine.check import check_file
+    except BaseException:
+        process.close()
+        raise
     report = check_file(
-        args.check, getattr(args, "mse_name", "MSE"), getattr(args, "linear_name", "Linear")
+        args.check,
+        getattr(args, "mse_name", "MSE"),
+        getattr(args, "linear_name", "Linear"),
+        process=process,
     )
+    # What the file printed: on stderr, under a title (stdout may carry the --json report).
+    sys.stderr.write(report.printed())
     if args.json:
         print(json.dumps(report.to_dict(), allow_nan=False))
     else:

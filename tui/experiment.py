@@ -135,15 +135,25 @@ class Experiment:
         )
 
 
-def _student_functions(config: Config, warn: Callable[[str], None]) -> dict[str, type]:
-    """The student's classes, once they pass the check (or fail it, with ``--force``)."""
-    from engine.check import load_and_check
+def _student_functions(
+    config: Config, warn: Callable[[str], None], process: Any = None
+) -> dict[str, type]:
+    """The student's classes, loaded here once they pass the check (or fail it, with ``--force``).
 
-    mse, linear, report = load_and_check(config.functions, config.mse_name, config.linear_name)
-    if mse is None or linear is None or not (report.passed or config.force):
-        why = "cannot be loaded" if mse is None else "fail the check (--force runs them anyway)"
+    The check runs the file in a child process; only its verdict lets the file run here.
+    """
+    from engine.check import load_and_check, refusal
+
+    mse, linear, report = load_and_check(
+        config.functions,
+        config.mse_name,
+        config.linear_name,
+        force=config.force,
+        process=process,
+    )
+    if mse is None or linear is None:
         raise FunctionsRefused(
-            f"the Functions of {shown_path(config.functions)} {why}", report.text()
+            f"the Functions of {shown_path(config.functions)} {refusal(report)}", report.text()
         )
     if not report.passed:
         warn(
@@ -167,18 +177,28 @@ def build_experiment(
     cannot be used, :class:`FunctionsRefused` for a student's Functions that
     cannot run.
     """
-    from engine.compare import compare_descents
-    from engine.descent import Descent
-    from engine.headless import run_warnings
-    from engine.problem import make_problem
-    from engine.session import Session
+    process = None
+    if config.functions is not None and not (reuse is not None and reuse.uses_functions_of(config)):
+        from engine.sandbox import StudentProcess
 
-    if config.functions is None:
-        functions: dict[str, type] = {}
-    elif reuse is not None and reuse.uses_functions_of(config):
-        functions = reuse.functions
-    else:
-        functions = _student_functions(config, warn)
+        # The check runs the file in a child process: started first, its torch loads while ours does.
+        process = StudentProcess(str(config.functions)).start()
+    try:
+        from engine.compare import compare_descents
+        from engine.descent import Descent
+        from engine.headless import run_warnings
+        from engine.problem import make_problem
+        from engine.session import Session
+
+        if config.functions is None:
+            functions: dict[str, type] = {}
+        elif process is None:
+            functions = reuse.functions
+        else:
+            functions = _student_functions(config, warn, process)
+    finally:
+        if process is not None:
+            process.close()
 
     if reuse is not None and config.same_problem(reuse.config):
         problem = reuse.problem

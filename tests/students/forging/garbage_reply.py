@@ -1,0 +1,41 @@
+"""A wrong MSE whose file writes garbage on every file descriptor it finds open, the checker's pipe too."""
+
+import os
+
+import _record  # noqa: F401
+import torch
+from torch.autograd import Function
+
+for _fd in range(3, 64):
+    try:
+        os.write(_fd, b"XXXXXXXXXXXXXXXX")
+    except OSError:
+        pass
+
+
+class MSE(Function):
+    @staticmethod
+    def forward(ctx, yhat, y):
+        ctx.save_for_backward(yhat, y)
+        return torch.sum((yhat - y) ** 2) / y.numel()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        yhat, y = ctx.saved_tensors
+        grad_yhat = 2 * (yhat - y) * grad_output  # forgets / y.numel()
+        return grad_yhat, -grad_yhat
+
+
+class Linear(Function):
+    @staticmethod
+    def forward(ctx, X, W, b):
+        ctx.save_for_backward(X, W)
+        return X @ W + b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        X, W = ctx.saved_tensors
+        grad_X = grad_output @ W.t()
+        grad_W = X.t() @ grad_output
+        grad_b = grad_output.sum(0, keepdim=True)
+        return grad_X, grad_W, grad_b
