@@ -35,10 +35,31 @@ class PtyRun:
     key_times: dict[str, float] = field(default_factory=dict)
     chunks: list[tuple[float, bytes]] = field(default_factory=list)
     """Everything written, with the time it came (only when ``record``)."""
+    hang_up_s: float | None = None
+    """When the terminal was closed (``hang_up``), seconds after the start."""
+    exited_s: float | None = None
+    """When the program was seen gone, seconds after the start."""
+    pid: int | None = None
+    cpu_s: float | None = None
+    """CPU seconds (user + system) the program used in ``cpu_window`` (Linux)."""
+
+    @property
+    def gone_after_hang_up_s(self) -> float | None:
+        """Seconds from the closed terminal to the program's exit."""
+        if self.hang_up_s is None or self.exited_s is None:
+            return None
+        return self.exited_s - self.hang_up_s
 
     def output(self, until: float | None = None) -> bytes:
         """What was written (until ``until`` seconds after the start)."""
         return b"".join(data for at, data in self.chunks if until is None or at <= until)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its threads so far (Linux's /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_in_pty(
@@ -54,19 +75,39 @@ def run_in_pty(
     record: bool = False,
     signals: list[tuple[float, int]] = (),
     after_text: bool = False,
+    hang_up: float | str | None = None,
+    leader_ignores_hang_up: bool = False,
+    cpu_window: tuple[float, float] | None = None,
+    cwd: str | None = None,
 ) -> PtyRun:
     """Run ``command`` at ``size`` (columns, rows), typing ``keys`` at their times.
 
     ``text``: a regex waited for in the output (escape codes removed); with
     ``stop_after_text``, the run ends that many seconds after it appears; with
     ``after_text``, the times of ``keys`` and ``signals`` count from then.
+
+    ``hang_up``: at that time (or once that regex appears after ``text``) the terminal is closed, as a dropped SSH link closes it
+    (the kernel hangs up the pty: reads see EOF, writes fail, the session leader gets
+    SIGHUP); the run then waits for the program to exit.  With
+    ``leader_ignores_hang_up`` the program runs under a session leader that ignores
+    SIGHUP and stays, so that only the terminal itself says it is gone.
+    ``cpu_window``: (start, end) times between which the program's CPU time is measured.
     """
     columns, rows = size
     pid, fd = pty.fork()
     if pid == 0:  # the child: the program, in the terminal
         os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
         os.environ.setdefault("TERM", "xterm-256color")
         os.environ["COLUMNS"], os.environ["LINES"] = str(columns), str(rows)
+        if leader_ignores_hang_up:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            program = os.fork()
+            if program:
+                _, status = os.waitpid(program, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
         try:
             os.execvp(command[0], command)
         finally:
@@ -81,6 +122,10 @@ def run_in_pty(
     started = time.monotonic()
     deadline = started + timeout
     status = None
+    result.pid = pid
+    cpu_start = None
+    hang_up_pattern = re.compile(hang_up.encode()) if isinstance(hang_up, str) else None
+    hang_up_tail = b""
     while True:
         now = time.monotonic()
         elapsed = now - started
@@ -99,16 +144,36 @@ def run_in_pty(
                 os.kill(pid, pending_signals.pop(0)[1])
             except ProcessLookupError:
                 pending_signals.clear()
+        if cpu_window is not None and elapsed >= 0:
+            if cpu_start is None and elapsed >= cpu_window[0]:
+                cpu_start = process_cpu_seconds(pid)
+            elif cpu_start is not None and result.cpu_s is None and elapsed >= cpu_window[1]:
+                result.cpu_s = process_cpu_seconds(pid) - cpu_start
+        if hang_up_pattern is not None and result.text_s is not None and fd >= 0:
+            hang_up_now = bool(hang_up_pattern.search(hang_up_tail))
+        else:
+            hang_up_now = isinstance(hang_up, (int, float)) and elapsed >= hang_up
+        if hang_up_now and result.hang_up_s is None and fd >= 0:
+            os.close(fd)
+            result.hang_up_s = now - started
+            fd = -1
         if now > deadline:
             break
-        ready, _, _ = select.select([fd], [], [], 0.01)
+        if fd < 0:
+            time.sleep(0.005)
+            ready = []
+        else:
+            ready, _, _ = select.select([fd], [], [], 0.01)
         if ready:
             try:
                 data = os.read(fd, 65536)
             except OSError:
                 data = b""
             if not data:
-                break
+                # The program closed the terminal (it is exiting): wait for its status.
+                os.close(fd)
+                fd = -1
+                continue
             elapsed = time.monotonic() - started
             result.bytes_total += len(data)
             if record:
@@ -117,6 +182,8 @@ def run_in_pty(
                 result.first_paint_s = elapsed
             if window is not None and window[0] <= elapsed <= window[1]:
                 window_bytes += len(data)
+            if hang_up_pattern is not None and result.text_s is not None:
+                hang_up_tail = (hang_up_tail + ANSI.sub(b"", data))[-8192:]
             if pattern is not None and result.text_s is None:
                 tail = (tail + ANSI.sub(b"", data))[-8192:]
                 if pattern.search(tail):
@@ -126,6 +193,7 @@ def run_in_pty(
         done, child_status = os.waitpid(pid, os.WNOHANG)
         if done:
             status = child_status
+            result.exited_s = time.monotonic() - started
             break
     if status is None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -138,7 +206,8 @@ def run_in_pty(
             if done:
                 status = child_status
                 break
-    os.close(fd)
+    if fd >= 0:
+        os.close(fd)
     if status is not None:
         result.exit_code = os.waitstatus_to_exitcode(status)
     if window is not None:

@@ -52,6 +52,7 @@ from .pacing import Pacer, next_speed, speed_text
 from .parameters import TO_OPTIMUM, TO_TRUTH, ParameterPanel
 from .prompts import PromptScreen, ReportScreen
 from .status_line import LOADING, StatusInfo, StatusLine
+from .terminal import ExitGuard, TerminalDriver
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
 MIN_WIDTH, MIN_HEIGHT = 72, 22
@@ -69,6 +70,16 @@ RATE_WINDOW = 1.0
 DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
 # The student's Functions failed the check: the exit status of ``--check`` too.
 EXIT_REFUSED = 1
+# Leaving (q, a signal, a terminal gone): the run stops at its next chunk, a save in
+# progress finishes, the log is flushed, and the process is gone within EXIT_DEADLINE
+# seconds whatever hangs (SAVE_LIMIT more while a save is being written).  Each wait of
+# the way has its own bound, so that the deadline is a last resort.
+EXIT_DEADLINE = 1.5
+SAVE_LIMIT = 10.0
+RUN_STOP_WAIT = 0.5
+LOCK_WAIT = 0.5
+# Exit status when the terminal went away (as a hang-up's SIGHUP: 128 + 1).
+EXIT_TERMINAL_LOST = 129
 # What a key may do while a prompt, the help or a report covers the screen.
 ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
 
@@ -115,6 +126,10 @@ def _one_line(error: BaseException) -> str:
     else:
         text = f"{type(error).__name__}: {error}"
     return (text.splitlines() or [type(error).__name__])[0]
+
+
+class LoadAbandoned(Exception):
+    """The app left while data were being read."""
 
 
 class AmalApp(App[int]):
@@ -189,7 +204,18 @@ class AmalApp(App[int]):
         # Held by whichever worker uses the Experiment (a run's chunk, a save): the last
         # line of defence at exit.
         self._session_lock = threading.Lock()
-        self._watched_signals: list[int] = []
+        self._previous_handlers: dict[int, Any] = {}
+        self._terminal: TerminalDriver | None = None
+        self._event_loop: Any = None
+        self._quitting = False
+        self._signals = 0
+        self.guard = ExitGuard(
+            self._restore_terminal,
+            lambda: self._save_worker is not None,
+            deadline=EXIT_DEADLINE,
+            busy_limit=SAVE_LIMIT,
+        )
+        """Bounds the shutdown (armed by ``run_app``, not in tests)."""
         self._epoch = 0
         self._announced: set[int] = set()
         self._rate: deque[tuple[float, int]] = deque()
@@ -304,6 +330,8 @@ class AmalApp(App[int]):
     @work(thread=True, exit_on_error=False, group="engine", name="load engine")
     def _load_engine(self, config: Config, reuse: Experiment | None) -> None:
         def progress(fraction: float) -> None:
+            if self.guard.started:
+                raise LoadAbandoned("the app is leaving")  # no need to read the rest
             self.post_message(DataProgress(config.data, fraction))
 
         experiment = self._factory(config, self._warn, reuse=reuse, progress=progress)
@@ -481,14 +509,19 @@ class AmalApp(App[int]):
             if speed is not None:
                 stop.wait(pacer.wait(time.perf_counter()))
 
-    async def _stop_run(self) -> None:
+    async def _stop_run(self, timeout: float | None = None) -> None:
         """Pause the run, if any, and wait until its worker has stopped (one chunk at most)."""
+        import asyncio
+
         worker = self._run_worker
         if worker is None:
             return
         self._stop.set()
         try:
-            await worker.wait()
+            if timeout is None:
+                await worker.wait()
+            else:
+                await asyncio.wait_for(asyncio.shield(worker.wait()), timeout)
         except WorkerFailed:
             pass  # reported by on_worker_state_changed
         except Exception:  # noqa: BLE001 - cancelled at exit: it has stopped all the same
@@ -730,7 +763,7 @@ class AmalApp(App[int]):
             self._redraw()
             return
         await self._stop_run()
-        if self._finished_note():
+        if self._finished_note() or self._quitting or self.guard.started:
             return
         self._epoch += 1
         self._rate.clear()
@@ -872,64 +905,134 @@ class AmalApp(App[int]):
         await self.action_quit()
 
     async def action_quit(self, return_code: int = 0) -> None:
-        await self._stop_run()
+        if self._quitting:
+            return
+        self._quitting = True
+        self.guard.begin(return_code)
+        if self._terminal is not None:
+            self._terminal.leaving()
+        await self._stop_run(timeout=RUN_STOP_WAIT)
         await self._finish_save()
-        self._close_experiment()
+        self._close_experiment(timeout=LOCK_WAIT)
         self.exit(return_code=return_code)
+
+    # -- leaving from outside: signals, a terminal gone ---------------------------------
+
+    def get_driver_class(self) -> Any:
+        from textual.drivers.linux_driver import LinuxDriver
+
+        driver = super().get_driver_class()
+        return TerminalDriver if driver is LinuxDriver else driver
+
+    def use_terminal(self, driver: TerminalDriver) -> None:
+        """Called by the TerminalDriver this app runs on."""
+        self._terminal = driver
+
+    def terminal_lost(self) -> None:
+        """The terminal went away (a dropped SSH link): leave as a hang-up does. Thread-safe."""
+        self._leave(EXIT_TERMINAL_LOST, signalled=False)
 
     def _watch_signals(self) -> None:
         """SIGTERM (kill) and SIGHUP (an SSH link that drops) quit as q does: nothing lost.
 
         Their default action kills the process at once: the terminal is left in
-        the app's modes and the last TensorBoard writes are never flushed.
+        the app's modes and the last TensorBoard writes are never flushed.  Python
+        handlers, not the event loop's: they run even while the loop is stuck, and
+        a second signal exits at once.
         """
         import asyncio
         import signal
 
+        self._event_loop = asyncio.get_running_loop()
         if threading.current_thread() is not threading.main_thread():
             return
-        loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             try:
-                loop.add_signal_handler(signum, self._quit_on_signal, signum)
-            except (NotImplementedError, RuntimeError, ValueError):
+                self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+            except (OSError, RuntimeError, ValueError):
                 return  # not on this platform: the default action stays
-            self._watched_signals.append(signum)
 
-    def _quit_on_signal(self, signum: int) -> None:
-        self.call_next(self.action_quit, 128 + signum)
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._leave(128 + signum, signalled=True)
+
+    def _leave(self, code: int, *, signalled: bool) -> None:
+        """Quit as q does, from a signal handler or any thread; a second signal exits at once.
+
+        A hang-up is seen twice (the terminal's end, and the kernel's SIGHUP): only a
+        signal after a signal counts as the second.
+        """
+        if signalled:
+            self._signals += 1
+            if self._signals > 1:
+                self.guard.exit_now(code)
+                return
+        if self.guard.started:
+            return
+        self.guard.begin(code)
+        if self._terminal is not None:
+            self._terminal.leaving()
+        self._stop.set()  # the run stops at its next chunk, whatever the event loop is doing
+        try:
+            self._event_loop.call_soon_threadsafe(self._quit_soon, code)
+        except (AttributeError, RuntimeError):  # no loop yet, or closed: the app is over
+            self.guard.exit_now(code)
+
+    def _quit_soon(self, code: int) -> None:
+        self.call_next(self.action_quit, code)
 
     def _unwatch_signals(self) -> None:
-        import asyncio
+        import signal
 
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        if self.guard.armed:
+            # Keep them: past this point a signal exits at once with its status.
             return
-        for signum in self._watched_signals:
-            loop.remove_signal_handler(signum)
-        self._watched_signals.clear()
+        for signum, handler in self._previous_handlers.items():
+            try:
+                signal.signal(signum, handler)
+            except (OSError, RuntimeError, ValueError):
+                pass
+        self._previous_handlers.clear()
+
+    def _restore_terminal(self) -> None:
+        if self._terminal is not None:
+            self._terminal.restore_now()
 
     async def _finish_save(self) -> None:
-        """Nothing lost: a save in progress ends before the app does."""
+        """Nothing lost: a save in progress ends before the app does (SAVE_LIMIT at most)."""
+        import asyncio
+
         worker = self._save_worker
-        if worker is not None:
-            try:
-                await worker.wait()
-            except Exception:  # noqa: BLE001 - its failure is reported by _save_finished
-                pass
+        if worker is None:
+            return
+        deadline = time.monotonic() + SAVE_LIMIT
+        # Asked for a moment ago, its thread may not have started: waiting on a worker that
+        # has not started raises, and the app's exit would cancel it (the save lost).
+        while worker.state is WorkerState.PENDING and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(asyncio.shield(worker.wait()), deadline - time.monotonic())
+        except Exception:  # noqa: BLE001 - its failure is reported by _save_finished
+            pass
 
     def on_unmount(self) -> None:
         # Whatever ended the app: stop the run and flush the log (after a save, under the lock).
         self._unwatch_signals()
         self._stop.set()
-        self._close_experiment()
+        self._close_experiment(timeout=LOCK_WAIT)
 
-    def _close_experiment(self, experiment: Experiment | None = None) -> None:
+    def _close_experiment(
+        self, experiment: Experiment | None = None, timeout: float | None = None
+    ) -> None:
+        """Flush and close its logs, once no worker uses it (``timeout``: give up after that)."""
         experiment = experiment or self.experiment
-        if experiment is not None:
-            with self._session_lock:
-                experiment.close()
+        if experiment is None:
+            return
+        if not self._session_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return  # a chunk that does not end (a student's Function stuck): the exit goes on
+        try:
+            experiment.close()
+        finally:
+            self._session_lock.release()
 
     # Textual has no public hook for an unexpected exception in a handler: it restores the
     # terminal, prints the traceback and sets ``return_code`` to 1 (public).  This private
@@ -985,7 +1088,11 @@ def run_app(
     line on stderr and returns 1.  ``app`` and ``headless`` are for tests.
     """
     app = app or AmalApp(config, fps=fps, speed=speed)
+    # A real terminal: whatever ends the app, the process is gone by the guard's deadline
+    # (a worker thread still busy would otherwise hold the interpreter's exit).
+    app.guard.armed = not headless
     app.run(mouse=mouse, headless=headless)
+    app.guard.begin(app.return_code or 0)
     if app.refused is not None and app.crash is None:
         print(f"amal-tui: {app.refused}", file=sys.stderr)
         return EXIT_REFUSED
