@@ -151,6 +151,9 @@ def test_help_teaches(capsys):
     assert exit_.value.code == 0
     for word in ("--headless", "--lr", "--init-seed", "--logdir", "n = 1475", "exit status"):
         assert word in out
+    words = " ".join(out.split())  # whatever the wrapping
+    for word in ("143 terminated (SIGTERM)", "129 hung up (SIGHUP)", "run.losses.csv"):
+        assert word in words
 
 
 def test_unexpected_error_writes_a_crash_report(capsys, monkeypatch, tmp_path):

@@ -99,8 +99,10 @@ only once they pass the same check (or with --force).  A run saved with
 exit status: 0 converged or capped, 3 diverged, 2 bad arguments (or the app
 without a terminal), 130 interrupted (Ctrl+C), 143 terminated (SIGTERM), 129
 hung up (SIGHUP), 141 the reader of the output went away (| head) -- with
---save, a stopped run and a run whose output fails are saved all the same; 1 a failed --check, Functions that fail the check, or an
-unexpected error (a crash report file is written)."""
+--save, a stopped run and a run whose output fails are saved all the same; 1 a
+failed --check, Functions that fail the check, a failed save, an output that
+cannot be written (closed stdout, full disk), or an unexpected error (a crash
+report file is written)."""
 
 
 class _Parser(argparse.ArgumentParser):
