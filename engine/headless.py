@@ -220,7 +220,8 @@ def student_functions(config: Config, json_output: bool, out: TextIO, err: TextI
     mse, linear, report = load_and_check(
         config.functions, config.mse_name, config.linear_name, force=config.force
     )
-    err.write(report.printed())
+    if report.output:
+        err.write(report.printed())
     if mse is not None and report.passed:
         err.write(f"amal-tui: ✓ {shown_path(config.functions)}: MSE and Linear pass the check\n")
         return {"mse": mse, "linear": linear}, None

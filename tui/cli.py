@@ -540,8 +540,9 @@ def run_check(args: argparse.Namespace) -> int:
         getattr(args, "linear_name", "Linear"),
         process=process,
     )
-    # What the file printed: on stderr, under a title (stdout may carry the --json report).
-    sys.stderr.write(report.printed())
+    printed = report.printed()
+    if printed:  # on stderr, under a title: stdout may carry the --json report
+        sys.stderr.write(printed)
     if args.json:
         print(json.dumps(report.to_dict(), allow_nan=False))
     else:
