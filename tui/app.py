@@ -11,9 +11,10 @@ the run on screen as it was.
 A run is a second thread worker that steps the Experiment (one Session, or one
 per learning rate of a comparison) in chunks of about ``CHUNK_SECONDS`` and
 posts a :class:`RunProgress` after each; consecutive unread ones merge.  The
-worker never touches a widget.  The app redraws on a timer, each panel at its
-own rate (text often, the chart a few times per second, all of them no more
-than ``fps`` times per second when asked), and only what changed: every redraw
+worker never touches a widget.  The app redraws on a timer set only when a panel
+changed, each panel at its own rate (text often, the chart a few times per
+second, slower while a run is watched at a few iterations a second, all of
+them no more than ``fps`` times per second when asked), and only what changed: every redraw
 takes the GIL from the engine and bytes from an SSH link.  Only one thread
 mutates the Experiment at a time: the UI thread steps, resets, saves or
 replaces it only after the run worker stopped.
