@@ -353,13 +353,59 @@ def bench_tui(quick: bool) -> None:
     row("KiB/s written while idle (goal ≈ 0)", idle_kib, 0.1, at_least=False, unit="")
 
 
+def cpu_share(command: list[str], keys: list[tuple[float, str]], text: str | None) -> float:
+    """The CPU seconds ``command`` uses per wall second, over CPU_WINDOW, in a 100×30 pty."""
+    from ptyrun import run_in_pty
+
+    start, end = CPU_WINDOW
+    run = run_in_pty(
+        command,
+        keys=[*keys, (end + 0.3, "q")],
+        text=text,
+        after_text=text is not None,
+        cpu_window=CPU_WINDOW,
+        timeout=end + 40,
+    )
+    if run.cpu_s is None:
+        raise RuntimeError(f"{command[0]}: no CPU figure (did it start?)")
+    return run.cpu_s / (end - start)
+
+
+# Seconds after the first screen between which CPU time is counted (keys come before).
+CPU_WINDOW = (3.0, 13.0)
+
+
+def bench_cpu() -> None:
+    """What watching costs a shared server: the app's CPU, beside top's, in the same run."""
+    print("\n5. CPU of one core while watching, at 100×30, over 10 s (beside top -d 0.25)")
+    slow = ["--no-tensorboard", "--speed", "10", "--threshold", "-1", "--max-iter", "100000000"]
+    # ε = 0.0001: the loss and every entry of W, b change at each iteration (the most to draw).
+    slow += ["--lr", "1e-4"]
+    animating = cpu_share([amal_tui(), *slow], [(0.3, "r")], r"iteration 0")
+    paused = cpu_share([amal_tui(), *slow], [(0.3, "s")], r"iteration 0")
+    top = cpu_share(["top", "-d", "0.25"], [], None)
+    print(
+        f"  amal-tui animating at 10 iterations/s {animating:.1%}, paused {paused:.1%}; "
+        f"top redrawing 4 times a second {top:.1%}"
+    )
+    row("CPU share animating at --speed 10 (%)", animating * 100, 3, at_least=False, unit="")
+    row("CPU share paused (%)", paused * 100, 0.5, at_least=False, unit="")
+    row("CPU share animating / top -d 0.25", animating / max(top, 1e-9), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--quick", action="store_true", help="fewer iterations and rounds (for a smoke test)"
     )
     parser.add_argument("--no-tui", action="store_true", help="skip the app's figures")
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="only the CPU while watching (section 5)"
+    )
     args = parser.parse_args()
+    if args.cpu_only:
+        bench_cpu()
+        return
     print(
         f"amal-tui benchmarks — {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
@@ -371,6 +417,7 @@ def main() -> None:
         print("\n3. The app: skipped (--no-tui)")
     else:
         bench_tui(args.quick)
+        bench_cpu()
     missed = [r for r in RESULTS if r[3] == "MISS"]
     print(
         f"\n{len(RESULTS) - len(missed)} goals met"

@@ -49,3 +49,50 @@ def test_a_new_speed_starts_from_now():
     pacer = Pacer()
     pacer.due(1, now=0.0)
     assert pacer.due(100, now=50.0) == 1  # not 50 s of 100/s
+
+
+# -- what the app redraws while a run is watched, and when nothing moves ------------------
+
+
+def test_a_watched_run_redraws_at_the_rate_it_changes_and_an_idle_app_has_no_timer():
+    import time
+
+    from tui_support import ENDLESS, asyncio_test, settle
+
+    from tui.app import PERIODS_WATCHED, AmalApp
+    from tui.loss_chart import LossChart
+    from tui.parameters import ParameterPanel
+    from tui.status_line import StatusLine
+
+    @asyncio_test
+    async def watch() -> None:
+        app = AmalApp(ENDLESS, speed=10)
+        draws = {"status": 0, "parameters": 0, "chart": 0}
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            for name, widget in (
+                ("chart", app.query_one(LossChart)),
+                ("parameters", app.query_one(ParameterPanel)),
+                ("status", app.query_one(StatusLine)),
+            ):
+                show = widget.show
+
+                def counted(*args, _show=show, _name=name, **kwargs):
+                    draws[_name] += 1
+                    return _show(*args, **kwargs)
+
+                widget.show = counted
+            started = time.monotonic()
+            await pilot.press("r")
+            await pilot.pause(2.0)
+            counts, elapsed = dict(draws), time.monotonic() - started
+            await pilot.press("r")
+            await settle(pilot)
+            await pilot.pause(0.3)
+            # Nothing moves: no redraw is pending, no timer ticks.
+            assert app._redraw_timer is None
+        # 10 iterations a second, drawn at most at the watched rates (+1: the r key's own).
+        for name, period in zip(("status", "parameters", "chart"), PERIODS_WATCHED, strict=True):
+            assert 1 <= counts[name] <= elapsed / period + 1, (name, counts[name], elapsed)
+
+    watch()

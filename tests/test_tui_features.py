@@ -22,7 +22,7 @@ from tui_support import (
 )
 
 from engine.config import Config
-from tui.app import AmalApp, build_session, run_app
+from tui.app import PERIODS_IDLE, AmalApp, build_session, run_app
 from tui.comparison import ComparisonPanel
 from tui.hyperparameters import HyperparameterPanel
 from tui.loss_chart import LossChart
@@ -626,7 +626,7 @@ async def test_fps_caps_every_panels_redraws():
     # At most 2 per second, +1 for the redraw the r key itself makes at once.
     for name, count in counts.items():
         assert 2 <= count <= 2 * elapsed + 1, (name, count, elapsed)
-    assert AmalApp(CONFIG)._chart_periods == (0.25, 1 / 8)  # without --fps: the usual rates
+    assert AmalApp(CONFIG)._periods() == PERIODS_IDLE  # without --fps: the usual rates
     with pytest.raises(ValueError):
         AmalApp(CONFIG, fps=0)
 

@@ -11,9 +11,10 @@ the run on screen as it was.
 A run is a second thread worker that steps the Experiment (one Session, or one
 per learning rate of a comparison) in chunks of about ``CHUNK_SECONDS`` and
 posts a :class:`RunProgress` after each; consecutive unread ones merge.  The
-worker never touches a widget.  The app redraws on a timer, each panel at its
-own rate (text often, the chart a few times per second, all of them no more
-than ``fps`` times per second when asked), and only what changed: every redraw
+worker never touches a widget.  The app redraws on a timer set only when a panel
+changed, each panel at its own rate (text often, the chart a few times per
+second, slower while a run is watched at a few iterations a second, all of
+them no more than ``fps`` times per second when asked), and only what changed: every redraw
 takes the GIL from the engine and bytes from an SSH link.  Only one thread
 mutates the Experiment at a time: the UI thread steps, resets, saves or
 replaces it only after the run worker stopped.
@@ -58,12 +59,21 @@ from .terminal import ExitGuard, TerminalDriver
 MIN_WIDTH, MIN_HEIGHT = 72, 22
 # A run checks for a pause between chunks of about this many seconds.
 CHUNK_SECONDS = 0.03
-# The shortest time between two redraws: the status line; the parameters and the chart
-# while a run goes on (the chart at 4 Hz: ~16 KiB/s at 100x30), and when idle (a key's
-# effect shows at once, but holding a key down does not redraw at the key-repeat rate).
-TEXT_PERIOD = 0.1
-PARAMETERS_PERIOD, PARAMETERS_PERIOD_IDLE = 0.2, 0.1
-CHART_PERIOD, CHART_PERIOD_IDLE = 0.25, 1 / 8
+# The shortest time between two redraws of each panel: (status line, parameters, chart)
+# while a run goes fast (the chart at 4 Hz: ~16 KiB/s at 100x30); while a run is watched
+# at a few iterations a second (a redraw costs the same CPU however little moved: at
+# 10 it/s the status line shows every 2nd or 3rd iteration, 4 times a second as `top`
+# redraws, W, b and the chart move once a second); and when idle (a key's effect shows at once, but holding a key down does not
+# redraw at the key-repeat rate).  Nothing is redrawn, and no timer ticks, when nothing
+# changed.
+PERIODS_RUNNING = (0.1, 0.2, 0.25)
+PERIODS_WATCHED = (0.25, 1.0, 1.0)
+PERIODS_IDLE = (0.0, 0.1, 1 / 8)
+MIN_TIMER_DELAY = 0.001
+# How early a redraw timer may fire and still count as on time (seconds).
+TIMER_SLACK = 0.01
+# Up to this speed (iterations per second) a run is watched: PERIODS_WATCHED.
+WATCHED_SPEED = 30
 # steps/s is measured over about this many seconds.
 RATE_WINDOW = 1.0
 # The notebook's three learning rates: what c proposes first.
@@ -215,7 +225,7 @@ class AmalApp(App[int]):
             deadline=EXIT_DEADLINE,
             busy_limit=SAVE_LIMIT,
         )
-        """Bounds the shutdown (armed by ``run_app``, not in tests)."""
+        """Bounds the shutdown (armed on a real terminal, not in tests)."""
         self._epoch = 0
         self._announced: set[int] = set()
         self._rate: deque[tuple[float, int]] = deque()
@@ -223,14 +233,10 @@ class AmalApp(App[int]):
         self._views: tuple[RunView, ...] = ()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = False
         self._text_at = self._parameters_at = self._chart_at = -math.inf
+        self._redraw_timer: Any = None
+        self._redraw_due = math.inf
         # --fps N: no panel redraws more often than N times per second.
-        floor = 0.0 if fps is None else 1.0 / fps
-        self._text_period = floor
-        self._parameters_periods = (
-            max(PARAMETERS_PERIOD, floor),
-            max(PARAMETERS_PERIOD_IDLE, floor),
-        )
-        self._chart_periods = (max(CHART_PERIOD, floor), max(CHART_PERIOD_IDLE, floor))
+        self._fps_floor = 0.0 if fps is None else 1.0 / fps
 
     @property
     def session(self) -> Any:
@@ -265,7 +271,6 @@ class AmalApp(App[int]):
         self._show_size(self.size.width, self.size.height)
         self._show_mode(bool(self.config.compare))
         self._status_line.show(self._status_info())
-        self.set_interval(TEXT_PERIOD, self._redraw)
         # After the first frame: the import of torch holds the GIL and would delay it.
         self.call_after_refresh(self._start_load, self.config)
 
@@ -414,6 +419,7 @@ class AmalApp(App[int]):
             f"reading {name} {message.fraction:.0%}" if message.fraction < 1 else f"loaded {name}"
         )
         self._dirty_text = True
+        self._schedule_redraw()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -537,6 +543,7 @@ class AmalApp(App[int]):
         while len(self._rate) > 2 and message.at - self._rate[1][0] >= RATE_WINDOW:
             self._rate.popleft()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = True
+        self._schedule_redraw()
 
     def steps_per_second(self) -> float | None:
         """Iterations per second (of each run, while comparing: they go side by side)."""
@@ -604,14 +611,58 @@ class AmalApp(App[int]):
             out.append((TO_TRUTH, distance(snapshot.W, snapshot.b, problem.W_true, problem.b_true)))
         return tuple(out)
 
+    def _periods(self) -> tuple[float, float, float]:
+        """The shortest times between two redraws of (status line, parameters, chart) now."""
+        if not self.running:
+            periods = PERIODS_IDLE
+        elif self.speed is not None and self.speed <= WATCHED_SPEED:
+            periods = PERIODS_WATCHED
+        else:
+            periods = PERIODS_RUNNING
+        return tuple(max(period, self._fps_floor) for period in periods)
+
+    def _schedule_redraw(self) -> None:
+        """A redraw when the first dirty panel may be drawn again (no timer when none is dirty)."""
+        text, parameters, chart = self._periods()
+        if not (self._dirty_text or self._dirty_parameters or self._dirty_chart):
+            if self._redraw_timer is not None:  # drawn meanwhile (a forced redraw)
+                self._redraw_timer.stop()
+                self._redraw_timer, self._redraw_due = None, math.inf
+            return
+        due = min(
+            [self._text_at + text] * self._dirty_text
+            + [self._parameters_at + parameters] * self._dirty_parameters
+            + [self._chart_at + chart] * self._dirty_chart,
+            default=math.inf,
+        )
+        if due >= self._redraw_due:
+            return
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+        self._redraw_due = due
+        # Never 0: a Textual timer of 0 s that starts late divides by its interval, and dies.
+        delay = max(due - time.monotonic(), MIN_TIMER_DELAY)
+        self._redraw_timer = self.set_timer(delay, self._redraw_later)
+
+    def _redraw_later(self) -> None:
+        self._redraw_timer, self._redraw_due = None, math.inf
+        self._redraw()
+
     def _redraw(self, force: bool = False) -> None:
         """Draw what changed, each panel no more often than its period unless ``force``."""
-        now = time.monotonic()
-        running = self.running
+        try:
+            self._draw_dirty(force)
+        finally:
+            self._schedule_redraw()
+
+    def _draw_dirty(self, force: bool) -> None:
+        # A timer may fire a little before the time it was set for: it counts as on time.
+        now = time.monotonic() + TIMER_SLACK
+        text_period, parameters_period, chart_period = self._periods()
         views = self._views
         if views:
             self._announce()
-        if self._dirty_text and (force or now - self._text_at >= self._text_period):
+        if self._dirty_text and (force or now - self._text_at >= text_period):
             self._dirty_text = False
             self._text_at = now
             self._status_line.show(self._status_info())
@@ -620,18 +671,16 @@ class AmalApp(App[int]):
         theory = self.experiment.theory
         optimum = None if theory is None else theory.optimal_loss
         comparing = self.comparing
-        period = self._parameters_periods[0 if running else 1]
-        if self._dirty_parameters and (force or now - self._parameters_at >= period):
+        if self._dirty_parameters and (force or now - self._parameters_at >= parameters_period):
             self._dirty_parameters = False
             self._parameters_at = now
             if comparing:
                 lr_max = None if theory is None else theory.lr_max
-                self._comparison.show(views, lr_max, optimum, running)
+                self._comparison.show(views, lr_max, optimum, self.running)
             else:
                 snapshot = views[0].snapshot
                 self._parameters.show(snapshot, self._distances(snapshot))
-        period = self._chart_periods[0 if running else 1]
-        if self._dirty_chart and (force or now - self._chart_at >= period):
+        if self._dirty_chart and (force or now - self._chart_at >= chart_period):
             self._dirty_chart = False
             self._chart_at = now
             threshold = self.config.threshold
@@ -925,8 +974,9 @@ class AmalApp(App[int]):
         return TerminalDriver if driver is LinuxDriver else driver
 
     def use_terminal(self, driver: TerminalDriver) -> None:
-        """Called by the TerminalDriver this app runs on."""
+        """Called by the TerminalDriver this app runs on: a real terminal, not a test's."""
         self._terminal = driver
+        self.guard.armed = True
 
     def terminal_lost(self) -> None:
         """The terminal went away (a dropped SSH link): leave as a hang-up does. Thread-safe."""
@@ -1088,10 +1138,9 @@ def run_app(
     line on stderr and returns 1.  ``app`` and ``headless`` are for tests.
     """
     app = app or AmalApp(config, fps=fps, speed=speed)
-    # A real terminal: whatever ends the app, the process is gone by the guard's deadline
-    # (a worker thread still busy would otherwise hold the interpreter's exit).
-    app.guard.armed = not headless
     app.run(mouse=mouse, headless=headless)
+    # On a real terminal, whatever ended the app, the process is gone by the guard's
+    # deadline (a worker thread still busy would otherwise hold the interpreter's exit).
     app.guard.begin(app.return_code or 0)
     if app.refused is not None and app.crash is None:
         print(f"amal-tui: {app.refused}", file=sys.stderr)

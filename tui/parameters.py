@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import numpy as np
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
@@ -119,6 +120,12 @@ def parameter_text_block(snapshot: Any) -> Text:
     return out
 
 
+def _block_size(text: Text) -> tuple[int, int]:
+    """(width, height) of a block of lines, in terminal cells."""
+    lines = text.plain.split("\n")
+    return max(cell_len(line) for line in lines), len(lines)
+
+
 class ParameterPanel(ScrollableContainer, can_focus=False):
     """Shows the W and b of the last snapshot; redraws only when the text would change.
 
@@ -130,6 +137,7 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         super().__init__(id=id)
         self.border_title = "Parameters"
         self._shown: Text | None = None
+        self._shown_size: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="parameter-values")
@@ -147,5 +155,8 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         # Late in a run most digits stop moving: an identical panel is not sent again.
         if self._shown is not None and text == self._shown:
             return
-        self._shown = text
-        self.query_one("#parameter-values", Static).update(text)
+        # A layout pass (the whole screen's) only when the block's size changes: a new
+        # shape of W, a norm written wider; not when digits change in place.
+        size = _block_size(text)
+        self.query_one("#parameter-values", Static).update(text, layout=size != self._shown_size)
+        self._shown, self._shown_size = text, size

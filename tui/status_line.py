@@ -96,4 +96,5 @@ class StatusLine(Static):
         if info == self.info:
             return
         self.info = info
-        self.update(status_text(info))
+        # Two lines whatever they say: no layout pass, only these two lines repainted.
+        self.update(status_text(info), layout=False)
