@@ -569,9 +569,10 @@ def test_the_engine_owns_no_signal_handler_and_no_exit():
     for path in (Path(__file__).parents[1] / "engine").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [alias.name for alias in node.names]
-                module = getattr(node, "module", None) or ""
-                assert "signal" not in names and module != "signal", path
+            # Sending a signal (to the check's child) is fine; handling one is the front end's.
+            if isinstance(node, ast.ImportFrom) and node.module == "signal":
+                assert not {a.name for a in node.names} & {"signal", "setitimer"}, path
+            if isinstance(node, ast.Attribute) and node.attr in ("signal", "setitimer"):
+                assert getattr(node.value, "id", None) != "signal", path
             if isinstance(node, ast.Attribute) and node.attr == "exit":
                 assert getattr(node.value, "id", None) != "sys", path

@@ -15,6 +15,8 @@ from pathlib import Path
 import pyte
 import pytest
 
+from engine.saving import save_paths
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from ptyrun import run_in_pty  # noqa: E402
 
@@ -314,7 +316,7 @@ def test_a_closed_terminal_ends_the_app_in_every_state(tmp_path, state):
         import json
 
         assert json.loads(saved.read_text())["config"]
-        assert saved.with_suffix(".csv").exists()
+        assert save_paths(saved)[1].exists()
 
 
 @pytest.mark.parametrize("state", ["idle", "running at full speed", "comparing"])
