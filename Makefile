@@ -42,13 +42,13 @@ run: $(STAMP) ## Open amal-tui (options: make run ARGS='--lr 0.5')
 	$(VENV)/bin/amal-tui $(ARGS)
 
 test: $(STAMP) ## Run the whole test suite, then its rounding-sensitive tests as on another CPU
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 	@echo "== again on generic code paths: $(OTHER_CPU)"
 	$(OTHER_CPU) $(PY) -m pytest -q $(ROUNDING_TESTS)
 
 crosscheck: $(STAMP) ## Run the whole suite on each other code path: AVX2, MKL compatible, ATen default
 	@set -e; for path in $(CPU_PATHS); do \
-		echo "== $$path"; env $$path $(PY) -m pytest -q; \
+		echo "== $$path"; env $$path $(PY) -m pytest -q -n auto; \
 	done
 
 bench: $(STAMP) ## Measure speed and memory against their goals
