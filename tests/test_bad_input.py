@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from engine import data
 from engine.config import LR_MAX, LR_MIN, Config, ConfigError, make_config
 from engine.data import DataError, load_table, synthetic
-from engine.saving import SaveError
+from engine.saving import SaveError, load_config
 from engine.theory import threshold_note
 from tui.cli import build_parser, config_from_args, main
 
@@ -187,6 +187,36 @@ def test_json_that_python_cannot_read_or_show(capfd, tmp_path, text, words):
     path.write_text(text)
     code, out, err = run(capfd, "--headless", "--config", path)
     one_line_error(code, out, err, "run.json", words)
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ('{"config": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"config": {"seed": 1' + "0" * 100_000 + "}}", "too many digits"),
+    ],
+    ids=["nested", "100000 digits"],
+)
+def test_load_config_itself_turns_what_json_raises_into_a_save_error(tmp_path, text, words):
+    """The engine's reader, not only the CLI, gives one line: any front end may call it."""
+    path = tmp_path / "run\x1b[31m.json"
+    path.write_text(text)
+    with pytest.raises(SaveError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert words in message and "\x1b" not in message and len(message.splitlines()) == 1
+
+
+def test_load_config_without_memory_is_a_save_error(tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    path.write_text('{"config": {}}')
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(json, "loads", no_memory)
+    with pytest.raises(SaveError, match="run.json: too large to be a saved run"):
+        load_config(path)
 
 
 HUGE = "1" + "0" * 100_000
