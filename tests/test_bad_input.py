@@ -323,6 +323,21 @@ def test_other_runtime_errors_are_still_reported_as_crashes(capfd, monkeypatch, 
         report.unlink()
 
 
+def test_an_unexpected_error_is_reported_in_one_escaped_line(capfd, monkeypatch, crash_dir):
+    import engine.headless
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("line one\nline two \x1b[31mred")
+
+    monkeypatch.setattr(engine.headless, "run_headless", broken)
+    code, _, err = run(capfd, "--headless", "--no-tensorboard")
+    assert code == 1 and "unexpected error" in err
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err, err
+    assert "line one\\nline two \\x1b[31mred" in err
+    for report in crash_dir.iterdir():
+        report.unlink()
+
+
 # -- names too long for the file system ----------------------------------------------------
 
 

@@ -408,11 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the last line of defence: report, never a bare traceback
         try:
             where = write_crash_report(error)
-            detail = f"; the traceback is in {where}"
+            detail = f"; the traceback is in {shown_path(where)}"
         except OSError:
             detail = ""
+        # Escaped: the message may quote a path or a student's text (newlines, escape sequences).
         print(
-            f"amal-tui: unexpected error: {type(error).__name__}: {error}{detail}", file=sys.stderr
+            f"amal-tui: unexpected error: {type(error).__name__}: {shown_path(str(error))}{detail}",
+            file=sys.stderr,
         )
         return EXIT_ERROR
 
