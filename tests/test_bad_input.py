@@ -394,6 +394,31 @@ def test_arguments_argparse_echoes_are_escaped(capfd):
     assert "\x1b" not in err and "\x07" not in err
 
 
+def test_a_save_path_with_escape_sequences_is_shown_escaped(capfd, tmp_path):
+    save = tmp_path / f"run{ESCAPE}.json"
+    code, _, err = run(capfd, "--headless", "--no-tensorboard", "--max-iter", "3", "--save", save)
+    assert code == 0 and save.exists()
+    assert "saved the run in" in err and "\\x1b[2J" in err
+    assert "\x1b" not in err and "\x07" not in err
+
+
+def test_the_loading_progress_shows_the_file_name_escaped():
+    import io
+
+    from engine.headless import StopRequest, _LoadingProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    _LoadingProgress(stream, f"d{ESCAPE}.csv", StopRequest())(0.5)
+    written = stream.getvalue()
+    assert "reading 'd\\x1b[2J" in written
+    # Only the progress line's own "erase the line" sequence reaches the terminal.
+    assert written.count("\x1b") == 1 and "\x07" not in written
+
+
 def test_a_data_file_named_with_escape_sequences_is_described_escaped(tmp_path):
     path = table(tmp_path, f"d{ESCAPE}.csv", [f"{i},{i % 3},{i}" for i in range(5)])
     assert "\x1b" not in load_table(path).describe()
