@@ -43,7 +43,7 @@ class StudentCodeError(Exception):
     def __str__(self) -> str:
         if self.line is None:
             return self.message
-        return f"{os.path.basename(self.path)}, line {self.line}: {self.message}"
+        return f"{shown_path(os.path.basename(self.path))}, line {self.line}: {self.message}"
 
 
 def one_line(text: str) -> str:
