@@ -141,3 +141,14 @@ def test_an_unexpected_error_of_the_app_is_one_escaped_line(tmp_path, monkeypatc
     assert run_app(CONFIG, app=Crashing(CONFIG), headless=True) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"amal-tui: unexpected error: ZeroDivisionError: 'a bug\\nin {SHOWN}';")
+
+
+@asyncio_test
+async def test_a_load_error_quoting_an_escape_sequence_is_shown_escaped():
+    app = AmalApp(CONFIG, session_factory=GatedFactory(fail=OSError(f"cannot open {PROBE}")))
+    app._factory.release()
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.engine_error is not None, what="the load to fail")
+        assert app.engine_error == f"OSError: cannot open {SHOWN}"
+        await pilot.pause()
+        assert "\x1b" not in screen_text(app)

@@ -141,7 +141,9 @@ def _one_line(error: BaseException) -> str:
         text = str(error)
     else:
         text = f"{type(error).__name__}: {error}"
-    return (text.splitlines() or [type(error).__name__])[0]
+    line = (text.splitlines() or [type(error).__name__])[0]
+    # An error's message may quote a path or a student's text: escaped, never sent raw.
+    return line if line.isprintable() else repr(line)[1:-1]
 
 
 class LoadAbandoned(Exception):
