@@ -34,6 +34,9 @@ async def test_the_status_line_escapes_the_data_and_logdir_paths_while_loading(
         assert f"loading '{SHOWN}.csv'…" in text, text
         assert f"TensorBoard: logs under 'logs{SHOWN}'/" in text, text
         gate.release()
+        # Failed before the app closes: a load failing during the exit is another matter.
+        await wait_for(pilot, lambda: app.engine_error is not None, what="the load to fail")
+        await pilot.pause()
 
 
 @asyncio_test
