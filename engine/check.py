@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import torch
 
 from .child import Calls
+from .config import shown_path
 from .sandbox import (
     Described,
     Foreign,
@@ -41,7 +42,7 @@ from .sandbox import (
     decode_reply,
     unpack,
 )
-from .student import StudentCodeError, code_filename, load_functions, source_line
+from .student import StudentCodeError, code_filename, load_functions, one_line, source_line
 
 # Largest absolute error accepted, relative to max(1, the largest expected value): float64
 # central differences of these quadratic losses are exact to about 1e-10, float32 to about 1e-7.
@@ -78,7 +79,7 @@ class StudentException:
     def __str__(self) -> str:
         if self.line is None:
             return f"{self.during}: {self.message}"
-        where = f"{os.path.basename(self.path or '?')}, line {self.line}"
+        where = f"{shown_path(os.path.basename(self.path or '?'))}, line {self.line}"
         if self.function:
             where += f", in {self.function}"
         return f"{where}: {self.message}"
@@ -187,7 +188,8 @@ class CheckReport:
         if self.error:
             lines.append(f"✗ {self.error}")
             if self.error_source:
-                lines.append(f"      {self.error_source}")
+                # The student's line, read from their file: escaped, as every line the report shows.
+                lines.append(f"      {one_line(self.error_source)}")
         for report in self.functions:
             lines += _function_text(report)
         wrong = [r.name for r in self.functions if not r.passed]
@@ -315,7 +317,7 @@ def _subject_text(label: str, subject: SubjectReport) -> list[str]:
     if subject.exception is not None:
         lines.append(f"        {subject.exception}")
         if subject.exception.source:
-            lines.append(f"            {subject.exception.source}")
+            lines.append(f"            {one_line(subject.exception.source)}")
     lines += [f"        hint: {hint}" for hint in subject.hints]
     return lines
 

@@ -175,7 +175,9 @@ def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
     except SaveError as error:
         print(f"amal-tui: error: {error}", file=err)
         return False
-    print(f"amal-tui: saved the run in {json_path} and {csv_path}", file=err)
+    print(
+        f"amal-tui: saved the run in {shown_path(json_path)} and {shown_path(csv_path)}", file=err
+    )
     return True
 
 
@@ -198,7 +200,7 @@ class _LoadingProgress:
                 self.stream.write("\r\033[K")
             self.visible = False
         else:
-            self.stream.write(f"\r\033[K  reading {self.source}  {fraction:4.0%}")
+            self.stream.write(f"\r\033[K  reading {shown_path(self.source)}  {fraction:4.0%}")
             self.visible = True
         self.stream.flush()
 

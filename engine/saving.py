@@ -311,8 +311,24 @@ def save_run(
 
 
 def load_config(path: str | os.PathLike) -> Config:
-    """The Config of a saved run; raises SaveError naming the file and the problem."""
-    path = Path(path)
+    """The Config of a saved run; raises SaveError naming the file and the problem.
+
+    The faults of the JSON reader itself are SaveErrors too: a file nested deeper than
+    Python's recursion limit, one too large for memory, a number past Python's limit on
+    converting digits to an int (4300 by default) would otherwise end in a traceback.
+    """
+    try:
+        return _load_config(Path(path))
+    except RecursionError:
+        raise SaveError(f"{shown_path(path)}: nested too deeply to be a saved run") from None
+    except MemoryError:
+        raise SaveError(f"{shown_path(path)}: too large to be a saved run") from None
+    except ValueError as error:
+        reason = "a number with too many digits" if "digits" in str(error) else str(error)[:100]
+        raise SaveError(f"{shown_path(path)}: not a saved run: {shown_path(reason)}") from None
+
+
+def _load_config(path: Path) -> Config:
     if "\0" in str(path):
         raise SaveError(f"{shown_path(path)}: a file name cannot contain a NUL character")
     try:

@@ -22,6 +22,8 @@ from types import ModuleType, TracebackType
 
 from torch.autograd import Function
 
+from .config import shown_path
+
 # A fresh module name per load: loading the same file twice gives two independent modules.
 _LOAD_NUMBER = itertools.count(1)
 
@@ -41,12 +43,15 @@ class StudentCodeError(Exception):
     def __str__(self) -> str:
         if self.line is None:
             return self.message
-        return f"{os.path.basename(self.path)}, line {self.line}: {self.message}"
+        return f"{shown_path(os.path.basename(self.path))}, line {self.line}: {self.message}"
 
 
 def one_line(text: str) -> str:
     """``text`` on one line, whitespace collapsed and shortened."""
     text = " ".join(str(text).split())
+    if not text.isprintable():
+        # A student's message may hold escape sequences: shown, never sent to the terminal.
+        text = repr(text)[1:-1]
     if len(text) > _MESSAGE_LENGTH:
         text = text[: _MESSAGE_LENGTH - 1] + "…"
     return text
@@ -233,7 +238,7 @@ def describe_run_error(error: BaseException, path: str | os.PathLike) -> str:
     """
     filename = code_filename(path)
     line, function = student_frame(error.__traceback__, filename)
-    where = os.path.basename(filename)
+    where = shown_path(os.path.basename(filename))
     if line is not None:
         where += f", line {line}, in {function}"
     return f"{where}: {describe_exception(error)}"

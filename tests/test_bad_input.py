@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from engine import data
 from engine.config import LR_MAX, LR_MIN, Config, ConfigError, make_config
 from engine.data import DataError, load_table, synthetic
-from engine.saving import SaveError
+from engine.saving import SaveError, load_config
 from engine.theory import threshold_note
 from tui.cli import build_parser, config_from_args, main
 
@@ -189,6 +189,36 @@ def test_json_that_python_cannot_read_or_show(capfd, tmp_path, text, words):
     one_line_error(code, out, err, "run.json", words)
 
 
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ('{"config": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"config": {"seed": 1' + "0" * 100_000 + "}}", "too many digits"),
+    ],
+    ids=["nested", "100000 digits"],
+)
+def test_load_config_itself_turns_what_json_raises_into_a_save_error(tmp_path, text, words):
+    """The engine's reader, not only the CLI, gives one line: any front end may call it."""
+    path = tmp_path / "run\x1b[31m.json"
+    path.write_text(text)
+    with pytest.raises(SaveError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert words in message and "\x1b" not in message and len(message.splitlines()) == 1
+
+
+def test_load_config_without_memory_is_a_save_error(tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    path.write_text('{"config": {}}')
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(json, "loads", no_memory)
+    with pytest.raises(SaveError, match="run.json: too large to be a saved run"):
+        load_config(path)
+
+
 HUGE = "1" + "0" * 100_000
 
 
@@ -293,6 +323,21 @@ def test_other_runtime_errors_are_still_reported_as_crashes(capfd, monkeypatch, 
         report.unlink()
 
 
+def test_an_unexpected_error_is_reported_in_one_escaped_line(capfd, monkeypatch, crash_dir):
+    import engine.headless
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("line one\nline two \x1b[31mred")
+
+    monkeypatch.setattr(engine.headless, "run_headless", broken)
+    code, _, err = run(capfd, "--headless", "--no-tensorboard")
+    assert code == 1 and "unexpected error" in err
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err, err
+    assert "line one\\nline two \\x1b[31mred" in err
+    for report in crash_dir.iterdir():
+        report.unlink()
+
+
 # -- names too long for the file system ----------------------------------------------------
 
 
@@ -347,6 +392,31 @@ def test_arguments_argparse_echoes_are_escaped(capfd):
     _, err = capfd.readouterr()
     assert exit_.value.code == 2 and "unrecognized arguments" in err
     assert "\x1b" not in err and "\x07" not in err
+
+
+def test_a_save_path_with_escape_sequences_is_shown_escaped(capfd, tmp_path):
+    save = tmp_path / f"run{ESCAPE}.json"
+    code, _, err = run(capfd, "--headless", "--no-tensorboard", "--max-iter", "3", "--save", save)
+    assert code == 0 and save.exists()
+    assert "saved the run in" in err and "\\x1b[2J" in err
+    assert "\x1b" not in err and "\x07" not in err
+
+
+def test_the_loading_progress_shows_the_file_name_escaped():
+    import io
+
+    from engine.headless import StopRequest, _LoadingProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    _LoadingProgress(stream, f"d{ESCAPE}.csv", StopRequest())(0.5)
+    written = stream.getvalue()
+    assert "reading 'd\\x1b[2J" in written
+    # Only the progress line's own "erase the line" sequence reaches the terminal.
+    assert written.count("\x1b") == 1 and "\x07" not in written
 
 
 def test_a_data_file_named_with_escape_sequences_is_described_escaped(tmp_path):

@@ -738,3 +738,37 @@ def test_a_python_that_cannot_start_is_a_failed_check_not_a_crash(monkeypatch):
     report = check_file(STUDENTS / "correct.py")
     assert not report.passed and not report.loaded
     assert report.error == "cannot start a Python process for the check (No such file or directory)"
+
+
+# -- what the report shows of a student's file is escaped -----------------------------------
+
+ESCAPE = "\x1b[2J\x1b]0;pwned\x07"
+
+
+def test_a_report_escapes_the_students_file_name_and_lines(tmp_path):
+    """The file name, the line an exception points at and its message reach a terminal:
+    a student's escape sequences are shown, never acted on.  (The sandbox escapes what the
+    child sends, in both kinds of check, before the report sees it: this keeps it so.)"""
+    source = (STUDENTS / "backward_exception.py").read_text()
+    line = "        grad_W = X @ grad_output"
+    assert line in source
+    source = source.replace(line, f'        grad_W = X @ grad_output  # "{ESCAPE}"')
+    path = tmp_path / f"s{ESCAPE}.py"
+    path.write_text(source)
+    for report in (check_file(path), check_functions(*load_functions(path), path=str(path))):
+        text = report.text()  # from the child's values, and from an in-process check
+        assert "\x1b" not in text and "\x07" not in text, text
+        assert "line 30, in backward" in text and "\\x1b[2J" in text
+
+
+def test_a_load_failure_escapes_the_students_line(tmp_path):
+    path = tmp_path / f"s{ESCAPE}.py"
+    path.write_text(f'x = 1\nraise ValueError("{ESCAPE}")\n')
+    report = check_file(path)
+    text = report.text()
+    assert not report.loaded
+    assert "\x1b" not in text and "\x07" not in text, text
+    assert "raise ValueError" in text and "line 2" in text
+    with pytest.raises(StudentCodeError) as raised:
+        load_functions(path)
+    assert "\x1b" not in str(raised.value) and "line 2" in str(raised.value)

@@ -37,11 +37,12 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
-from engine.config import Config, ConfigError, parse_compare, parse_learning_rate
+from engine.config import Config, ConfigError, parse_compare, parse_learning_rate, shown_path
 
 from .comparison import ComparisonPanel
 from .experiment import Experiment, FunctionsRefused, build_experiment
@@ -124,18 +125,25 @@ def parse_save_path(text: str) -> str:
     if "\0" in path:
         raise ConfigError("path", "must not contain a NUL character")
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
-        raise ConfigError("path", f"{path} is a folder: add a file name")
+        raise ConfigError("path", f"{shown_path(path)} is a folder: add a file name")
     return path
 
 
 def _one_line(error: BaseException) -> str:
+    """A worker's error (loading, running, saving) as one line; running out of memory says so."""
     from engine.data import DataError
+    from tui.cli import out_of_memory
 
+    memory = out_of_memory(error)
+    if memory is not None:
+        return memory
     if isinstance(error, (DataError, FunctionsRefused)):
         text = str(error)
     else:
         text = f"{type(error).__name__}: {error}"
-    return (text.splitlines() or [type(error).__name__])[0]
+    line = (text.splitlines() or [type(error).__name__])[0]
+    # An error's message may quote a path or a student's text: escaped, never sent raw.
+    return line if line.isprintable() else repr(line)[1:-1]
 
 
 class LoadAbandoned(Exception):
@@ -314,6 +322,19 @@ class AmalApp(App[int]):
 
     # -- the engine ---------------------------------------------------------------------
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notification, as plain text by default: the messages quote paths, data
+        and a student's errors, whose ``[`` must show as it is, not start Textual markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def _warn(self, text: str) -> None:
         """The engine's warnings, from whichever thread: as a message, never blocking."""
         self.post_message(EngineWarning(text))
@@ -323,7 +344,9 @@ class AmalApp(App[int]):
         reuse = reuse or self.experiment
         self._loading = config
         if reuse is None or not config.same_problem(reuse.config):
-            self._load_progress = None if config.data == "toy" else f"loading {config.data}…"
+            self._load_progress = (
+                None if config.data == "toy" else f"loading {shown_path(config.data)}…"
+            )
             if reuse is not None:
                 self._hyperparameters.show_theory(None)  # the new data's comes with them
         self._dirty_text = True
@@ -377,7 +400,7 @@ class AmalApp(App[int]):
             # the report closes the app with exit status 1, as the headless check does.
             self.push_screen(
                 ReportScreen(
-                    f"the check of {os.path.basename(failed.functions or '') if failed else ''}",
+                    f"the check of {shown_path(os.path.basename(failed.functions or '')) if failed else ''}",
                     error.report,
                     f"{error}: the run does not start. Closing this quits.",
                 ),
@@ -414,7 +437,7 @@ class AmalApp(App[int]):
     def on_data_progress(self, message: DataProgress) -> None:
         if self._loading is None:
             return
-        name = os.path.basename(message.source) or message.source
+        name = shown_path(os.path.basename(message.source) or message.source)
         self._load_progress = (
             f"reading {name} {message.fraction:.0%}" if message.fraction < 1 else f"loaded {name}"
         )
@@ -439,12 +462,17 @@ class AmalApp(App[int]):
             self._save_finished(worker, event.state)
 
     def _report_run_error(self, error: BaseException) -> None:
-        if self.config.functions is not None:
+        from tui.cli import out_of_memory
+
+        memory = out_of_memory(error)
+        if memory is not None:
+            text = f"the run stopped: {memory}"
+        elif self.config.functions is not None:
             from engine.student import describe_run_error
 
             text = f"your Functions raised: {describe_run_error(error, self.config.functions)}"
         else:
-            text = f"the run stopped: {type(error).__name__}: {error}"
+            text = f"the run stopped: {_one_line(error)}"
         self.notify(text, severity="error", timeout=30)
 
     @property
@@ -724,16 +752,16 @@ class AmalApp(App[int]):
         if not config.tensorboard:
             return "TensorBoard: off (--no-tensorboard)"
         if self.experiment is None:
-            return f"TensorBoard: logs under {config.logdir}/"
+            return f"TensorBoard: logs under {shown_path(config.logdir)}/"
         folders = [run.log_folder for run in self._views if run.log_folder is not None]
         if not folders:
             return "TensorBoard: off (logging failed)"
         if self.comparing:
             return (
-                f"TensorBoard: {len(folders)} runs under {config.logdir}/  "
-                f"(tensorboard --logdir {config.logdir})"
+                f"TensorBoard: {len(folders)} runs under {shown_path(config.logdir)}/  "
+                f"(tensorboard --logdir {shown_path(config.logdir)})"
             )
-        return f"TensorBoard: {folders[0]}  (tensorboard --logdir {config.logdir})"
+        return f"TensorBoard: {shown_path(folders[0])}  (tensorboard --logdir {shown_path(config.logdir)})"
 
     def _data_description(self) -> str:
         """``toy: n=50, d=13, m=3``: the data of the run on screen."""
@@ -887,7 +915,7 @@ class AmalApp(App[int]):
             PromptScreen(
                 f"Save the {what}",
                 f"The {what} (settings, theory, losses, final W and b) as JSON, and its "
-                f"losses as NAME.losses.csv beside it. A relative path starts in {os.getcwd()}.",
+                f"losses as NAME.losses.csv beside it. A relative path starts in {shown_path(os.getcwd())}.",
                 path,
                 parse_save_path,
                 "enter: save · esc: cancel",
@@ -925,7 +953,11 @@ class AmalApp(App[int]):
         if state is WorkerState.SUCCESS:
             json_path, csv_path = worker.result
             self._last_save_path = None
-            self.notify(f"saved in {json_path} and {csv_path}", title="saved", timeout=10)
+            self.notify(
+                f"saved in {shown_path(json_path)} and {shown_path(csv_path)}",
+                title="saved",
+                timeout=10,
+            )
         else:
             from engine.saving import SaveError
 
@@ -1154,5 +1186,6 @@ def run_app(
         where = f"; the traceback is in {write_crash_report(error)}"
     except OSError as failure:
         where = f"; no crash report ({failure.strerror or failure})"
-    print(f"amal-tui: unexpected error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+    message = shown_path(str(error))  # one line, escaped: it may quote a path
+    print(f"amal-tui: unexpected error: {type(error).__name__}: {message}{where}", file=sys.stderr)
     return 1

@@ -336,25 +336,11 @@ def _flag(setting: str) -> str:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The --config file's settings (or the defaults), with the options given on top."""
-    base = load_config_file(args.config) if args.config else Config()
+    base = load_config(args.config) if args.config else Config()
     given = {
         setting: getattr(args, setting) for setting in Config().to_dict() if hasattr(args, setting)
     }
     return replace(base, **given)
-
-
-def load_config_file(path: str) -> Config:
-    """``load_config``, with the faults the JSON reader itself raises as SaveError too."""
-    try:
-        return load_config(path)
-    except RecursionError:
-        raise SaveError(f"{shown_path(path)}: nested too deeply to be a saved run") from None
-    except MemoryError:
-        raise SaveError(f"{shown_path(path)}: too large to be a saved run") from None
-    except ValueError as error:
-        # Python's limit on converting digits to an int (4300 by default): json raises it.
-        reason = "a number with too many digits" if "digits" in str(error) else str(error)[:100]
-        raise SaveError(f"{shown_path(path)}: not a saved run: {reason}") from None
 
 
 def parse_fps(text: str, field: str = "--fps") -> float:
@@ -422,11 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the last line of defence: report, never a bare traceback
         try:
             where = write_crash_report(error)
-            detail = f"; the traceback is in {where}"
+            detail = f"; the traceback is in {shown_path(where)}"
         except OSError:
             detail = ""
+        # Escaped: the message may quote a path or a student's text (newlines, escape sequences).
         print(
-            f"amal-tui: unexpected error: {type(error).__name__}: {error}{detail}", file=sys.stderr
+            f"amal-tui: unexpected error: {type(error).__name__}: {shown_path(str(error))}{detail}",
+            file=sys.stderr,
         )
         return EXIT_ERROR
 

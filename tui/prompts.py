@@ -156,7 +156,7 @@ class ReportScreen(OneShotScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="report") as box:
-            box.border_title = self.title_text
+            box.border_title = Text(self.title_text)  # a file name: no markup in it
             box.border_subtitle = "↑↓ scroll · esc or q: close"
             if self.note:
                 yield Static(Text(self.note, style="bold"), id="report-note")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
@@ -32,6 +33,7 @@ def mark(field: Input, error: Static, reason: str | None) -> None:
         error.display = False
         field.remove_class("-invalid")
     else:
-        error.update(f"✗ {reason}")
+        # Text, not markup: a reason may quote what was typed (a path with a "[").
+        error.update(Text(f"✗ {reason}"))
         error.display = True
         field.add_class("-invalid")
