@@ -687,3 +687,13 @@ async def test_a_large_w_scrolls_instead_of_breaking_the_layout():
         panel.scroll_end(animate=False)
         await pilot.pause()
         assert "b (1×6)" in screen_text(app)
+
+
+@asyncio_test
+async def test_a_redraw_after_the_widgets_are_gone_does_nothing():
+    """A load that fails as the app leaves redraws once more: its widgets are gone by then."""
+    app = AmalApp(Config(tensorboard=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+    app._dirty_text = True
+    app._redraw(force=True)  # raised NoMatches('#status')

@@ -36,6 +36,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
@@ -680,8 +681,9 @@ class AmalApp(App[int]):
         """Draw what changed, each panel no more often than its period unless ``force``."""
         try:
             self._draw_dirty(force)
-        finally:
-            self._schedule_redraw()
+        except NoMatches:
+            return  # the app is closing (a load failed as it left): its widgets are gone
+        self._schedule_redraw()
 
     def _draw_dirty(self, force: bool) -> None:
         # A timer may fire a little before the time it was set for: it counts as on time.
