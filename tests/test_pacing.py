@@ -57,31 +57,16 @@ def test_a_new_speed_starts_from_now():
 def test_a_watched_run_redraws_at_the_rate_it_changes_and_an_idle_app_has_no_timer():
     import time
 
-    from tui_support import ENDLESS, asyncio_test, settle
+    from tui_support import ENDLESS, asyncio_test, count_panel_draws, settle
 
     from tui.app import PERIODS_WATCHED, AmalApp
-    from tui.loss_chart import LossChart
-    from tui.parameters import ParameterPanel
-    from tui.status_line import StatusLine
 
     @asyncio_test
     async def watch() -> None:
         app = AmalApp(ENDLESS, speed=10)
-        draws = {"status": 0, "parameters": 0, "chart": 0}
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
-            for name, widget in (
-                ("chart", app.query_one(LossChart)),
-                ("parameters", app.query_one(ParameterPanel)),
-                ("status", app.query_one(StatusLine)),
-            ):
-                show = widget.show
-
-                def counted(*args, _show=show, _name=name, **kwargs):
-                    draws[_name] += 1
-                    return _show(*args, **kwargs)
-
-                widget.show = counted
+            draws = count_panel_draws(app)
             started = time.monotonic()
             await pilot.press("r")
             await pilot.pause(2.0)

@@ -14,6 +14,7 @@ from tui_support import (
     CONFIG,
     ENDLESS,
     asyncio_test,
+    count_panel_draws,
     running,
     screen_text,
     settle,
@@ -602,21 +603,9 @@ async def test_in_a_prompt_or_a_field_q_is_text_and_ctrl_c_still_quits(where):
 @asyncio_test
 async def test_fps_caps_every_panels_redraws():
     app = AmalApp(ENDLESS, fps=2)
-    draws = {"chart": 0, "parameters": 0, "status": 0}
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        for name, widget in (
-            ("chart", app.query_one(LossChart)),
-            ("parameters", app.query_one(ParameterPanel)),
-            ("status", app.query_one(StatusLine)),
-        ):
-            show = widget.show
-
-            def counted(*args, _show=show, _name=name, **kwargs):
-                draws[_name] += 1
-                return _show(*args, **kwargs)
-
-            widget.show = counted
+        draws = count_panel_draws(app)
         started = time.monotonic()
         await pilot.press("r")
         await pilot.pause(2.0)

@@ -252,3 +252,26 @@ class RecordedFactory:
             self.path.write_text(json.dumps(views_to_json(self.live), indent=1) + "\n")
             return
         assert_views_agree(self.live, self.recorded, self.RTOL)
+
+
+def count_panel_draws(app) -> dict[str, int]:
+    """From now on, count each panel's redraws (its ``show``): chart, parameters, status."""
+    from tui.loss_chart import LossChart
+    from tui.parameters import ParameterPanel
+    from tui.status_line import StatusLine
+
+    draws = {"chart": 0, "parameters": 0, "status": 0}
+    for name, kind in (
+        ("chart", LossChart),
+        ("parameters", ParameterPanel),
+        ("status", StatusLine),
+    ):
+        widget = app.query_one(kind)
+        show = widget.show
+
+        def counted(*args, _show=show, _name=name, **kwargs):
+            draws[_name] += 1
+            return _show(*args, **kwargs)
+
+        widget.show = counted
+    return draws
