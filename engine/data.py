@@ -265,6 +265,24 @@ def _check_memory(source: str, needed: float, max_bytes: int | None) -> None:
         )
 
 
+def out_of_memory(error: BaseException) -> str | None:
+    """A one-line message when ``error`` is a failed allocation (numpy's or torch's), else None."""
+    text = str(error)
+    if not isinstance(error, MemoryError) and not any(
+        words in text.lower()
+        for words in ("can't allocate memory", "not enough memory", "out of memory")
+    ):
+        return None
+    size = re.search(r"allocate (\d+) bytes|allocate ([\d.]+ [KMGT]i?B)", text)
+    asked = ""
+    if size:
+        asked = f" ({int(size[1]) / 1e9:.2g} GB asked)" if size[1] else f" ({size[2]} asked)"
+    return (
+        f"out of memory{asked}: the data are too large for the memory free now or for this "
+        "process's limit (ulimit -v); use smaller data"
+    )
+
+
 # -- the test split and the standardisation, in place -----------------------------------
 
 

@@ -615,7 +615,7 @@ async def test_settings_the_engine_refuses_keep_the_current_run():
         assert app.config == CONFIG and app.session.descent.iteration == 1
         assert app.query_one("#lr", Input).value == "0.01"
         text = screen_text(app)
-        # Running out of memory says so in one line (tui.cli.out_of_memory's words).
+        # Running out of memory says so in one line (engine.data.out_of_memory's words).
         assert "cannot use these settings: out of" in text and "memory" in text
 
 

@@ -132,8 +132,7 @@ def parse_save_path(text: str) -> str:
 
 def _one_line(error: BaseException) -> str:
     """A worker's error (loading, running, saving) as one line; running out of memory says so."""
-    from engine.data import DataError
-    from tui.cli import out_of_memory
+    from engine.data import DataError, out_of_memory
 
     memory = out_of_memory(error)
     if memory is not None:
@@ -463,7 +462,7 @@ class AmalApp(App[int]):
             self._save_finished(worker, event.state)
 
     def _report_run_error(self, error: BaseException) -> None:
-        from tui.cli import out_of_memory
+        from engine.data import out_of_memory
 
         memory = out_of_memory(error)
         if memory is not None:

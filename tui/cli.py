@@ -425,31 +425,13 @@ def _out_of_memory_is_an_error(run, *args) -> int:
     try:
         return run(*args)
     except (MemoryError, RuntimeError) as error:
+        from engine.data import out_of_memory
+
         reason = out_of_memory(error)
         if reason is None:
             raise
         print(f"amal-tui: error: {reason}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def out_of_memory(error: BaseException) -> str | None:
-    """A one-line message when ``error`` is a failed allocation (numpy's or torch's), else None."""
-    text = str(error)
-    if not isinstance(error, MemoryError) and not any(
-        words in text.lower()
-        for words in ("can't allocate memory", "not enough memory", "out of memory")
-    ):
-        return None
-    import re
-
-    size = re.search(r"allocate (\d+) bytes|allocate ([\d.]+ [KMGT]i?B)", text)
-    asked = ""
-    if size:
-        asked = f" ({int(size[1]) / 1e9:.2g} GB asked)" if size[1] else f" ({size[2]} asked)"
-    return (
-        f"out of memory{asked}: the data are too large for the memory free now or for this "
-        "process's limit (ulimit -v); use smaller data"
-    )
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
