@@ -75,7 +75,7 @@ def test_a_watched_run_redraws_at_the_rate_it_changes_and_an_idle_app_has_no_tim
             await settle(pilot)
             await pilot.pause(0.3)
             # Nothing moves: no redraw is pending, no timer ticks.
-            assert app._redraw_timer is None
+            assert app.redraws.timer is None
         # 10 iterations a second, drawn at most at the watched rates (+1: the r key's own).
         for name, period in zip(("status", "parameters", "chart"), PERIODS_WATCHED, strict=True):
             assert 1 <= counts[name] <= elapsed / period + 1, (name, counts[name], elapsed)

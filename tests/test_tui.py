@@ -142,7 +142,7 @@ async def test_space_pauses_after_the_chunk_in_progress_and_resumes():
         run_for = experiment.run_for
 
         def counted(seconds):
-            chunks.append((seconds, app._stop.is_set()))
+            chunks.append((seconds, app.controller.stop.is_set()))
             return run_for(seconds)
 
         experiment.run_for = counted
@@ -695,5 +695,5 @@ async def test_a_redraw_after_the_widgets_are_gone_does_nothing():
     app = AmalApp(Config(tensorboard=False))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-    app._dirty_text = True
+    app.redraws.changed()
     app._redraw(force=True)  # raised NoMatches('#status')

@@ -47,7 +47,7 @@ async def test_the_saved_notification_shows_the_path_as_it_is(tmp_path, monkeypa
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
-        app._last_save_path = f"{PROBE}.json"  # the prompt offers it: no key can type ESC
+        app.controller.last_save_path = f"{PROBE}.json"  # the prompt offers it: no key can type ESC
         await pilot.press("e")
         await pilot.pause()
         assert app.screen.query_one(Input).value == f"{PROBE}.json"
@@ -65,7 +65,7 @@ async def test_a_refused_save_path_with_a_bracket_shows_it(tmp_path, monkeypatch
     app = AmalApp(CONFIG)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        app._last_save_path = "runs[bold]/"
+        app.controller.last_save_path = "runs[bold]/"
         await pilot.press("e")
         await pilot.pause()
         await pilot.press("enter")

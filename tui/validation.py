@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ from rich.text import Text
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
-from engine.config import ConfigError
+from engine.config import ConfigError, shown_path
 
 
 class ParseValidator(Validator):
@@ -37,3 +38,15 @@ def mark(field: Input, error: Static, reason: str | None) -> None:
         error.update(Text(f"✗ {reason}"))
         error.display = True
         field.add_class("-invalid")
+
+
+def parse_save_path(text: str) -> str:
+    """Where ``e`` saves: a file path (``.json`` is added when missing), never a folder."""
+    path = os.path.expanduser(str(text).strip())
+    if not path:
+        raise ConfigError("path", "expected a file name, got nothing")
+    if "\0" in path:
+        raise ConfigError("path", "must not contain a NUL character")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise ConfigError("path", f"{shown_path(path)} is a folder: add a file name")
+    return path

@@ -1,0 +1,570 @@
+"""The run's state machine: what each key does in each state, in plain Python (no Textual).
+
+A :class:`RunController` owns the run on screen: its settings and Experiment, the
+loading, run and save workers' handles, the epoch that tells a run's messages
+from an older run's, the keys that wait for a load or a save, and the state the
+status line names (:data:`STATES`).  It starts nothing and draws nothing itself:
+it asks a :class:`Port`, which the App implements with Textual's workers, screens
+and notifications, and tests with a few lists.
+
+A port rather than returned commands: a key's effect interleaves its decisions
+with waits (a run's worker must stop before the UI thread steps, resets, saves or
+replaces the Experiment), and the port keeps them in one readable method per key,
+in the order the App ran them before the split.
+
+Only one thread mutates the Experiment at a time: the UI thread steps, resets,
+saves or replaces it only after the run worker stopped.  ``session_lock`` is held
+by whichever worker uses it (a run's chunk, a save): the last line of defence at exit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from engine.config import Config, ConfigError, parse_learning_rate
+
+from . import presenter
+from .messages import RunView
+from .pacing import next_speed
+
+# steps/s is measured over about this many seconds.
+RATE_WINDOW = 1.0
+# The notebook's three learning rates: what c proposes first.
+DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
+
+STATES = (
+    "loading",  # torch and the problem are being built, or new settings' Experiment
+    "failed",  # the first Experiment could not be built: nothing to run
+    "saving",  # a save is being written
+    "running",  # a run worker steps the Experiment
+    "ready",  # at iteration 0
+    "paused",  # stepped or run, then stopped before the end
+    "converged",  # a single run's own ends (a comparison's runs say theirs in the table)
+    "capped",
+    "diverged",
+    "finished",  # every run of a comparison has ended
+)
+
+# What a key may do while a prompt, the help or a report covers the screen.
+ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
+
+# The keys that act on the run, and that wait for a load or a save: the controller's methods.
+RUN_KEYS = ("step", "toggle_run", "reset", "save")
+
+
+def allowed(action: str, *, covered: bool = False, in_field: bool = False) -> bool:
+    """Whether a key's ``action`` acts now: ``covered`` by a prompt, a report or the help,
+    or typed ``in_field`` (a text field has the focus)."""
+    # The run's keys do not act behind a screen that covers it.
+    if covered and action not in ACTIONS_UNDER_A_SCREEN:
+        return False
+    # A field being edited takes + and - as text; Textual hides the other letter keys
+    # from the footer there, not these two (their key names are not characters), nor q
+    # in a prompt.
+    return not (action in ("scale_learning_rate", "quit") and in_field)
+
+
+class Port(Protocol):
+    """What the controller asks of the App (workers, screens, notifications, redraws)."""
+
+    def start_load(self, config: Config, reuse: Any) -> Any:
+        """Build ``config``'s Experiment in a worker; ``loaded`` or ``load_stopped`` follow."""
+
+    def start_run(self, experiment: Any, epoch: int, stop: threading.Event) -> Any:
+        """Step ``experiment`` in a worker until ``stop``; ``run_progress``, ``run_ended`` follow."""
+
+    def start_save(self, experiment: Any, path: str) -> Any:
+        """Save in a worker (under ``session_lock``); ``save_ended`` follows."""
+
+    async def wait(self, worker: Any, timeout: float | None) -> None:
+        """Until ``worker`` has stopped (``timeout`` seconds at most); never raises."""
+
+    def notify(
+        self,
+        text: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+    ) -> None: ...
+
+    def call_later(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` (maybe a coroutine function) once the current message is handled."""
+
+    def clear_notifications(self) -> None: ...
+
+    def show_config(self, config: Config) -> None:
+        """The settings panel shows ``config``."""
+
+    def show_theory(self, lr_max: float | None) -> None:
+        """The settings panel shows ε_max = 2/L (None: not known yet)."""
+
+    def show_mode(self, comparing: bool) -> None:
+        """The comparison table or the parameters panel."""
+
+    def changed(self, everything: bool = False, at_once: bool = True, force: bool = False) -> None:
+        """The status line (``everything``: every panel) changed: redraw now or when due."""
+
+    def show_refusal(self, config: Config | None, error: Any, text: str) -> None:
+        """A student's Functions failed the check: show the report, then quit."""
+
+    def ask_compare(self, rates: Sequence[float]) -> None:
+        """Prompt for learning rates; the answer goes to ``compare_chosen``."""
+
+    def ask_save_path(self, path: str) -> None:
+        """Prompt for a path; the answer goes to ``save_chosen``."""
+
+    def leaving(self) -> bool:
+        """Whether the app is quitting (no run starts any more)."""
+
+
+class RunController:
+    """The run on screen and what each key does to it, for one validated Config at first."""
+
+    def __init__(self, config: Config, port: Port, *, speed: float | None = None) -> None:
+        if speed is not None and not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number, got {speed!r}")
+        self.port = port
+        self.config = config
+        """The settings of the run on screen (or of the first one, while it loads)."""
+        self.experiment: Any = None
+        """What the engine runs (a ``tui.experiment.Experiment``), None until loaded."""
+        self.engine_error: str | None = None
+        """Why the first Experiment could not be built."""
+        self.speed = speed
+        """Iterations per second while running; None: as fast as the engine goes."""
+        self.pending: list[str] = []
+        """Keys (``RUN_KEYS``) pressed while loading or saving, run once it is done."""
+        self.wanted: Config | None = None
+        """Settings applied while others load: built next."""
+        self.loading: Config | None = None
+        self.load_worker: Any = None
+        self.load_progress: str | None = None
+        self.save_worker: Any = None
+        self.last_compare: tuple[float, ...] = config.compare or DEFAULT_COMPARE
+        self.last_save_path: str | None = None
+        self.run_worker: Any = None
+        self.stop = threading.Event()
+        self.session_lock = threading.Lock()
+        self.epoch = 0
+        """Which run the run worker's messages belong to; a step, a reset or new settings bump it."""
+        self.announced: set[int] = set()
+        self.rate: deque[tuple[float, int]] = deque()
+        self.views: tuple[RunView, ...] = ()
+        """What is on screen: one view per descent."""
+
+    # -- what the run is doing ----------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The engine's Session of a single run (the first one of a comparison); None while loading."""
+        return None if self.experiment is None else self.experiment.session
+
+    @property
+    def descents(self) -> list[Any]:
+        """Every descent: one, or one per learning rate of a comparison."""
+        return [] if self.experiment is None else list(self.experiment.descents)
+
+    @property
+    def comparing(self) -> bool:
+        return self.experiment is not None and self.experiment.comparing
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is going on (and not asked to pause)."""
+        return self.run_worker is not None and not self.stop.is_set()
+
+    @property
+    def busy(self) -> bool:
+        """Loading settings or saving: the keys that act on the run wait."""
+        return self.loading is not None or self.save_worker is not None
+
+    @property
+    def idle(self) -> bool:
+        """Loaded, and no run, load, save or waiting key (the App adds: everything drawn)."""
+        return (
+            self.experiment is not None
+            and self.run_worker is None
+            and not self.busy
+            and not self.pending
+        )
+
+    def all_finished(self) -> bool:
+        return all(run.snapshot.status.finished for run in self.views)
+
+    @property
+    def state(self) -> str:
+        """One of :data:`STATES`: what the status line says the run is doing."""
+        if self.experiment is None or not self.views:
+            return "loading" if self.engine_error is None else "failed"
+        if self.loading is not None:
+            return "loading"
+        if self.save_worker is not None:
+            return "saving"
+        if self.running:
+            return "running"
+        if self.all_finished():
+            return "finished" if self.comparing else self.views[0].snapshot.status.value
+        # Stepped or run, then stopped before the end: the run is paused, not ready.
+        iteration = max(run.snapshot.iteration for run in self.views)
+        return "paused" if iteration > 0 else "ready"
+
+    def steps_per_second(self) -> float | None:
+        """Iterations per second (of each run, while comparing: they go side by side)."""
+        if not self.running or len(self.rate) < 2:
+            return None
+        (t0, i0), (t1, i1) = self.rate[0], self.rate[-1]
+        return (i1 - i0) / (t1 - t0) if t1 > t0 else None
+
+    def status_info(self) -> Any:
+        """The status line now (a ``StatusInfo``)."""
+        loaded = self.experiment is not None
+        return presenter.status_info(
+            self.state,
+            self.views if loaded else (),
+            comparing=self.comparing,
+            engine_error=self.engine_error,
+            speed=self.speed,
+            steps_per_second=self.steps_per_second(),
+            tensorboard=presenter.tensorboard_text(
+                self.config, self.views, loaded=loaded, comparing=self.comparing
+            ),
+            load_progress=self.load_progress,
+        )
+
+    # -- loading ------------------------------------------------------------------------
+
+    def start_load(self, config: Config, reuse: Any = None) -> None:
+        """Build the Experiment of ``config`` in the loading worker (one load at a time)."""
+        reuse = reuse or self.experiment
+        self.loading = config
+        if reuse is None or not config.same_problem(reuse.config):
+            self.load_progress = presenter.loading_text(config)
+            if reuse is not None:
+                self.port.show_theory(None)  # the new data's comes with them
+        self.port.changed()
+        self.load_worker = self.port.start_load(config, reuse)
+
+    def data_progress(self, source: str, fraction: float) -> None:
+        if self.loading is None:
+            return
+        self.load_progress = presenter.load_progress_text(source, fraction)
+        self.port.changed(at_once=False)
+
+    async def loaded(self, new: Any, loaded: Config) -> None:
+        """The loading worker built ``new`` for ``loaded``: show it, unless newer settings wait."""
+        self.loading = None
+        wanted = self.wanted or loaded
+        if wanted != loaded:
+            # A setting was applied while this one loaded: build that one instead.
+            new.close()
+            self.start_load(wanted, reuse=self.experiment or new)
+            return
+        self.wanted = None
+        self.load_progress = None
+        await self.stop_run()
+        old = self.experiment
+        if old is not None:
+            self.close_experiment(old)
+        self.experiment = new
+        self.config = loaded
+        self.engine_error = None
+        self.port.show_config(loaded)
+        self.port.show_theory(None if new.theory is None else new.theory.lr_max)
+        self.port.show_mode(new.comparing)
+        self.new_run()
+        await self.drain_pending()
+
+    def worker_ended(self, worker: Any, outcome: str) -> None:
+        """A worker (loading, run or save) ended: ``outcome`` is success, error or cancelled.
+
+        Only the current one counts: a load replaced by a newer one, a run stopped for a
+        step, are forgotten.  ``worker.error`` and ``worker.result`` say the rest.
+        """
+        error = worker.error if outcome == "error" else None
+        if worker is self.load_worker:
+            if outcome != "success" and self.loading:
+                self.load_failed(error)
+        elif worker is self.run_worker:
+            self.run_ended(error)
+        elif worker is self.save_worker:
+            self.save_ended(outcome == "success", worker.result if outcome == "success" else error)
+
+    def load_failed(self, error: BaseException | None) -> None:
+        from .experiment import FunctionsRefused
+
+        failed, self.loading = self.loading, None
+        wanted, self.wanted = self.wanted, None
+        self.load_progress = None
+        text = presenter.one_line(error) if error is not None else "cancelled"
+        refused = isinstance(error, FunctionsRefused)
+        if refused:
+            # Nothing else can run: the Functions come from the command line.  Once read,
+            # the report closes the app with exit status 1, as the headless check does.
+            self.port.show_refusal(failed, error, text)
+        if wanted is not None and failed is not None and wanted != failed:
+            # A newer setting was asked for meanwhile: it may well load.
+            self.port.notify(f"cannot use these settings: {text}", severity="error", timeout=15)
+            self.start_load(wanted)
+            return
+        self.pending.clear()
+        if self.experiment is None:
+            self.engine_error = text
+            self.port.notify(
+                text if refused else f"the engine could not load: {text}",
+                title="amal-tui",
+                severity="error",
+                timeout=30,
+            )
+        else:
+            # The run on screen stays as it was.
+            self.port.notify(f"cannot use these settings: {text}", severity="error", timeout=15)
+            self.port.show_config(self.config)
+            theory = self.experiment.theory
+            self.port.show_theory(None if theory is None else theory.lr_max)
+        self.port.changed()
+
+    def ready(self, action: str) -> bool:
+        """Whether the engine can act now; if not, the key ``action`` waits for it."""
+        if self.experiment is not None and not self.busy:
+            return True
+        if self.busy or self.engine_error is None:
+            self.pending.append(action)
+        else:
+            self.port.notify("the engine did not load: nothing to run", severity="error")
+        return False
+
+    async def drain_pending(self) -> None:
+        """Run the keys that waited for a load or a save, in order."""
+        while self.pending and not self.busy:
+            action = self.pending.pop(0)
+            result = getattr(self, action)()
+            if inspect.isawaitable(result):
+                await result
+
+    # -- running ------------------------------------------------------------------------
+
+    async def stop_run(self, timeout: float | None = None) -> None:
+        """Pause the run, if any, and wait until its worker has stopped (one chunk at most)."""
+        worker = self.run_worker
+        if worker is None:
+            return
+        self.stop.set()
+        await self.port.wait(worker, timeout)
+        self.run_worker = None
+
+    def run_progress(self, epoch: int, runs: tuple[RunView, ...], at: float) -> None:
+        """A chunk of the run worker's: shown when it belongs to the run on screen."""
+        if epoch != self.epoch:
+            return  # from before a step, a reset or a new configuration
+        self.views = runs
+        # The pace of the runs (they advance side by side), comparable with the speed asked for.
+        self.rate.append((at, max(run.snapshot.iteration for run in runs)))
+        while len(self.rate) > 2 and at - self.rate[1][0] >= RATE_WINDOW:
+            self.rate.popleft()
+        self.port.changed(everything=True, at_once=False)
+
+    def run_ended(self, error: BaseException | None) -> None:
+        """The run stopped by itself (converged, capped, diverged), was paused, or failed."""
+        self.run_worker = None
+        if error is not None:
+            self.report_run_error(error)
+        self.show_experiment(force=True)
+
+    def report_run_error(self, error: BaseException) -> None:
+        self.port.notify(
+            presenter.run_error_text(error, self.config.functions), severity="error", timeout=30
+        )
+
+    def new_run(self) -> None:
+        """After a reset or a new Experiment: iteration 0, drawn at once."""
+        self.epoch += 1
+        self.announced = set()
+        self.rate.clear()
+        self.show_experiment(force=True)
+
+    def show_experiment(self, force: bool = False) -> None:
+        """Show the Experiment's current state (only when no worker is using it)."""
+        self.views = self.experiment.views()
+        self.port.changed(everything=True, force=force)
+
+    def announce(self) -> None:
+        """A notification when a run stops by itself (once per run).
+
+        A comparison's come together once every run has stopped, in the table's order:
+        a run that stops early already says so in the table and the chart, and the
+        order of the notifications never depends on which chunk a thread ended first.
+        """
+        comparing = self.comparing
+        if comparing and not self.all_finished():
+            return
+        theory = None if self.experiment is None else self.experiment.theory
+        for i, run in enumerate(self.views):
+            if run.snapshot.status.finished and i not in self.announced:
+                self.announced.add(i)
+                text, severity = presenter.end_notice(
+                    run, comparing=comparing, theory=theory, threshold=self.config.threshold
+                )
+                self.port.notify(text, severity=severity)
+
+    def finished_note(self) -> bool:
+        """Whether every run has ended (and say so): a key that moves them does nothing."""
+        experiment = self.experiment
+        if not experiment.finished:
+            return False
+        status = experiment.session.descent.status.value
+        self.port.notify(presenter.finished_note(experiment.comparing, status))
+        return True
+
+    # -- the keys -----------------------------------------------------------------------
+
+    async def step(self) -> None:
+        """s: one iteration (of each run), after pausing a run."""
+        if not self.ready("step"):
+            return
+        await self.stop_run()
+        if self.finished_note():
+            return
+        self.epoch += 1
+        try:
+            self.experiment.step()
+        except Exception as error:  # noqa: BLE001 - a student's Functions can raise anything
+            self.report_run_error(error)
+        self.show_experiment()
+
+    async def toggle_run(self) -> None:
+        """r: run until the end, or pause a run."""
+        if not self.ready("toggle_run"):
+            return
+        if self.running:
+            self.stop.set()  # the worker stops after its chunk; run_ended shows it
+            self.port.changed()
+            return
+        await self.stop_run()
+        if self.finished_note() or self.port.leaving():
+            return
+        self.epoch += 1
+        self.rate.clear()
+        self.stop = threading.Event()
+        self.run_worker = self.port.start_run(self.experiment, self.epoch, self.stop)
+        self.port.changed()
+
+    async def reset(self) -> None:
+        """x: back to iteration 0 (the same initial W and b)."""
+        if not self.ready("reset"):
+            return
+        await self.stop_run()
+        self.experiment.reset()
+        self.new_run()
+
+    def change_speed(self, direction: int) -> None:
+        """[ and ]: the next speed down or up (iterations per second, or max)."""
+        self.speed = next_speed(self.speed, direction)
+        self.rate.clear()  # the steps/s of the old speed would linger for a second
+        self.port.changed()
+
+    async def scale_learning_rate(self, factor: float) -> None:
+        """+ and -: ε × 10 or ÷ 10 (not while comparing: c changes those)."""
+        config = self.wanted or self.config
+        if config.compare:
+            self.port.notify("comparing learning rates: c changes them", severity="warning")
+            return
+        learning_rate = float(f"{config.learning_rate * factor:.12g}")
+        try:
+            parse_learning_rate(learning_rate)
+        except ConfigError as error:
+            self.port.notify(f"learning rate {error.reason}", severity="warning")
+            return
+        await self.apply(config.replace(learning_rate=learning_rate))
+
+    def compare(self) -> None:
+        """c: ask for learning rates to compare (it needs no engine)."""
+        self.port.ask_compare(self.last_compare)
+
+    async def compare_chosen(self, rates: tuple[float, ...] | None) -> None:
+        if rates is None:
+            return  # Escape: nothing changes
+        config = self.wanted or self.config
+        if rates:
+            self.last_compare = rates
+        elif not config.compare:
+            return
+        await self.apply(config.replace(compare=rates))
+
+    def save(self) -> None:
+        """e: ask where to save (once loaded; nothing to save before)."""
+        if self.experiment is None:
+            self.ready("save")
+            return
+        self.port.ask_save_path(self.last_save_path or time.strftime("amal-run-%Y%m%d-%H%M%S.json"))
+
+    async def save_chosen(self, path: str | None) -> None:
+        if path is None:
+            return
+        if self.busy or self.experiment is None:
+            self.port.notify(
+                "busy loading or saving: press e again in a moment", severity="warning"
+            )
+            return
+        # Saved as it stands at the moment Enter was pressed: the run pauses for the save
+        # (the worker is the only one to touch the descents meanwhile), then goes on.
+        was_running = self.running
+        await self.stop_run()
+        self.last_save_path = path
+        self.save_worker = self.port.start_save(self.experiment, path)
+        if was_running:
+            self.pending.append("toggle_run")
+        self.port.changed()
+
+    def save_ended(self, saved: bool, result: Any) -> None:
+        """The save worker ended: ``saved``, ``result`` is the files written; else the error."""
+        self.save_worker = None
+        if saved:
+            json_path, csv_path = result
+            self.last_save_path = None
+            self.port.notify(presenter.saved_text(json_path, csv_path), title="saved", timeout=10)
+        else:
+            self.port.notify(presenter.save_error_text(result), severity="error", timeout=20)
+        self.port.changed()
+        self.port.call_later(self.drain_pending)
+
+    async def apply_setting(self, setting: str, value: Any) -> None:
+        """A field of the settings panel was applied."""
+        try:
+            config = (self.wanted or self.config).replace(**{setting: value})
+        except ConfigError as error:  # pragma: no cover - the field validated it already
+            self.port.notify(str(error), severity="error")
+            return
+        await self.apply(config)
+
+    async def apply(self, config: Config) -> None:
+        """Use ``config`` from now on: a new Experiment at iteration 0, built by the loading
+        worker (the data again only if they change); until it is ready the run on screen stays."""
+        await self.stop_run()
+        # What was said of the last settings (a divergence ahead, a run's end) is stale:
+        # without this, holding + stacks one warning per key press over the screen.
+        self.port.clear_notifications()
+        self.wanted = config
+        self.port.show_config(config)
+        if self.loading is None:
+            self.start_load(config)
+
+    # -- leaving ------------------------------------------------------------------------
+
+    def close_experiment(self, experiment: Any = None, timeout: float | None = None) -> None:
+        """Flush and close its logs, once no worker uses it (``timeout``: give up after that)."""
+        experiment = experiment or self.experiment
+        if experiment is None:
+            return
+        if not self.session_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return  # a chunk that does not end (a student's Function stuck): the exit goes on
+        try:
+            experiment.close()
+        finally:
+            self.session_lock.release()

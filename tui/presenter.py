@@ -1,0 +1,250 @@
+"""What the app shows, as pure functions of the engine's state: no widget, no Textual.
+
+The controller (``tui/controller.py``) knows the run's state; the App hands what
+these return to its widgets.  Each function takes snapshots (``RunView``), a
+``Config`` or an Experiment's parts and returns text, rows or a ``StatusInfo``:
+tests call them with recorded states, without a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from engine.config import Config, shown_path
+
+from .messages import RunView
+from .pacing import speed_text
+from .parameters import TO_OPTIMUM, TO_TRUTH
+from .status_line import LOADING, StatusInfo
+
+# The controller's states (``RunController.state``) and the word the status line shows
+# for each; a descent's own end ("converged", "capped", "diverged") is said as it is.
+SAVING = "saving…"
+STATE_WORDS = {"loading": LOADING, "saving": SAVING}
+
+
+def state_word(state: str, engine_error: str | None = None) -> str:
+    """The status line's word for the controller's ``state`` ("failed": why it cannot start)."""
+    if state == "failed":
+        return f"cannot start: {engine_error}"
+    return STATE_WORDS.get(state, state)
+
+
+def status_info(
+    state: str,
+    views: Sequence[RunView],
+    *,
+    comparing: bool = False,
+    engine_error: str | None = None,
+    speed: float | None = None,
+    steps_per_second: float | None = None,
+    tensorboard: str = "",
+    load_progress: str | None = None,
+) -> StatusInfo:
+    """The status line for the runs ``views`` (none yet while the engine loads)."""
+    word = state_word(state, engine_error)
+    if not views:
+        return StatusInfo(state=word, tensorboard=tensorboard, data=load_progress or "")
+    common: dict[str, Any] = dict(
+        speed=speed_text(speed),
+        state=word,
+        steps_per_second=steps_per_second,
+        tensorboard=tensorboard,
+        data=load_progress or "",
+    )
+    if comparing:
+        iteration = max(run.snapshot.iteration for run in views)
+        best = best_run(views)
+        return StatusInfo(
+            iteration=iteration,
+            loss=None if best is None else best.snapshot.loss,
+            best_rate=None if best is None else best.learning_rate,
+            **common,
+        )
+    run = views[0]
+    snapshot = run.snapshot
+    test = run.test_losses
+    tested = 0 if test is None else min(len(test), snapshot.iteration)
+    return StatusInfo(
+        iteration=snapshot.iteration,
+        loss=snapshot.loss,
+        previous_loss=snapshot.previous_loss,
+        test_loss=float(test[tested - 1]) if tested else None,
+        **common,
+    )
+
+
+def best_run(views: Sequence[RunView]) -> RunView | None:
+    """The run of a comparison whose loss is the lowest (a diverged one never is)."""
+    finite = [
+        run for run in views if run.snapshot.loss is not None and math.isfinite(run.snapshot.loss)
+    ]
+    return min(finite, key=lambda run: run.snapshot.loss) if finite else None
+
+
+def tensorboard_text(
+    config: Config, views: Sequence[RunView], *, loaded: bool = True, comparing: bool = False
+) -> str:
+    """Where the TensorBoard logs go, and the command that shows them."""
+    if not config.tensorboard:
+        return "TensorBoard: off (--no-tensorboard)"
+    if not loaded:
+        return f"TensorBoard: logs under {shown_path(config.logdir)}/"
+    folders = [run.log_folder for run in views if run.log_folder is not None]
+    if not folders:
+        return "TensorBoard: off (logging failed)"
+    if comparing:
+        return (
+            f"TensorBoard: {len(folders)} runs under {shown_path(config.logdir)}/  "
+            f"(tensorboard --logdir {shown_path(config.logdir)})"
+        )
+    return (
+        f"TensorBoard: {shown_path(folders[0])}  (tensorboard --logdir {shown_path(config.logdir)})"
+    )
+
+
+def end_note(snapshot: Any, theory: Any, threshold: float) -> str:
+    """Why a run that converged is still far from the optimum, if it is (``": …"`` or "")."""
+    if snapshot.status.value != "converged" or theory is None:
+        return ""
+    from engine.theory import threshold_note
+
+    note = threshold_note(threshold, theory.optimal_loss)
+    return f": {note}" if note else ""
+
+
+def end_notice(run: RunView, *, comparing: bool, theory: Any, threshold: float) -> tuple[str, str]:
+    """What a notification says when a run stops by itself, and its severity."""
+    snapshot = run.snapshot
+    severity = "information" if snapshot.status.value == "converged" else "warning"
+    where = f"ε {run.learning_rate:g}: " if comparing else ""
+    note = end_note(snapshot, theory, threshold)
+    return f"{where}{snapshot.status.value} at {snapshot.iteration}{note}", severity
+
+
+def finished_note(comparing: bool, status: str) -> str:
+    """What a key that moves a finished run says instead."""
+    if comparing:
+        return "every run has stopped: x resets them"
+    return f"the run has {status}: x resets it"
+
+
+def distances(snapshot: Any, theory: Any, problem: Any) -> tuple[tuple[str, float | None], ...]:
+    """How far (W, b) is from the least-squares optimum, and from the truth of synthetic data."""
+    from engine.theory import distance  # loaded with the engine, before any snapshot
+
+    out: list[tuple[str, float | None]] = []
+    if theory is not None:
+        out.append((TO_OPTIMUM, theory.distance(snapshot.W, snapshot.b)))
+    if getattr(problem, "W_true", None) is not None:
+        out.append((TO_TRUTH, distance(snapshot.W, snapshot.b, problem.W_true, problem.b_true)))
+    return tuple(out)
+
+
+def data_description(problem: Any) -> str:
+    """``toy: n=50, d=13, m=3``: the data of the run on screen."""
+    return problem.describe()
+
+
+def comparison_curves(views: Sequence[RunView]) -> list[tuple[str, Any]]:
+    """The chart's curves while comparing: each learning rate's losses, named by it."""
+    return [(f"{run.learning_rate:g}", run.losses) for run in views]
+
+
+def load_progress_text(source: str, fraction: float) -> str:
+    """How far the loading worker has read a data file."""
+    name = shown_path(os.path.basename(source) or source)
+    return f"reading {name} {fraction:.0%}" if fraction < 1 else f"loaded {name}"
+
+
+def loading_text(config: Config) -> str | None:
+    """What the status line says while ``config``'s data are read (nothing for the toy data)."""
+    return None if config.data == "toy" else f"loading {shown_path(config.data)}…"
+
+
+def one_line(error: BaseException) -> str:
+    """A worker's error (loading, running, saving) as one line; running out of memory says so."""
+    from engine.data import DataError, out_of_memory
+
+    from .experiment import FunctionsRefused
+
+    memory = out_of_memory(error)
+    if memory is not None:
+        return memory
+    if isinstance(error, (DataError, FunctionsRefused)):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    line = (text.splitlines() or [type(error).__name__])[0]
+    # An error's message may quote a path or a student's text: escaped, never sent raw.
+    return line if line.isprintable() else repr(line)[1:-1]
+
+
+def run_error_text(error: BaseException, functions: str | None) -> str:
+    """Why a run (or a step) stopped on an error: a student's Functions are named as theirs."""
+    from engine.data import out_of_memory
+
+    memory = out_of_memory(error)
+    if memory is not None:
+        return f"the run stopped: {memory}"
+    if functions is not None:
+        from engine.student import describe_run_error
+
+        return f"your Functions raised: {describe_run_error(error, functions)}"
+    return f"the run stopped: {one_line(error)}"
+
+
+def save_error_text(error: BaseException | None) -> str:
+    """Why a save failed; a SaveError says itself what was and was not replaced."""
+    from engine.saving import SaveError
+
+    if isinstance(error, SaveError):
+        return str(error)
+    return f"not saved: {one_line(error or Exception())}"
+
+
+def saved_text(json_path: Any, csv_path: Any) -> str:
+    return f"saved in {shown_path(json_path)} and {shown_path(csv_path)}"
+
+
+def compare_prompt(rates: Sequence[float]) -> tuple[str, str, str, str]:
+    """The compare prompt: title, explanation, the learning rates it proposes, its keys."""
+    return (
+        "Compare learning rates",
+        "Each learning rate runs from the same data and the same initial W and b. "
+        "Separate them with commas (at most 8); leave it empty to go back to one run.",
+        ",".join(f"{rate:g}" for rate in rates),
+        "enter: compare · empty + enter: one run · esc: cancel",
+    )
+
+
+def save_prompt(path: str, comparing: bool, cwd: str) -> tuple[str, str, str, str]:
+    """The save prompt: title, explanation, the path it proposes, its keys."""
+    what = "comparison" if comparing else "run"
+    return (
+        f"Save the {what}",
+        f"The {what} (settings, theory, losses, final W and b) as JSON, and its "
+        f"losses as NAME.losses.csv beside it. A relative path starts in {shown_path(cwd)}.",
+        path,
+        "enter: save · esc: cancel",
+    )
+
+
+def refused_report(config: Config | None, error: Any) -> tuple[str, str, str]:
+    """The report of a student's Functions that failed the check: title, text, note."""
+    name = shown_path(os.path.basename(config.functions or "")) if config else ""
+    return (
+        f"the check of {name}",
+        error.report,
+        f"{error}: the run does not start. Closing this quits.",
+    )
+
+
+def too_small_text(width: int, height: int, min_width: int, min_height: int) -> str:
+    return (
+        f"terminal too small (need at least {min_width}×{min_height}, "
+        f"this one is {width}×{height})\nq quits"
+    )

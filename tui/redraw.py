@@ -1,0 +1,99 @@
+"""When the app redraws each panel: only what changed, each at its own rate, no timer when idle.
+
+Every redraw takes the GIL from the engine and bytes from an SSH link.  The App
+marks a panel changed (``changed``), draws the panels ``take`` lets it draw now,
+and sets one timer (``reschedule``) for the first one that must wait.  Plain
+Python: the App passes in the clock's reading and the timers it makes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# The shortest time between two redraws of each panel: (status line, parameters, chart)
+# while a run goes fast (the chart at 4 Hz: ~16 KiB/s at 100x30); while a run is watched
+# at a few iterations a second (a redraw costs the same CPU however little moved: at
+# 10 it/s the status line shows every 2nd or 3rd iteration, 4 times a second as `top`
+# redraws, W, b and the chart move once a second); and when idle (a key's effect shows at once, but holding a key down does not
+# redraw at the key-repeat rate).  Nothing is redrawn, and no timer ticks, when nothing
+# changed.
+PERIODS_RUNNING = (0.1, 0.2, 0.25)
+PERIODS_WATCHED = (0.25, 1.0, 1.0)
+PERIODS_IDLE = (0.0, 0.1, 1 / 8)
+MIN_TIMER_DELAY = 0.001
+# How early a redraw timer may fire and still count as on time (seconds).
+TIMER_SLACK = 0.01
+# Up to this speed (iterations per second) a run is watched: PERIODS_WATCHED.
+WATCHED_SPEED = 30
+
+# The panels, in the order of the periods.
+TEXT, PARAMETERS, CHART = 0, 1, 2
+
+
+class RedrawSchedule:
+    """Which panels changed since they were drawn, when each was drawn, and the pending timer."""
+
+    def __init__(self, fps: float | None = None) -> None:
+        if fps is not None and not (fps > 0 and math.isfinite(fps)):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        self.dirty = [False, False, False]
+        self.drawn_at = [-math.inf, -math.inf, -math.inf]
+        self.timer: Any = None
+        """The timer of the next redraw (anything with ``stop()``), None when none is due."""
+        self.timer_due = math.inf
+        # --fps N: no panel redraws more often than N times per second.
+        self.fps_floor = 0.0 if fps is None else 1.0 / fps
+
+    def periods(self, running: bool, speed: float | None) -> tuple[float, float, float]:
+        """The shortest times between two redraws of (status line, parameters, chart) now."""
+        if not running:
+            periods = PERIODS_IDLE
+        elif speed is not None and speed <= WATCHED_SPEED:
+            periods = PERIODS_WATCHED
+        else:
+            periods = PERIODS_RUNNING
+        return tuple(max(period, self.fps_floor) for period in periods)
+
+    @property
+    def any_dirty(self) -> bool:
+        return any(self.dirty)
+
+    def changed(self, everything: bool = False) -> None:
+        """The status line (``everything``: every panel) no longer shows the latest state."""
+        self.dirty[TEXT] = True
+        if everything:
+            self.dirty[PARAMETERS] = self.dirty[CHART] = True
+
+    def take(self, panel: int, period: float, force: bool, now: float) -> bool:
+        """Whether to draw ``panel`` now (it changed, and its period has passed or ``force``)."""
+        if self.dirty[panel] and (force or now - self.drawn_at[panel] >= period):
+            self.dirty[panel] = False
+            self.drawn_at[panel] = now
+            return True
+        return False
+
+    def fired(self) -> None:
+        """The timer went off."""
+        self.timer, self.timer_due = None, math.inf
+
+    def reschedule(self, periods: tuple[float, float, float], now: float) -> float | None:
+        """The delay of a new timer for the first dirty panel, or None to keep the one set.
+
+        The timer set is stopped when it is no longer needed (nothing dirty: drawn
+        meanwhile by a forced redraw) or when a panel is due before it.
+        """
+        if not self.any_dirty:
+            if self.timer is not None:
+                self.timer.stop()
+                self.fired()
+            return None
+        panels = zip(self.drawn_at, periods, self.dirty, strict=True)
+        due = min((at + period for at, period, dirty in panels if dirty), default=math.inf)
+        if due >= self.timer_due:
+            return None
+        if self.timer is not None:
+            self.timer.stop()
+        self.timer_due = due
+        # Never 0: a Textual timer of 0 s that starts late divides by its interval, and dies.
+        return max(due - now, MIN_TIMER_DELAY)
