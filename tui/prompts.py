@@ -130,8 +130,6 @@ def hanging_lines(text: str, width: int) -> list[str]:
 class HangingText(Widget):
     """A report's text: a wrapped line stays under its own indentation (hints, errors)."""
 
-    DEFAULT_CSS = "HangingText { height: auto; }"
-
     def __init__(self, text: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.text = text
