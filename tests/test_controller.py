@@ -705,3 +705,21 @@ def test_every_state_is_reached_by_these_tests():
         "diverged",
         "finished",
     }
+
+
+@pytest.mark.parametrize("module", ["controller", "presenter", "redraw"])
+def test_the_state_machine_and_the_words_are_plain_python(module):
+    """No Textual in them: what they decide is tested here, the wiring by Pilot."""
+    import ast
+    from pathlib import Path
+
+    import tui
+
+    source = (Path(tui.__file__).parent / f"{module}.py").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module)
+    assert not {name for name in imported if name.split(".")[0] in ("textual", "rich")}

@@ -1,5 +1,11 @@
 """The amal-tui app: watch gradient descent step the notebook's Functions.
 
+This module is the Textual side only: it composes the widgets, binds the keys
+(``keys.py``), runs the workers and timers, and hands every decision to the
+:class:`~tui.controller.RunController` (what a key does in each state) and every
+text to :mod:`tui.presenter`; :mod:`tui.leaving` is how it ends, :mod:`tui.redraw`
+when each panel is drawn.
+
 The first screen is painted before torch is imported: the engine (torch, the
 problem, its theory, the Sessions) is built in a thread worker after mount, and
 the status line says "loading…" until it is ready; keys pressed meanwhile wait
