@@ -72,6 +72,9 @@ PERIODS_RUNNING = (0.1, 0.2, 0.25)
 PERIODS_WATCHED = (0.25, 1.0, 1.0)
 PERIODS_IDLE = (0.0, 0.1, 1 / 8)
 MIN_TIMER_DELAY = 0.001
+# While a run goes on, panels are drawn one a frame, at least this far apart (seconds):
+# each frame then repaints one panel's rectangle, not the screen around several.
+PANEL_GAP = 0.04
 # How early a redraw timer may fire and still count as on time (seconds).
 TIMER_SLACK = 0.01
 # Up to this speed (iterations per second) a run is watched: PERIODS_WATCHED.
@@ -241,6 +244,8 @@ class AmalApp(App[int]):
         self._views: tuple[RunView, ...] = ()
         self._dirty_text = self._dirty_parameters = self._dirty_chart = False
         self._text_at = self._parameters_at = self._chart_at = -math.inf
+        # When the last panel was drawn while a run goes on (one panel a frame, see PANEL_GAP).
+        self._panel_at = -math.inf
         self._redraw_timer: Any = None
         self._redraw_due = math.inf
         # --fps N: no panel redraws more often than N times per second.
@@ -520,6 +525,10 @@ class AmalApp(App[int]):
     def _run(self, experiment: Experiment, epoch: int, stop: threading.Event) -> None:
         worker = get_current_worker()
         pacer = Pacer()
+        # The state is sent to the UI no more often than the status line can show it: a
+        # run watched at 10 it/s sends 4 a second, not 10 (each costs the UI thread a
+        # message and the worker a snapshot); the last one is never held back.
+        posted, held = -math.inf, False
         while not worker.is_cancelled:
             speed = self.speed  # read once a chunk: [ and ] act within MAX_WAIT
             with self._session_lock:
@@ -530,18 +539,22 @@ class AmalApp(App[int]):
                     finished = experiment.run_for(CHUNK_SECONDS)
                 else:
                     finished = experiment.advance(due)
+                held = held or due != 0
+                now = time.perf_counter()
                 # Nothing new to show (no iteration due yet): no redraw, no bytes on the link.
-                progress = (
-                    RunProgress(epoch=epoch, runs=experiment.views(), at=time.perf_counter())
-                    if due != 0
-                    else None
-                )
+                progress = None
+                if held and (finished or now - posted >= self._periods()[0]):
+                    progress = RunProgress(epoch=epoch, runs=experiment.views(), at=now)
+                    posted, held = now, False
             if progress is not None:
                 self.post_message(progress)
             if finished:
                 break
             if speed is not None:
-                stop.wait(pacer.wait(time.perf_counter()))
+                wait = pacer.wait(time.perf_counter())
+                if held:  # an iteration not yet shown goes out when the status line may show it
+                    wait = min(wait, max(posted + self._periods()[0] - time.perf_counter(), 0.0))
+                stop.wait(wait)
 
     async def _stop_run(self, timeout: float | None = None) -> None:
         """Pause the run, if any, and wait until its worker has stopped (one chunk at most)."""
@@ -663,6 +676,8 @@ class AmalApp(App[int]):
             + [self._chart_at + chart] * self._dirty_chart,
             default=math.inf,
         )
+        if self.running:
+            due = max(due, self._panel_at + PANEL_GAP)
         if due >= self._redraw_due:
             return
         if self._redraw_timer is not None:
@@ -691,7 +706,25 @@ class AmalApp(App[int]):
         views = self._views
         if views:
             self._announce()
+        # While a run goes on, one panel a frame, the most overdue first: Textual repaints
+        # the rectangle around everything that changed in a frame, so the status line and
+        # the chart drawn together would repaint the settings and W between them too.
+        one = self.running and not force
+        overdue = []
         if self._dirty_text and (force or now - self._text_at >= text_period):
+            overdue.append((now - self._text_at - text_period, "text"))
+        if views and self.experiment is not None:
+            if self._dirty_parameters and (force or now - self._parameters_at >= parameters_period):
+                overdue.append((now - self._parameters_at - parameters_period, "parameters"))
+            if self._dirty_chart and (force or now - self._chart_at >= chart_period):
+                overdue.append((now - self._chart_at - chart_period, "chart"))
+        if one:
+            if not overdue or now - self._panel_at < PANEL_GAP:
+                return
+            overdue = [max(overdue)]
+            self._panel_at = now
+        drawing = {panel for _, panel in overdue}
+        if "text" in drawing:
             self._dirty_text = False
             self._text_at = now
             self._status_line.show(self._status_info())
@@ -700,7 +733,7 @@ class AmalApp(App[int]):
         theory = self.experiment.theory
         optimum = None if theory is None else theory.optimal_loss
         comparing = self.comparing
-        if self._dirty_parameters and (force or now - self._parameters_at >= parameters_period):
+        if "parameters" in drawing:
             self._dirty_parameters = False
             self._parameters_at = now
             if comparing:
@@ -709,7 +742,7 @@ class AmalApp(App[int]):
             else:
                 snapshot = views[0].snapshot
                 self._parameters.show(snapshot, self._distances(snapshot))
-        if self._dirty_chart and (force or now - self._chart_at >= chart_period):
+        if "chart" in drawing:
             self._dirty_chart = False
             self._chart_at = now
             threshold = self.config.threshold
