@@ -9,6 +9,7 @@ import pytest
 from tui.redraw import (
     CHART,
     MIN_TIMER_DELAY,
+    PANEL_GAP,
     PARAMETERS,
     PERIODS_IDLE,
     PERIODS_RUNNING,
@@ -40,15 +41,33 @@ def test_the_periods_follow_what_the_run_does_and_fps_bounds_them():
 
 def test_only_what_changed_is_drawn_and_each_panel_waits_its_period():
     schedule = RedrawSchedule()
+    periods = (0.1, 0.1, 0.25)
     schedule.changed()
     assert schedule.dirty == [True, False, False]
-    assert schedule.take(TEXT, 0.1, False, now=10.0)
-    assert not schedule.take(PARAMETERS, 0.1, False, now=10.0)  # it did not change
+    assert schedule.choose(periods, False, now=10.0) == [TEXT]  # only what changed
     schedule.changed(everything=True)
-    assert not schedule.take(TEXT, 0.1, False, now=10.05)  # drawn 0.05 s ago
-    assert schedule.take(TEXT, 0.1, True, now=10.05)  # unless forced
-    assert schedule.take(CHART, 0.25, False, now=10.05)  # never drawn yet
-    assert schedule.dirty == [False, True, False]
+    assert schedule.choose(periods, False, now=10.05) == [PARAMETERS, CHART]  # text: 0.05 s ago
+    assert schedule.choose(periods, True, now=10.06) == [TEXT]  # forced: its period is not waited
+    assert schedule.dirty == [False, False, False]
+    schedule.changed(everything=True)
+    assert schedule.choose(periods, False, now=20.0, panels=1) == [TEXT]  # no run shown yet
+    assert schedule.dirty == [False, True, True]
+
+
+def test_while_running_one_panel_a_frame_the_most_overdue_first():
+    schedule = RedrawSchedule()
+    periods = (0.1, 0.2, 0.25)
+    schedule.drawn_at = [9.0, 9.95, 9.5]
+    schedule.changed(everything=True)
+    assert schedule.choose(periods, False, now=10.0, running=True) == [TEXT]  # 0.9 s late
+    assert schedule.choose(periods, False, now=10.02, running=True) == []  # PANEL_GAP
+    assert schedule.choose(periods, False, now=10.05, running=True) == [CHART]
+    assert schedule.choose(periods, False, now=10.2, running=True) == [PARAMETERS]
+    schedule.changed(everything=True)
+    assert schedule.choose(periods, True, now=10.21, running=True) == [TEXT, PARAMETERS, CHART]
+    schedule = RedrawSchedule()
+    schedule.changed(everything=True)  # equally late: the status line first
+    assert schedule.choose((0.0, 0.0, 0.0), False, now=1.0, running=True) == [TEXT]
 
 
 def test_one_timer_for_the_first_panel_due_and_none_when_nothing_changed():
@@ -65,6 +84,17 @@ def test_one_timer_for_the_first_panel_due_and_none_when_nothing_changed():
     schedule.dirty = [False, False, False]  # drawn meanwhile
     assert schedule.reschedule((0.1, 0.2, 0.25), now=10.02) is None
     assert second.stopped and schedule.timer is None and schedule.timer_due == math.inf
+
+
+def test_while_running_the_next_frame_waits_panel_gap():
+    schedule = RedrawSchedule()
+    schedule.changed()
+    schedule.panel_at = 10.0
+    assert schedule.reschedule((0.0, 0.2, 0.25), now=10.0, running=True) == pytest.approx(PANEL_GAP)
+    schedule = RedrawSchedule()
+    schedule.changed()
+    schedule.panel_at = 10.0
+    assert schedule.reschedule((0.0, 0.2, 0.25), now=10.0) == MIN_TIMER_DELAY  # idle: at once
 
 
 def test_a_timer_is_never_set_for_0_seconds():

@@ -85,7 +85,7 @@ def test_only_the_last_loss_can_be_non_finite_and_it_is_left_out():
     ),
     st.booleans(),
 )
-def test_values_reaching_plotext_are_finite_and_moderate(losses, log_scale):
+def test_values_reaching_the_chart_are_finite_and_moderate(losses, log_scale):
     values = chart_values(np.array(losses), log_scale)
     assert np.all(np.isfinite(values))
     assert np.all(np.abs(values) <= 1e30)

@@ -29,6 +29,8 @@ replaces it only after the run worker stopped.
 from __future__ import annotations
 
 import gc
+import inspect
+import math
 import os
 import sys
 import threading
@@ -122,6 +124,18 @@ class LoadAbandoned(Exception):
 def _widget(selector: str, kind: type) -> property:
     """One of the App's widgets, by its id."""
     return property(lambda app: app.query_one(selector, kind))
+
+
+def _key(method: str) -> Callable[..., Any]:
+    """A key's action that is the controller's ``method`` (with the binding's argument, if any)."""
+
+    async def action(app: AmalApp, *arguments: Any) -> None:
+        result = getattr(app.controller, method)(*arguments)
+        if inspect.isawaitable(result):
+            await result
+
+    action.__name__ = action.__qualname__ = f"action_{method}"
+    return action
 
 
 def _delegated(name: str, doc: str = "") -> property:
@@ -282,6 +296,10 @@ class AmalApp(Leaving, App[int]):
     def _run(self, experiment: Experiment, epoch: int, stop: threading.Event) -> None:
         worker = get_current_worker()
         pacer = Pacer()
+        # The state is sent to the UI no more often than the status line can show it: a
+        # run watched at 10 it/s sends 4 a second, not 10 (each costs the UI thread a
+        # message and the worker a snapshot); the last one is never held back.
+        posted, held = -math.inf, False
         while not worker.is_cancelled:
             speed = self.controller.speed  # read once a chunk: [ and ] act within MAX_WAIT
             with self.controller.session_lock:
@@ -292,18 +310,22 @@ class AmalApp(Leaving, App[int]):
                     finished = experiment.run_for(CHUNK_SECONDS)
                 else:
                     finished = experiment.advance(due)
+                held = held or due != 0
+                now = time.perf_counter()
                 # Nothing new to show (no iteration due yet): no redraw, no bytes on the link.
-                progress = (
-                    RunProgress(epoch=epoch, runs=experiment.views(), at=time.perf_counter())
-                    if due != 0
-                    else None
-                )
+                progress = None
+                if held and (finished or now - posted >= self._periods()[0]):
+                    progress = RunProgress(epoch=epoch, runs=experiment.views(), at=now)
+                    posted, held = now, False
             if progress is not None:
                 self.post_message(progress)
             if finished:
                 break
             if speed is not None:
-                stop.wait(pacer.wait(time.perf_counter()))
+                wait = pacer.wait(time.perf_counter())
+                if held:  # an iteration not yet shown goes out when the status line may show it
+                    wait = min(wait, max(posted + self._periods()[0] - time.perf_counter(), 0.0))
+                stop.wait(wait)
 
     start_run = _run  # the controller's port: returns the Worker
 
@@ -342,26 +364,14 @@ class AmalApp(Leaving, App[int]):
         covered = isinstance(self.screen, ModalScreen)  # a prompt, a report or the help
         return allowed(action, covered=covered, in_field=isinstance(self.focused, Input))
 
-    async def action_step(self) -> None:
-        await self.controller.step()
-
-    async def action_toggle_run(self) -> None:
-        await self.controller.toggle_run()
-
-    async def action_reset(self) -> None:
-        await self.controller.reset()
-
-    def action_change_speed(self, direction: int) -> None:
-        self.controller.change_speed(direction)
-
-    async def action_scale_learning_rate(self, factor: float) -> None:
-        await self.controller.scale_learning_rate(factor)
-
-    def action_compare(self) -> None:
-        self.controller.compare()
-
-    def action_save(self) -> None:
-        self.controller.save()
+    # The keys that act on the run are the controller's (it decides what they do when).
+    action_step = _key("step")
+    action_toggle_run = _key("toggle_run")
+    action_reset = _key("reset")
+    action_change_speed = _key("change_speed")
+    action_scale_learning_rate = _key("scale_learning_rate")
+    action_compare = _key("compare")
+    action_save = _key("save")
 
     def action_toggle_log_scale(self) -> None:
         self._chart.log_scale = not self._chart.log_scale
@@ -382,7 +392,7 @@ class AmalApp(Leaving, App[int]):
 
     def _schedule_redraw(self) -> None:
         """A redraw when the first dirty panel may be drawn again (no timer when none is dirty)."""
-        delay = self.redraws.reschedule(self._periods(), time.monotonic())
+        delay = self.redraws.reschedule(self._periods(), time.monotonic(), self.running)
         if delay is not None:
             self.redraws.timer = self.set_timer(delay, self._redraw_later)
 
@@ -401,18 +411,20 @@ class AmalApp(Leaving, App[int]):
     def _draw_dirty(self, force: bool) -> None:
         # A timer may fire a little before the time it was set for: it counts as on time.
         now = time.monotonic() + TIMER_SLACK
-        text_period, parameters_period, chart_period = self._periods()
-        controller, redraws = self.controller, self.redraws
+        controller = self.controller
         views, experiment = controller.views, controller.experiment
         if views:
             controller.announce()
-        if redraws.take(TEXT, text_period, force, now):
+        shown = bool(views) and experiment is not None  # else only the status line
+        periods, panels = self._periods(), 3 if shown else 1
+        drawing = self.redraws.choose(periods, force, now, self.running, panels)
+        if TEXT in drawing:
             self._status_line.show(controller.status_info())
-        if not views or experiment is None:
+        if not shown:
             return
         theory = experiment.theory
         optimum = None if theory is None else theory.optimal_loss
-        if redraws.take(PARAMETERS, parameters_period, force, now):
+        if PARAMETERS in drawing:
             if controller.comparing:
                 lr_max = None if theory is None else theory.lr_max
                 self._comparison.show(views, lr_max, optimum, controller.running)
@@ -420,7 +432,7 @@ class AmalApp(Leaving, App[int]):
                 snapshot = views[0].snapshot
                 distances = presenter.distances(snapshot, theory, experiment.problem)
                 self._parameters.show(snapshot, distances)
-        if redraws.take(CHART, chart_period, force, now):
+        if CHART in drawing:
             threshold = self.config.threshold
             data = presenter.data_description(experiment.problem)
             if controller.comparing:

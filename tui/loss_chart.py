@@ -5,9 +5,9 @@ a comparison draws one curve per learning rate, each with its own marker
 character (``+``, ``x``, ``o``…) named in the legend, so a 16-colour or
 ``NO_COLOR`` terminal tells them apart as well as a colour one.
 
-Only finite numbers reach plotext (it crashes or draws nothing on nan, inf and
-on values near the float limits), and never more points than the chart has
-columns to show: a run of 10⁷ iterations costs the same to draw as one of 10³.
+Only finite numbers reach the drawing (nan, inf and values near the float limits
+have no place on an axis), and never more points than the chart has columns to
+show: a run of 10⁷ iterations costs the same to draw as one of 10³.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rich.text import Text
-from textual.app import RenderResult
+from rich.segment import Segment
+from rich.style import Style
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
+from textual.strip import Strip
+from textual.widget import Widget
 
+from .chart_canvas import BRAILLE, Curve, Figure, HLine, draw
 from .formatting import axis_text, count_text
 
-# Beyond this, plotext's axis arithmetic loses the plot; a loss that large has diverged anyway.
+# Beyond this, the axis arithmetic loses the plot; a loss that large has diverged anyway.
 LINEAR_LIMIT = 1e30
 # The log axis of a loss of exactly 0: a decade under the smallest positive loss shown.
 LOG_FLOOR = 1e-12
@@ -35,6 +37,8 @@ COMPARE_MARKERS = ("+", "x", "o", "*", "#", "%", "@", "&")
 COMPARE_COLORS = ("cyan", "magenta", "yellow", "blue", "green", "white", "cyan", "magenta")
 # The optimum is a dotted line: a dot every DOT_SPACING columns, told apart from the threshold's.
 OPTIMUM_MARKER, DOT_SPACING = "·", 2
+CURRENT_MARKER = "●"
+MESSAGE_STYLE = Style(italic=True)
 
 
 def compare_marker(index: int) -> str:
@@ -43,7 +47,7 @@ def compare_marker(index: int) -> str:
 
 @dataclass(frozen=True)
 class Series:
-    """What plotext draws for one curve: iterations (1-based) and values already made safe."""
+    """What is drawn for one curve: iterations (1-based) and values already made safe."""
 
     x: np.ndarray
     y: np.ndarray
@@ -75,7 +79,7 @@ def finite_count(losses: np.ndarray) -> int:
 
 
 def chart_values(values: np.ndarray, log_scale: bool) -> np.ndarray:
-    """Values made safe for plotext: log10 of the loss (clipped above 0), or the clipped loss."""
+    """Values made safe to draw: log10 of the loss (clipped above 0), or the clipped loss."""
     values = np.asarray(values, dtype=np.float64)
     if not log_scale:
         return np.clip(values, -LINEAR_LIMIT, LINEAR_LIMIT)
@@ -88,8 +92,12 @@ def ticks(low: float, high: float, count: int) -> list[float]:
     return [float(v) for v in np.linspace(low, high, max(count, 2))]
 
 
-class LossChart(PlotextPlot):
-    """``show`` hands it one run, ``show_comparison`` several; it draws when Textual renders it."""
+class LossChart(Widget):
+    """``show`` hands it one run, ``show_comparison`` several; it draws when Textual renders it.
+
+    The figure is drawn once per change (of the data, the scale or the size) by
+    :mod:`tui.chart_canvas`, then handed to Textual row by row.
+    """
 
     log_scale: reactive[bool] = reactive(False)
 
@@ -101,6 +109,7 @@ class LossChart(PlotextPlot):
         self._threshold: float | None = None
         self._optimum: float | None = None
         self._data = ""
+        self._drawn: tuple[tuple[int, int], list[Strip]] | None = None
         self.border_title = "Loss"
         self._update_titles()
 
@@ -127,6 +136,7 @@ class LossChart(PlotextPlot):
         self._threshold = threshold
         self._optimum = optimum
         self._update_titles()
+        self._drawn = None
         self.refresh()
 
     def show_comparison(
@@ -145,10 +155,12 @@ class LossChart(PlotextPlot):
         self._threshold = threshold
         self._optimum = optimum
         self._update_titles()
+        self._drawn = None
         self.refresh()
 
     def watch_log_scale(self) -> None:
         self._update_titles()
+        self._drawn = None
         self.refresh()
 
     def _update_titles(self) -> None:
@@ -165,18 +177,6 @@ class LossChart(PlotextPlot):
         else:
             test = "  • test" if self._test_losses is not None else ""
             self.border_subtitle = f"{lines}  ● now{test}"
-
-    def render(self) -> RenderResult:
-        width, height = self.size
-        counts = [finite_count(losses) for losses in self._curves]
-        recorded = max(len(losses) for losses in self._curves)
-        if max(counts) == 0 or width < 12 or height < 5:
-            message = "no iteration yet: s steps, r runs" if not recorded else ""
-            if recorded and max(counts) == 0:
-                message = "the first loss is not finite: nothing to draw"
-            return Text(message, style="italic")
-        self._draw(counts, width, height)
-        return super().render()
 
     def _series(self, counts: list[int], columns: int) -> list[Series]:
         log_scale = self.log_scale
@@ -219,9 +219,47 @@ class LossChart(PlotextPlot):
             return math.log10(value) if value > 0 else None
         return min(max(value, -LINEAR_LIMIT), LINEAR_LIMIT)
 
-    def _draw(self, counts: list[int], width: int, height: int) -> None:
-        plt = self.plt
-        plt.clear_figure()
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the chart, from the rows drawn once per change of the data or the size."""
+        rows = self._rows()
+        return rows[y] if y < len(rows) else Strip.blank(self.size.width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn = None  # the theme's colours or the background changed: draw again
+
+    def _rows(self) -> list[Strip]:
+        width, height = self.size
+        if self._drawn is not None and self._drawn[0] == (width, height):
+            return self._drawn[1]
+        base = self.rich_style
+        figure = self._figure(width, height)
+        if isinstance(figure, str):
+            strips = [
+                Strip([Segment(figure, base + MESSAGE_STYLE)]).adjust_cell_length(width, base)
+            ]
+        else:
+            styles: dict[str | None, Style] = {None: base}
+            strips = []
+            for runs in draw(figure, width, height):
+                segments = []
+                for text, color in runs:
+                    style = styles.get(color)
+                    if style is None:
+                        style = styles[color] = base + Style(color=color)
+                    segments.append(Segment(text, style))
+                strips.append(Strip(segments).adjust_cell_length(width, base))
+        self._drawn = ((width, height), strips)
+        return strips
+
+    def _figure(self, width: int, height: int) -> Figure | str:
+        """The figure to draw, or a message when there is nothing to draw."""
+        counts = [finite_count(losses) for losses in self._curves]
+        recorded = max(len(losses) for losses in self._curves)
+        if max(counts) == 0 or width < 12 or height < 5:
+            if not recorded:
+                return "no iteration yet: s steps, r runs"
+            return "the first loss is not finite: nothing to draw" if max(counts) == 0 else ""
         # Room for the y labels (up to 9 characters) and the frame.
         columns = max(width - 12, 4)
         series = self._series(counts, columns)
@@ -242,28 +280,33 @@ class LossChart(PlotextPlot):
 
         first = 1
         last = max(max(int(s.x[-1]) for s in series), 2)
+        layers: list[Curve | HLine] = []
         if threshold is not None:
-            plt.hline(threshold, color="red")
+            layers.append(HLine(threshold, "red"))
         if optimum is not None:
             # Drawn before the curves: they stay on top where they cross it; over the
             # threshold (0.6971 and 0.70 share a row on the notebook's problem) it reads ·─·─.
             dots = max(columns // DOT_SPACING, 2)
-            plt.scatter(
-                np.linspace(first, last, dots).tolist(), [optimum] * dots,
-                marker=OPTIMUM_MARKER, color="green",
+            layers.append(
+                Curve(np.linspace(first, last, dots), np.full(dots, optimum), OPTIMUM_MARKER,
+                      "green", lines=False)
             )  # fmt: skip
         for s in series:
             y = np.clip(s.y, low, high) if s.diverged else s.y
-            plt.plot(s.x.tolist(), y.tolist(), marker=s.marker, color=s.color)
+            layers.append(Curve(s.x, y, BRAILLE if s.marker == "braille" else s.marker, s.color))
         if not self._labels:
             current = series[-1]
-            plt.scatter([int(current.x[-1])], [float(current.y[-1])], marker="●", color="green")
+            layers.append(
+                Curve(current.x[-1:], current.y[-1:], CURRENT_MARKER, "green", lines=False)
+            )
 
-        plt.ylim(low, high)
         y_ticks = ticks(low, high, min(5, max(2, height // 4)))
-        labels = [axis_text(10**v if self.log_scale else v) for v in y_ticks]
-        plt.yticks(y_ticks, labels)
-
-        plt.xlim(first, last)
+        y_labels = [axis_text(10**v if self.log_scale else v) for v in y_ticks]
         x_ticks = sorted({round(v) for v in ticks(first, last, min(5, max(2, columns // 10)))})
-        plt.xticks(x_ticks, [count_text(v) for v in x_ticks])
+        return Figure(
+            x_limits=(first, last),
+            y_limits=(low, high),
+            x_ticks=[(x, count_text(x)) for x in x_ticks],
+            y_ticks=list(zip(y_ticks, y_labels, strict=True)),
+            layers=layers,
+        )

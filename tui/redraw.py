@@ -22,6 +22,9 @@ PERIODS_RUNNING = (0.1, 0.2, 0.25)
 PERIODS_WATCHED = (0.25, 1.0, 1.0)
 PERIODS_IDLE = (0.0, 0.1, 1 / 8)
 MIN_TIMER_DELAY = 0.001
+# While a run goes on, panels are drawn one a frame, at least this far apart (seconds):
+# each frame then repaints one panel's rectangle, not the screen around several.
+PANEL_GAP = 0.04
 # How early a redraw timer may fire and still count as on time (seconds).
 TIMER_SLACK = 0.01
 # Up to this speed (iterations per second) a run is watched: PERIODS_WATCHED.
@@ -42,6 +45,8 @@ class RedrawSchedule:
         self.timer: Any = None
         """The timer of the next redraw (anything with ``stop()``), None when none is due."""
         self.timer_due = math.inf
+        # When the last panel was drawn while a run goes on (one panel a frame, see PANEL_GAP).
+        self.panel_at = -math.inf
         # --fps N: no panel redraws more often than N times per second.
         self.fps_floor = 0.0 if fps is None else 1.0 / fps
 
@@ -65,19 +70,45 @@ class RedrawSchedule:
         if everything:
             self.dirty[PARAMETERS] = self.dirty[CHART] = True
 
-    def take(self, panel: int, period: float, force: bool, now: float) -> bool:
-        """Whether to draw ``panel`` now (it changed, and its period has passed or ``force``)."""
-        if self.dirty[panel] and (force or now - self.drawn_at[panel] >= period):
+    def choose(
+        self,
+        periods: tuple[float, float, float],
+        force: bool,
+        now: float,
+        running: bool = False,
+        panels: int = 3,
+    ) -> list[int]:
+        """The panels to draw now (each marked drawn): those that changed and whose period
+        has passed (every one that changed if ``force``); only the first ``panels`` count.
+
+        While a run goes on, one panel a frame, the most overdue first: Textual repaints
+        the rectangle around everything that changed in a frame, so the status line and
+        the chart drawn together would repaint the settings and W between them too.
+        """
+        overdue = [
+            # Equally late: the status line first, then the parameters, then the chart.
+            (now - self.drawn_at[panel] - periods[panel], -panel)
+            for panel in range(panels)
+            if self.dirty[panel] and (force or now - self.drawn_at[panel] >= periods[panel])
+        ]
+        if running and not force:
+            if not overdue or now - self.panel_at < PANEL_GAP:
+                return []
+            overdue = [max(overdue)]
+            self.panel_at = now
+        drawing = sorted(-panel for _, panel in overdue)
+        for panel in drawing:
             self.dirty[panel] = False
             self.drawn_at[panel] = now
-            return True
-        return False
+        return drawing
 
     def fired(self) -> None:
         """The timer went off."""
         self.timer, self.timer_due = None, math.inf
 
-    def reschedule(self, periods: tuple[float, float, float], now: float) -> float | None:
+    def reschedule(
+        self, periods: tuple[float, float, float], now: float, running: bool = False
+    ) -> float | None:
         """The delay of a new timer for the first dirty panel, or None to keep the one set.
 
         The timer set is stopped when it is no longer needed (nothing dirty: drawn
@@ -90,6 +121,8 @@ class RedrawSchedule:
             return None
         panels = zip(self.drawn_at, periods, self.dirty, strict=True)
         due = min((at + period for at, period, dirty in panels if dirty), default=math.inf)
+        if running:
+            due = max(due, self.panel_at + PANEL_GAP)
         if due >= self.timer_due:
             return None
         if self.timer is not None:
