@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import Config
-from .functions import MSE, Context, Linear
-from .history import LossHistory
-from .optimizers import Optimizer, make_optimizer
-from .problem import DTYPES, Problem, make_problem
+from engine.config import Config
+from engine.core.functions import MSE, Context, Linear
+from engine.core.history import LossHistory
+from engine.core.optimizers import Optimizer, make_optimizer
+from engine.core.problem import TORCH_DTYPES, Problem, notebook_problem
 
 # Below this many multiply-adds per matrix product, a second BLAS thread costs
 # more to wake than it saves (measured by `make bench`), so a run on a small
@@ -103,7 +103,9 @@ class Descent:
     """A descent on one problem with one configuration; ``step``, ``run``, ``reset``.
 
     ``mse`` and ``linear`` are the Functions that compute each step; by default
-    the built-in ones, a student's own otherwise.
+    the built-in ones, a student's own otherwise.  Without ``problem``, the
+    notebook's (drawn from ``config``); other data come from
+    :func:`engine.experiment.make_problem`.
     """
 
     def __init__(
@@ -114,8 +116,8 @@ class Descent:
         linear: type = Linear,
     ) -> None:
         self.config = config or Config()
-        self.dtype = DTYPES[self.config.dtype]
-        self.problem = problem or make_problem(self.config)
+        self.dtype = TORCH_DTYPES[self.config.dtype]
+        self.problem = problem or notebook_problem(self.config)
         self.mse = mse
         self.linear = linear
         # The notebook compares the float32 loss with 0.70 in float32: do the same.

@@ -22,7 +22,7 @@ from types import ModuleType, TracebackType
 
 from torch.autograd import Function
 
-from .config import shown_path
+from engine.config import shown_path
 
 # A fresh module name per load: loading the same file twice gives two independent modules.
 _LOAD_NUMBER = itertools.count(1)
