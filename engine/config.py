@@ -224,15 +224,20 @@ def parse_device(text: Any, field: str = "device") -> str:
     return value
 
 
-def parse_logdir(text: Any, field: str = "logdir") -> str:
-    # A name too long is not refused here: like any folder that cannot be written, it turns
-    # logging off with a warning and the run goes on.
+def _path_text(field: str, text: Any, expected: str) -> str:
+    """A path as text: not empty, no NUL (no system call takes one)."""
     value = _text(field, text)
     if not value.strip():
-        raise ConfigError(field, "must be a folder path, got nothing")
+        raise ConfigError(field, f"{expected}, got nothing")
     if "\0" in value:
         raise ConfigError(field, "must not contain a NUL character")
     return value
+
+
+def parse_logdir(text: Any, field: str = "logdir") -> str:
+    # A name too long is not refused here: like any folder that cannot be written, it turns
+    # logging off with a warning and the run goes on.
+    return _path_text(field, text, "must be a folder path")
 
 
 def parse_functions(text: Any, field: str = "functions") -> str | None:
@@ -244,11 +249,7 @@ def parse_functions(text: Any, field: str = "functions") -> str | None:
 
 def parse_file(text: Any, field: str = "file") -> str:
     """A file path the file system can take (it need not exist yet)."""
-    value = _text(field, text)
-    if not value.strip():
-        raise ConfigError(field, "expected a file path, got nothing")
-    if "\0" in value:
-        raise ConfigError(field, "must not contain a NUL character")
+    value = _path_text(field, text, "expected a file path")
     problem = path_problem(value)
     if problem:
         raise ConfigError(field, problem)

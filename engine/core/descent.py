@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from engine.config import Config
+from engine.core.finite import finite_or_none
 from engine.core.functions import MSE, Context, Linear
 from engine.core.history import LossHistory
 from engine.core.optimizers import Optimizer, make_optimizer
@@ -71,10 +72,6 @@ class StepSnapshot:
 
 def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 class MiniBatches:
@@ -350,14 +347,12 @@ class Descent:
         out: dict[str, Any] = {
             "status": self._status.value,
             "iterations": self.iteration,
-            "final_loss": _finite_or_none(self.final_loss()),
+            "final_loss": finite_or_none(self.final_loss()),
         }
         if include_losses:
-            out["losses"] = [_finite_or_none(v) for v in self._history.view().tolist()]
+            out["losses"] = [finite_or_none(v) for v in self._history.view().tolist()]
             if self._test_history is not None:
-                out["test_losses"] = [
-                    _finite_or_none(v) for v in self._test_history.view().tolist()
-                ]
+                out["test_losses"] = [finite_or_none(v) for v in self._test_history.view().tolist()]
         out["W"] = _tolist(self._W)
         out["b"] = _tolist(self._b)
         out["config"] = self.config.to_dict()
@@ -366,4 +361,4 @@ class Descent:
 
 
 def _tolist(t: torch.Tensor) -> list:
-    return [[_finite_or_none(v) for v in row] for row in t.detach().cpu().double().tolist()]
+    return [[finite_or_none(v) for v in row] for row in t.detach().cpu().double().tolist()]

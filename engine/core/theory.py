@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.core.finite import finite_or_none
+
 
 @dataclass(frozen=True)
 class Theory:
@@ -29,7 +31,7 @@ class Theory:
     def to_dict(self) -> dict[str, float | None]:
         """The three figures, JSON-ready (a non-finite one becomes null)."""
         return {
-            name: (value if math.isfinite(value) else None)
+            name: finite_or_none(value)
             for name, value in (
                 ("optimal_loss", self.optimal_loss),
                 ("lr_max", self.lr_max),

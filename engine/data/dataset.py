@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from engine.config import DTYPES as CONFIG_DTYPES
 from engine.config import shown_path
 
 MISSING = frozenset({"", "?", "na", "n/a", "nan", "+nan", "-nan", "null", "none"})
 """Cells that mean "no value" (case-insensitive); ``?`` is the UCI repository's convention."""
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+DTYPES = tuple(np.dtype(name) for name in CONFIG_DTYPES)
+"""The numpy dtypes of the config's dtype names."""
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 

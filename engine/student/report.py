@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import shown_path
+from engine.core.finite import json_ready
 from engine.student.cases import GRAD_OUTPUT
 from engine.student.loading import one_line
 
@@ -151,7 +151,7 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tuples become lists, non-finite numbers null."""
-        return _json(
+        return json_ready(
             {
                 "passed": self.passed,
                 "path": self.path,
@@ -196,16 +196,6 @@ def _subject_dict(subject: SubjectReport) -> dict[str, Any]:
 
 def _exception_dict(exception: StudentException | None) -> dict[str, Any] | None:
     return None if exception is None else dict(vars(exception), text=str(exception))
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    return value
 
 
 def _number(value: float | None) -> str:
