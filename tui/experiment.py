@@ -149,7 +149,7 @@ def build_experiment(
     describes the same data and initial W, b (no file read again), and its
     Functions when they are the same.  ``progress(fraction)`` is called while a
     large file is read.  Raises ``engine.data.dataset.DataError`` for a data file that
-    cannot be used, :class:`engine.experiment.FunctionsRefused` for a student's Functions that
+    cannot be used, :class:`engine.student.refusal.FunctionsRefused` for a student's Functions that
     cannot run.
     """
     process = None
