@@ -44,9 +44,12 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
 from engine.config import Config, ConfigError, parse_compare, parse_learning_rate, shown_path
+from engine.student.refusal import FunctionsRefused
 
 from .comparison import ComparisonPanel
-from .experiment import Experiment, FunctionsRefused, build_experiment
+from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check says it
+from .exits import EXIT_TERMINAL_LOST  # the terminal went away, as a hang-up's SIGHUP
+from .experiment import Experiment, build_experiment, data_note
 from .help_screen import HelpScreen
 from .hyperparameters import HyperparameterPanel
 from .loss_chart import LossChart
@@ -83,8 +86,6 @@ WATCHED_SPEED = 30
 RATE_WINDOW = 1.0
 # The notebook's three learning rates: what c proposes first.
 DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
-# The student's Functions failed the check: the exit status of ``--check`` too.
-EXIT_REFUSED = 1
 # Leaving (q, a signal, a terminal gone): the run stops at its next chunk, a save in
 # progress finishes, the log is flushed, and the process is gone within EXIT_DEADLINE
 # seconds whatever hangs (SAVE_LIMIT more while a save is being written).  Each wait of
@@ -93,8 +94,6 @@ EXIT_DEADLINE = 1.5
 SAVE_LIMIT = 10.0
 RUN_STOP_WAIT = 0.5
 LOCK_WAIT = 0.5
-# Exit status when the terminal went away (as a hang-up's SIGHUP: 128 + 1).
-EXIT_TERMINAL_LOST = 129
 # What a key may do while a prompt, the help or a report covers the screen.
 ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
 
@@ -135,7 +134,8 @@ def parse_save_path(text: str) -> str:
 
 def _one_line(error: BaseException) -> str:
     """A worker's error (loading, running, saving) as one line; running out of memory says so."""
-    from engine.data import DataError, out_of_memory
+    from engine.data.dataset import DataError
+    from engine.data.memory import out_of_memory
 
     memory = out_of_memory(error)
     if memory is not None:
@@ -393,6 +393,10 @@ class AmalApp(App[int]):
         self._hyperparameters.show_theory(None if new.theory is None else new.theory.lr_max)
         self._show_mode(new.comparing)
         self._new_run()
+        if old is None or old.problem is not new.problem:
+            note = data_note(new.problem)
+            if note is not None:  # what the loader learned: columns used, rows dropped...
+                self.notify(note, title="data", timeout=15)
         await self._drain_pending()
 
     def _load_failed(self, error: BaseException | None) -> None:
@@ -467,13 +471,13 @@ class AmalApp(App[int]):
             self._save_finished(worker, event.state)
 
     def _report_run_error(self, error: BaseException) -> None:
-        from engine.data import out_of_memory
+        from engine.data.memory import out_of_memory
 
         memory = out_of_memory(error)
         if memory is not None:
             text = f"the run stopped: {memory}"
         elif self.config.functions is not None:
-            from engine.student import describe_run_error
+            from engine.student.loading import describe_run_error
 
             text = f"your Functions raised: {describe_run_error(error, self.config.functions)}"
         else:
@@ -613,7 +617,7 @@ class AmalApp(App[int]):
         theory = self.experiment.theory if self.experiment is not None else None
         if snapshot.status.value != "converged" or theory is None:
             return ""
-        from engine.theory import threshold_note
+        from engine.core.theory import threshold_note
 
         note = threshold_note(self.config.threshold, theory.optimal_loss)
         return f": {note}" if note else ""
@@ -641,7 +645,7 @@ class AmalApp(App[int]):
 
     def _distances(self, snapshot: Any) -> tuple[tuple[str, float | None], ...]:
         """How far (W, b) is from the least-squares optimum, and from the truth of synthetic data."""
-        from engine.theory import distance  # loaded with the engine, before any snapshot
+        from engine.core.theory import distance  # loaded with the engine, before any snapshot
 
         experiment = self.experiment
         out: list[tuple[str, float | None]] = []
@@ -977,7 +981,7 @@ class AmalApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="save", name="save")
     def _save(self, experiment: Experiment, path: str) -> tuple[Any, Any]:
-        from engine.saving import save_run
+        from engine.record.saving import save_run
 
         with self._session_lock:
             return save_run(path, experiment.config, experiment.descents)
@@ -993,7 +997,7 @@ class AmalApp(App[int]):
                 timeout=10,
             )
         else:
-            from engine.saving import SaveError
+            from engine.record.saving import SaveError
 
             error = worker.error
             # A SaveError says itself what was and was not replaced ("saved nothing: …").
@@ -1213,7 +1217,7 @@ def run_app(
         return EXIT_REFUSED
     if app.crash is None and app.return_code != 1:
         return app.return_code or 0
-    from tui.cli import write_crash_report
+    from tui.crash import write_crash_report
 
     error = app.crash or CrashedWithoutTraceback("the app stopped on an unexpected error")
     try:
