@@ -41,7 +41,8 @@ install: $(STAMP) ## Create .venv and install amal-tui with its test tools
 run: $(STAMP) ## Open amal-tui (options: make run ARGS='--lr 0.5')
 	$(VENV)/bin/amal-tui $(ARGS)
 
-test: $(STAMP) ## Run the whole test suite, then its rounding-sensitive tests as on another CPU
+test: $(STAMP) ## Check the import contracts, run the whole test suite, then its rounding-sensitive tests as on another CPU
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n auto
 	@echo "== again on generic code paths: $(OTHER_CPU)"
 	$(OTHER_CPU) $(PY) -m pytest -q $(ROUNDING_TESTS)
@@ -54,7 +55,8 @@ crosscheck: $(STAMP) ## Run the whole suite on each other code path: AVX2, MKL c
 bench: $(STAMP) ## Measure speed and memory against their goals
 	$(PY) bench/bench.py
 
-lint: $(STAMP) ## Check style with ruff
+lint: $(STAMP) ## Check style with ruff and the layers with import-linter
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check engine tui tests bench
 	$(VENV)/bin/ruff format --check engine tui tests bench
 

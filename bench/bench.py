@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import notebook_loop  # noqa: E402
 
 from engine import Descent, make_config  # noqa: E402
-from engine.problem import toy_problem  # noqa: E402
+from engine.core.problem import toy_problem  # noqa: E402
 from engine.session import Session  # noqa: E402
 
 RESULTS: list[tuple[str, str, str, str]] = []
@@ -169,7 +169,7 @@ def bench_default_problem(quick: bool) -> None:
 
 MEMORY_PROBE = """
 import sys, torch, engine
-from engine.problem import Problem
+from engine.core.problem import Problem
 n, d, m = int(sys.argv[1]), 100, 3
 def status(field):  # kB, from /proc/self/status (Linux)
     for line in open("/proc/self/status"):
@@ -189,7 +189,7 @@ print(before, status("VmHWM"), X.nbytes + Y.nbytes)
 
 
 def synthetic(n: int, d: int = 100, m: int = 3, device: str = "cpu"):
-    from engine.problem import Problem
+    from engine.core.problem import Problem
 
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(n, d, generator=generator).to(device)
@@ -298,7 +298,7 @@ def bench_tui(quick: bool) -> None:
     from ptyrun import run_in_pty
 
     from engine.config import Config
-    from engine.headless import run_headless
+    from tui.headless import run as run_headless
 
     print("\n3. The app in a pseudo-terminal at 100×30 (what an SSH user pays)")
     rounds = 2 if quick else 3

@@ -8,6 +8,7 @@ arguments and the TUI can validate a field as it is typed, before torch loads.
 
 from __future__ import annotations
 
+import csv
 import errno
 import math
 import os
@@ -223,15 +224,20 @@ def parse_device(text: Any, field: str = "device") -> str:
     return value
 
 
-def parse_logdir(text: Any, field: str = "logdir") -> str:
-    # A name too long is not refused here: like any folder that cannot be written, it turns
-    # logging off with a warning and the run goes on.
+def _path_text(field: str, text: Any, expected: str) -> str:
+    """A path as text: not empty, no NUL (no system call takes one)."""
     value = _text(field, text)
     if not value.strip():
-        raise ConfigError(field, "must be a folder path, got nothing")
+        raise ConfigError(field, f"{expected}, got nothing")
     if "\0" in value:
         raise ConfigError(field, "must not contain a NUL character")
     return value
+
+
+def parse_logdir(text: Any, field: str = "logdir") -> str:
+    # A name too long is not refused here: like any folder that cannot be written, it turns
+    # logging off with a warning and the run goes on.
+    return _path_text(field, text, "must be a folder path")
 
 
 def parse_functions(text: Any, field: str = "functions") -> str | None:
@@ -243,11 +249,7 @@ def parse_functions(text: Any, field: str = "functions") -> str | None:
 
 def parse_file(text: Any, field: str = "file") -> str:
     """A file path the file system can take (it need not exist yet)."""
-    value = _text(field, text)
-    if not value.strip():
-        raise ConfigError(field, "expected a file path, got nothing")
-    if "\0" in value:
-        raise ConfigError(field, "must not contain a NUL character")
+    value = _path_text(field, text, "expected a file path")
     problem = path_problem(value)
     if problem:
         raise ConfigError(field, problem)
@@ -274,6 +276,38 @@ def parse_data(text: Any, field: str = "data") -> str:
     return parse_file(value, field)
 
 
+def target_columns(text: Any) -> tuple[str, ...] | None:
+    """Target columns as typed: None (the last column), or names and 0-based indexes.
+
+    ``"price"``, ``"0,3"``, ``"price, rooms"``; a name with a comma in it can be
+    quoted: ``'"a,b",c'``.  A list of names or indexes is accepted too.  Which
+    column each one means is decided once the header is read.  Raises ValueError
+    with a one-line reason for an empty name or a column given twice.
+    """
+    if text is None:
+        return None
+    if isinstance(text, (list, tuple)):
+        items = [str(item).strip() for item in text]
+        if not items:
+            return None
+    else:
+        text = str(text)
+        if not text.strip():
+            return None
+        if "\n" in text or "\r" in text:
+            raise ValueError("target: must be one line")
+        items = [item.strip() for item in next(csv.reader([text], skipinitialspace=True))]
+    for item in items:
+        if not item:
+            raise ValueError(f"target: an empty column name in {text!r}")
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            raise ValueError(f"target: column {item!r} is given twice")
+        seen.add(item)
+    return tuple(items)
+
+
 def parse_target(text: Any, field: str = "target") -> str | None:
     """Target columns, names or 0-based indexes separated by commas; nothing for the last column."""
     if text is None or (isinstance(text, str) and not text.strip()):
@@ -283,10 +317,8 @@ def parse_target(text: Any, field: str = "target") -> str | None:
             raise ConfigError(field, "expected column names or indexes")
         text = ",".join(str(item) for item in text)
     text = _text(field, text)
-    from .data import parse_target as parse_columns  # numpy: only when a target is given
-
     try:
-        parse_columns(str(text))
+        target_columns(str(text))
     except ValueError as error:
         raise ConfigError(field, str(error).removeprefix("target: ")) from None
     return str(text).strip()
@@ -461,7 +493,7 @@ class Config:
         return replace(self, learning_rate=learning_rate, compare=())
 
 
-# The settings that decide the data and the initial W, b (see engine.problem.make_problem).
+# The settings that decide the data and the initial W, b (see engine.core.problem.make_problem).
 PROBLEM_SETTINGS = (
     "seed",
     "init_seed",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .chunks import ChunkSizer
-from .config import Config, shown_path
-from .descent import Descent, Status
-from .tensorboard import LossLogger, warn_stderr
+from engine.config import Config, shown_path
+from engine.core.chunks import ChunkSizer
+from engine.core.descent import Descent, Status
+from engine.record import tensorboard
+from engine.record.tensorboard import LossLogger
 
 
 class Session:
@@ -24,7 +25,7 @@ class Session:
         self,
         config: Config,
         descent: Descent | None = None,
-        warn: Callable[[str], None] = warn_stderr,
+        warn: Callable[[str], None] = tensorboard.warn,
     ) -> None:
         self.config = config
         self.descent = descent or Descent(config)

@@ -17,11 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import data
 from engine.config import LR_MAX, LR_MIN, Config, ConfigError, make_config
-from engine.data import DataError, load_table, synthetic
-from engine.saving import SaveError, load_config
-from engine.theory import threshold_note
+from engine.core.theory import threshold_note
+from engine.data import memory
+from engine.data.dataset import DataError
+from engine.data.reading import load_table
+from engine.data.synthetic import synthetic
+from engine.record.saving import SaveError, load_config
 from tui.cli import build_parser, config_from_args, main
 
 AMAL = [sys.executable, "-m", "tui.cli"]
@@ -251,7 +253,7 @@ def test_a_100000_digit_threshold_is_infinite_and_the_note_says_so(capfd):
 
 def test_the_memory_check_counts_the_address_space_limit(monkeypatch):
     """With ``ulimit -v`` low, the check passed and the allocation failed 27 s later."""
-    assert data.address_space_left() is None or data.address_space_left() >= 0
+    assert memory.address_space_left() is None or memory.address_space_left() >= 0
     real = resource.getrlimit
     with open("/proc/self/statm") as statm:
         mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -261,7 +263,7 @@ def test_the_memory_check_counts_the_address_space_limit(monkeypatch):
         "getrlimit",
         lambda which: (limit, limit) if which == resource.RLIMIT_AS else real(which),
     )
-    assert data.available_memory() <= 60 << 20
+    assert memory.available_memory() <= 60 << 20
     # 100 MB of data: far under any machine's free memory, over what this process may map.
     with pytest.raises(DataError, match=r"too large for memory .*\(ulimit -v\)"):
         synthetic(n=1_000_000, d=23)
@@ -300,23 +302,23 @@ def test_a_real_address_space_limit_is_a_one_line_error(tmp_path):
     ],
 )
 def test_an_allocation_that_fails_during_the_run_is_a_one_line_error(capfd, monkeypatch, error):
-    import engine.headless
+    import tui.headless
 
     def out_of_memory(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(engine.headless, "run_headless", out_of_memory)
+    monkeypatch.setattr(tui.headless, "run", out_of_memory)
     code, out, err = run(capfd, "--headless", "--no-tensorboard")
     one_line_error(code, out, err, "out of memory")
 
 
 def test_other_runtime_errors_are_still_reported_as_crashes(capfd, monkeypatch, crash_dir):
-    import engine.headless
+    import tui.headless
 
     def broken(*args, **kwargs):
         raise RuntimeError("something else")
 
-    monkeypatch.setattr(engine.headless, "run_headless", broken)
+    monkeypatch.setattr(tui.headless, "run", broken)
     code, _, err = run(capfd, "--headless", "--no-tensorboard")
     assert code == 1 and "unexpected error" in err
     for report in crash_dir.iterdir():
@@ -324,12 +326,12 @@ def test_other_runtime_errors_are_still_reported_as_crashes(capfd, monkeypatch, 
 
 
 def test_an_unexpected_error_is_reported_in_one_escaped_line(capfd, monkeypatch, crash_dir):
-    import engine.headless
+    import tui.headless
 
     def broken(*args, **kwargs):
         raise RuntimeError("line one\nline two \x1b[31mred")
 
-    monkeypatch.setattr(engine.headless, "run_headless", broken)
+    monkeypatch.setattr(tui.headless, "run", broken)
     code, _, err = run(capfd, "--headless", "--no-tensorboard")
     assert code == 1 and "unexpected error" in err
     assert len(err.strip().splitlines()) == 1 and "\x1b" not in err, err
@@ -405,7 +407,7 @@ def test_a_save_path_with_escape_sequences_is_shown_escaped(capfd, tmp_path):
 def test_the_loading_progress_shows_the_file_name_escaped():
     import io
 
-    from engine.headless import StopRequest, _LoadingProgress
+    from tui.headless import StopRequest, _LoadingProgress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -23,10 +23,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.check as engine_check
-from engine import functions
-from engine.check import CheckReport, check_file, check_functions
-from engine.sandbox import (
+import engine.student.cases as engine_cases
+from engine.core import functions
+from engine.student.check import check_file, check_functions
+from engine.student.loading import StudentCodeError, code_filename, load_functions, source_line
+from engine.student.report import CheckReport
+from engine.student.sandbox import (
     Raised,
     Returned,
     Unreadable,
@@ -37,7 +39,6 @@ from engine.sandbox import (
     pack,
     unpack,
 )
-from engine.student import StudentCodeError, code_filename, load_functions, source_line
 
 STUDENTS = Path(__file__).parent / "students"
 CORRECT = (STUDENTS / "correct.py").read_text()
@@ -569,7 +570,7 @@ def test_a_sample_failing_report_reads_well():
 
 def test_the_checker_stays_out_of_the_terminal_libraries():
     code = (
-        "import sys, engine.check, engine.student\n"
+        "import sys, engine.student.check, engine.student.loading\n"
         "print(sorted(m for m in ('textual', 'rich', 'plotext', 'textual_plotext') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -611,7 +612,7 @@ def assert_none_left(pids: list[int]) -> None:
     assert not [pid for pid in pids if _alive(pid)]
 
 
-_real_close = engine_check._close
+_real_close = engine_cases._close
 
 
 def test_check_file_never_runs_the_file_in_this_process(tmp_path, monkeypatch):
@@ -620,7 +621,7 @@ def test_check_file_never_runs_the_file_in_this_process(tmp_path, monkeypatch):
     report = check_file(FORGING / "patch_close.py")
     (pid,) = _pids(pids)
     assert pid != os.getpid()
-    assert "engine.check" in sys.modules and engine_check._close is _real_close
+    assert "engine.student.check" in sys.modules and engine_cases._close is _real_close
     assert not report.passed and "numel" in _function(report, "MSE").gradient("yhat").hint_codes
     assert_none_left([pid])
 

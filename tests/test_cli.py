@@ -157,12 +157,12 @@ def test_help_teaches(capsys):
 
 
 def test_unexpected_error_writes_a_crash_report(capsys, monkeypatch, tmp_path):
-    import engine.headless
+    import tui.headless
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(engine.headless, "run_headless", boom)
+    monkeypatch.setattr(tui.headless, "run", boom)
     monkeypatch.setenv("AMAL_TUI_CRASH_DIR", str(tmp_path))
     code, _, err = run_main(capsys, "--headless")
     assert code == 1
@@ -246,10 +246,10 @@ def test_a_disk_that_fills_up_during_a_run_warns_once_and_the_run_goes_on(
 ):
     import errno
 
-    import engine.tensorboard
+    import engine.record.tensorboard
 
     calls = {"n": 0}
-    original = engine.tensorboard.EventFile.write_scalars
+    original = engine.record.tensorboard.EventFile.write_scalars
 
     def fill_up(self, *args, **kwargs):
         calls["n"] += 1
@@ -257,7 +257,7 @@ def test_a_disk_that_fills_up_during_a_run_warns_once_and_the_run_goes_on(
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(engine.tensorboard.EventFile, "write_scalars", fill_up)
+    monkeypatch.setattr(engine.record.tensorboard.EventFile, "write_scalars", fill_up)
     code, out, err = run_main(
         capsys,
         "--headless",
@@ -275,12 +275,12 @@ def test_a_disk_that_fills_up_during_a_run_warns_once_and_the_run_goes_on(
 
 
 def test_without_any_crc32c_logging_is_off_with_a_message(capsys, tmp_path, monkeypatch):
-    import engine.tensorboard
+    import engine.record.tensorboard
 
     def missing():
         raise ImportError("no crc32c")
 
-    monkeypatch.setattr(engine.tensorboard, "_crc32c", missing)
+    monkeypatch.setattr(engine.record.tensorboard, "_crc32c", missing)
     code, out, err = run_main(capsys, "--headless", "--json", "--logdir", str(tmp_path))
     assert code == 0 and json.loads(out)["status"] == "converged"
     assert "pip install google-crc32c" in err and list(tmp_path.iterdir()) == []

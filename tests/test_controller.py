@@ -41,7 +41,7 @@ class FakeExperiment:
         self.config = config
         self._views = tuple(views or (COMPARED if config.compare else FIRST))
         self.theory = SimpleNamespace(lr_max=1.2, optimal_loss=0.6971)
-        self.problem = SimpleNamespace(describe=lambda: "toy: n=50, d=13, m=3")
+        self.problem = SimpleNamespace(describe=lambda: "toy: n=50, d=13, m=3", data=None)
         self.steps = self.resets = 0
         self.closed = False
         self.fail = fail
@@ -212,6 +212,20 @@ def test_loaded_the_run_is_ready_and_the_panels_show_its_settings():
     assert port.changes[-1] == (True, True, True)  # every panel, drawn at once
 
 
+def test_what_the_loader_learned_is_said_once_per_new_data():
+    data = SimpleNamespace(source="/d/x.csv", lines=lambda: ["2 rows dropped (empty cells)"])
+    experiment = FakeExperiment()
+    experiment.problem = SimpleNamespace(data=data)
+    controller, port = loaded(experiment=experiment)
+    assert port.notes == [("information", "/d/x.csv: 2 rows dropped (empty cells)")]
+    assert port.titles == ["data"]
+    again = FakeExperiment(CONFIG.replace(learning_rate=0.1))
+    again.problem = experiment.problem  # the same data, reused
+    run(controller.apply(again.config))
+    run(controller.loaded(again, again.config))
+    assert len(port.notes) == 1
+
+
 def test_a_file_being_read_says_how_far():
     config = CONFIG.replace(data="/some/where/data.csv")
     controller, port = new(config)
@@ -271,7 +285,7 @@ def test_a_cancelled_load_says_cancelled():
 
 
 def test_functions_that_fail_the_check_show_the_report():
-    from tui.experiment import FunctionsRefused
+    from engine.student.refusal import FunctionsRefused
 
     config = CONFIG.replace(functions="/students/mine.py")
     controller, port = new(config)

@@ -17,20 +17,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import data
-from engine.config import make_config
-from engine.data import (
-    DataError,
-    Dataset,
-    load,
-    load_table,
-    parse_target,
-    parse_test_fraction,
-    synthetic,
-    toy,
-)
-from engine.descent import Descent
-from engine.problem import Problem, toy_problem
+from engine.config import make_config, parse_test_fraction
+from engine.config import target_columns as parse_target
+from engine.core.descent import Descent
+from engine.core.problem import Problem, toy_problem
+from engine.data import cleaning, memory, reading, sniffing
+from engine.data.dataset import DataError, Dataset
+from engine.data.loading import load
+from engine.data.reading import load_table
+from engine.data.synthetic import synthetic, toy
 
 DIABETES = Path(__file__).parent / "data" / "diabetes.csv"
 
@@ -501,7 +496,7 @@ def test_the_size_is_estimated_from_the_file_size_before_reading(tmp_path):
 
 
 def test_available_memory_is_a_positive_number():
-    assert data.available_memory() > 0
+    assert memory.available_memory() > 0
 
 
 # -- many chunks: row numbers, blocks, growth and progress ------------------------------
@@ -510,10 +505,10 @@ def test_available_memory_is_a_positive_number():
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of a few kB, so a file of a few hundred kB goes through every path."""
-    monkeypatch.setattr(data, "CHUNK_BYTES", 8192)
-    monkeypatch.setattr(data, "SLOW_BYTES", 256)
-    monkeypatch.setattr(data, "HEAD_BYTES", 4096)
-    monkeypatch.setattr(data, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(cleaning, "SLOW_BYTES", 256)
+    monkeypatch.setattr(sniffing, "HEAD_BYTES", 4096)
+    monkeypatch.setattr(reading, "PROGRESS_INTERVAL", 0.0)
 
 
 def test_an_error_far_in_the_file_names_its_line(tmp_path, small_chunks):
@@ -566,13 +561,13 @@ def test_progress_goes_from_0_to_1(tmp_path, small_chunks):
 
 
 def test_progress_is_called_a_few_times_per_second_at_most(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 4096)
     path = numbered_rows(tmp_path, 20_000)
     times = []
     started = time.monotonic()
     load_table(path, progress=lambda _: times.append(time.monotonic()))
     elapsed = time.monotonic() - started
-    assert len(times) <= 2 + elapsed / data.PROGRESS_INTERVAL + 1
+    assert len(times) <= 2 + elapsed / reading.PROGRESS_INTERVAL + 1
 
 
 def test_progress_can_cancel_the_reading(tmp_path, small_chunks):
@@ -739,7 +734,7 @@ def test_load_dispatches_and_sets_the_default_standardisation(tmp_path):
 
 def test_importing_the_data_layer_loads_neither_torch_nor_a_ui():
     code = (
-        "import sys, engine.data\n"
+        "import sys, engine.data.loading, engine.config\n"
         "print(sorted(m for m in ('torch', 'textual', 'rich', 'plotext') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -155,3 +155,69 @@ def test_a_constant_target_has_an_optimum_of_zero(capsys, tmp_path):
     assert code == 0 and "Traceback" not in err
     assert "converged" in out and "still above the optimum 0: a lower threshold" in out
     assert "optimum 0 0" not in out  # it was said twice
+
+
+# -- what the loader learned reaches the user ------------------------------------------------
+
+# Row 3 has an empty cell (dropped with --dropna); column b is constant (centred, not scaled).
+CLEANED = "a,b,c,y\n1,5,2,3\n2,5,,4\n3,5,1,7\n4,5,3,9\n5,5,2,11\n"
+
+
+def test_the_text_output_says_what_the_loader_learned(capsys, tmp_path):
+    path = tmp_path / "cleaned.csv"
+    path.write_text(CLEANED)
+    code, out, _ = run(
+        capsys, "--headless", "--no-tensorboard", "--data", path, "--dropna", "--max-iter", "3"
+    )
+    head = out.split(" BATCH GRADIENT DESCENT ")[0].splitlines()
+    assert code == 0
+    assert head[0] == (f"Data: {path}: 4 rows; features: a, b, c; target: y; standardised")
+    assert "Data note: 1 row with missing values dropped" in head
+    assert any(line.startswith("Data note: column 'b' is constant") for line in head)
+
+
+def test_the_json_output_has_a_data_object(capsys, tmp_path):
+    path = tmp_path / "cleaned.csv"
+    path.write_text(CLEANED)
+    code, out, _ = run(
+        capsys,
+        "--headless",
+        "--json",
+        "--no-tensorboard",
+        "--data",
+        path,
+        "--dropna",
+        "--target",
+        "a",
+        "--no-standardize",
+        "--max-iter",
+        "3",
+    )
+    data = json.loads(out)["data"]
+    assert code == 0
+    assert data["features"] == ["b", "c", "y"] and data["targets"] == ["a"]
+    assert data["rows"] == 4 and data["dropped_rows"] == 1 and data["standardized"] is False
+    assert data["notes"] == ["1 row with missing values dropped"]
+
+
+def test_a_comparison_says_it_too_and_the_notebooks_data_says_nothing(capsys, tmp_path):
+    path = tmp_path / "cleaned.csv"
+    path.write_text(CLEANED)
+    code, out, _ = run(
+        capsys,
+        "--headless",
+        "--json",
+        "--no-tensorboard",
+        "--data",
+        path,
+        "--dropna",
+        "--compare",
+        "0.01,0.1",
+        "--max-iter",
+        "3",
+    )
+    assert code == 0 and json.loads(out)["data"]["dropped_rows"] == 1
+    code, out, _ = run(capsys, "--headless", "--json", "--no-tensorboard", "--max-iter", "3")
+    assert code == 0 and json.loads(out)["data"] is None
+    code, out, _ = run(capsys, "--headless", "--no-tensorboard", "--max-iter", "3")
+    assert "Data" not in out

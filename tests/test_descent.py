@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from engine import Descent, Status, make_config
-from engine.history import LossHistory
-from engine.problem import toy_problem
+from engine.core.history import LossHistory
+from engine.core.problem import toy_problem
 
 # The notebook's printed losses (relative tolerance 1e-5).
 DEFAULT_LOSSES = {
@@ -206,7 +206,7 @@ def test_loss_history_is_compact():
 
 def test_engine_imports_no_ui_library():
     code = (
-        "import sys, engine, engine.headless, engine.session, engine.descent\n"
+        "import sys, engine, engine.experiment, engine.session, engine.core.descent\n"
         "engine.Descent().run(5)\n"
         "print(sorted(m for m in ('textual', 'rich', 'plotext', 'textual_plotext') if m in sys.modules))\n"
     )
@@ -221,7 +221,7 @@ def test_engine_config_imports_no_torch():
 
 
 def test_a_backward_that_raises_records_no_loss_without_its_update():
-    from engine.functions import Linear as Reference
+    from engine.core.functions import Linear as Reference
 
     class Flaky(Reference):
         calls = 0
@@ -251,7 +251,7 @@ def test_same_problem_tells_data_settings_from_descent_settings():
 
 
 def test_chunks_grow_toward_the_time_budget_at_most_four_times_at_a_time():
-    from engine.chunks import MAX_CHUNK, ChunkSizer
+    from engine.core.chunks import MAX_CHUNK, ChunkSizer
 
     chunks = ChunkSizer(64)
     chunks.update(64, 64e-6, seconds=0.1)  # 1 µs a step: 100,000 would fill 0.1 s

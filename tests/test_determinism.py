@@ -14,8 +14,8 @@ from tui_support import (
 )
 
 from engine.config import Config
-from engine.descent import Descent
-from engine.problem import make_problem
+from engine.core.descent import Descent
+from engine.experiment import make_problem
 from tui.app import AmalApp
 from tui.formatting import norm_text
 from tui.hyperparameters import lr_max_text

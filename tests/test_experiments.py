@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from engine import Descent, Status, make_config
-from engine.compare import compare_descents
-from engine.functions import MSE, Linear
-from engine.problem import toy_problem
-from engine.saving import SaveError, load_config, save_run
+from engine.core.functions import MSE, Linear
+from engine.core.problem import toy_problem
+from engine.experiment import compare_descents
+from engine.record.saving import SaveError, load_config, save_run
 from tui.cli import main
 
 # -- the theory -----------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_mini_batches_are_reproducible_from_the_seed():
 
 
 def test_the_shuffle_depends_on_the_seed_alone():
-    from engine.descent import MiniBatches
+    from engine.core.descent import MiniBatches
 
     def orders(seed):
         batches = MiniBatches(50, 8, seed, torch.device("cpu"))
@@ -394,3 +394,29 @@ def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path):
     with pytest.raises(SaveError) as error:
         load_config(tmp_path / "run\n.json")
     assert "\n" not in str(error.value) and "no such file" in str(error.value)
+
+
+# -- the divergence bound: one rule, and the runs it holds for --------------------------------
+
+
+def test_the_bound_2_over_L_holds_for_plain_full_batch_descent_only():
+    from engine.core.theory import bound_applies, diverges
+
+    assert diverges(1.6, 1.532, "sgd", None) is True
+    assert diverges(1.5, 1.532, "sgd", None) is False
+    for optimizer in ("momentum", "nesterov", "adam"):
+        assert not bound_applies(optimizer, None)
+        assert diverges(1.6, 1.532, optimizer, None) is None
+    # Mini-batches: the bound says nothing; a batch of all the points is the whole batch.
+    assert diverges(1.6, 1.532, "sgd", 10, n=50) is None
+    assert diverges(1.6, 1.532, "sgd", 50, n=50) is True
+    assert diverges(1.6, 1.532, "sgd", 50) is None  # n unknown: counted as mini-batches
+    assert diverges(1.6, None, "sgd", None) is None  # the theory is not known yet
+
+
+def test_only_plain_descent_past_2_over_L_is_warned_of_before_it_runs():
+    from engine.experiment import run_warnings
+
+    for optimizer, warned in (("sgd", True), ("adam", False), ("momentum", False)):
+        descent = Descent(make_config(optimizer=optimizer, learning_rate=1.6))
+        assert any("will diverge" in w for w in run_warnings(descent)) is warned, optimizer

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from engine.functions import MSE, Context, Linear
+from engine.core.functions import MSE, Context, Linear
 
 SHAPES = [(1, 1, 1), (1, 3, 1), (5, 1, 4), (10, 5, 3), (7, 4, 4), (50, 13, 3)]
 
@@ -127,7 +127,7 @@ def test_linear_backward_checks_grad_output_shape():
 def test_shape_errors_survive_python_O():
     """Not asserts: ``python -O`` strips those."""
     code = (
-        "import torch; from engine.functions import Linear\n"
+        "import torch; from engine.core.functions import Linear\n"
         "try:\n    Linear.apply(torch.zeros(4, 3), torch.zeros(2, 5), torch.zeros(1, 5))\n"
         "except ValueError as e:\n    print('raised', e)\n"
     )

@@ -211,8 +211,8 @@ def test_an_error_is_one_escaped_line():
 
 
 def test_a_data_error_or_a_refusal_is_said_as_it_is():
-    from engine.data import DataError
-    from tui.experiment import FunctionsRefused
+    from engine.data.dataset import DataError
+    from engine.student.refusal import FunctionsRefused
 
     error = DataError("x.csv", "not a number", row=3)
     assert presenter.one_line(error) == "x.csv, row 3: not a number"
@@ -231,7 +231,7 @@ def test_a_run_error_names_whose_code_raised():
 
 
 def test_a_failed_save_says_what_was_kept():
-    from engine.saving import SaveError
+    from engine.record.saving import SaveError
 
     assert presenter.save_error_text(OSError("disk full")) == "not saved: OSError: disk full"
     assert presenter.save_error_text(SaveError("saved nothing: x")) == "saved nothing: x"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import engine.saving
+import engine.record.saving
 from engine import Descent, make_config
-from engine.saving import SaveError, check_save_target, save_paths, save_run
+from engine.record.saving import SaveError, check_save_target, save_paths, save_run
 from tui.cli import main
 
 DIABETES = Path(__file__).parent / "data" / "diabetes.csv"
@@ -45,12 +45,12 @@ def _refused(capsys, *args):
 @pytest.fixture
 def no_run(monkeypatch):
     """A refusal must come before anything is computed: a run would fail the test."""
-    import engine.headless
+    import tui.headless
 
     def run(*args, **kwargs):
         raise AssertionError("the run started")
 
-    monkeypatch.setattr(engine.headless, "run_headless", run)
+    monkeypatch.setattr(tui.headless, "run", run)
 
 
 def test_the_losses_are_name_losses_csv():
@@ -126,7 +126,7 @@ def test_a_saved_pair_is_replaced_by_the_next_save(tmp_path):
     assert len((tmp_path / "run.losses.csv").read_text().splitlines()) == 8
     # A comparison's CSV (one column per rate) is amal-tui's too.
     config = make_config(compare=(0.01, 0.5), max_iter=5, tensorboard=False)
-    from engine.compare import compare_descents
+    from engine.experiment import compare_descents
 
     descents = compare_descents(config)
     for descent in descents:
@@ -200,7 +200,7 @@ def _old_pair(folder):
 
 
 def _failing(monkeypatch, name, fail_on_call, error=None):
-    """os.<name> fails on its ``fail_on_call``-th call (1-based) inside engine.saving."""
+    """os.<name> fails on its ``fail_on_call``-th call (1-based) inside engine.record.saving."""
     real = getattr(os, name)
     calls = {"n": 0}
 
@@ -210,7 +210,7 @@ def _failing(monkeypatch, name, fail_on_call, error=None):
             raise error or OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine.saving.os, name, fake)
+    monkeypatch.setattr(engine.record.saving.os, name, fake)
     return calls
 
 
@@ -266,7 +266,7 @@ def test_the_json_is_renamed_last(tmp_path, monkeypatch):
     renamed = []
     real = os.replace
     monkeypatch.setattr(
-        engine.saving.os, "replace", lambda a, b: renamed.append(Path(b).name) or real(a, b)
+        engine.record.saving.os, "replace", lambda a, b: renamed.append(Path(b).name) or real(a, b)
     )
     _save(tmp_path / "run.json")
     assert renamed == ["run.losses.csv", "run.json"]
@@ -287,15 +287,15 @@ def test_a_save_killed_midway_leaves_the_old_pair_and_the_next_save_cleans_up(tm
     old_json = (tmp_path / "run.json").read_bytes()
     script = (
         "import os, sys, time\n"
-        "import engine.saving\n"
+        "import engine.record.saving\n"
         "from engine import Descent, make_config\n"
         "real = os.replace\n"
         "def stall(*args):\n"
         "    print('renaming', flush=True)\n"
         "    time.sleep(60)\n"
-        "engine.saving.os.replace = stall\n"
+        "engine.record.saving.os.replace = stall\n"
         "d = Descent(make_config(max_iter=9, tensorboard=False)); d.run()\n"
-        "engine.saving.save_run(sys.argv[1], d.config, [d])\n"
+        "engine.record.saving.save_run(sys.argv[1], d.config, [d])\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", script, str(tmp_path / "run.json")],
@@ -330,8 +330,7 @@ def test_the_apps_save_refuses_a_foreign_file_and_says_so(tmp_path):
 def test_sigterm_during_a_save_only_asks_to_stop(tmp_path):
     """SIGTERM during a headless save: it finishes the pair (the signal only asks to stop)."""
     # What the signal handler of tui.headless does: nothing that interrupts a write.
-    from engine.headless import StopRequest
-    from tui.headless import stop_on_signals
+    from tui.headless import StopRequest, stop_on_signals
 
     stop = StopRequest()
     with stop_on_signals(stop) as received:

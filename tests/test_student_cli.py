@@ -153,7 +153,7 @@ def test_a_file_reached_through_a_link_still_names_the_students_line(capsys, tmp
 FORGING = STUDENTS / "forging"
 # The command line, with a shorter time limit per call so that a hang costs seconds.
 CLI = (
-    "import sys, engine.sandbox as sandbox; sandbox.CALL_TIMEOUT = float(sys.argv[1]); "
+    "import sys, engine.student.sandbox as sandbox; sandbox.CALL_TIMEOUT = float(sys.argv[1]); "
     "from tui.cli import main; sys.exit(main(sys.argv[2:]))"
 )
 

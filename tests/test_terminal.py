@@ -15,7 +15,7 @@ from pathlib import Path
 import pyte
 import pytest
 
-from engine.saving import save_paths
+from engine.record.saving import save_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from ptyrun import run_in_pty  # noqa: E402

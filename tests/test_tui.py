@@ -37,7 +37,7 @@ def test_importing_the_app_does_not_import_torch():
     code = (
         "import sys, tui.app, tui.hyperparameters, tui.loss_chart, tui.parameters, "
         "tui.status_line, tui.help_screen, tui.messages\n"
-        "heavy = [m for m in ('torch', 'engine.descent', 'engine.session', 'engine.functions')"
+        "heavy = [m for m in ('torch', 'engine.core.descent', 'engine.session', 'engine.core.functions')"
         " if m in sys.modules]\n"
         "assert not heavy, heavy"
     )
@@ -615,7 +615,7 @@ async def test_settings_the_engine_refuses_keep_the_current_run():
         assert app.config == CONFIG and app.session.descent.iteration == 1
         assert app.query_one("#lr", Input).value == "0.01"
         text = screen_text(app)
-        # Running out of memory says so in one line (engine.data.out_of_memory's words).
+        # Running out of memory says so in one line (engine.data.memory.out_of_memory's words).
         assert "cannot use these settings: out of" in text and "memory" in text
 
 
@@ -640,7 +640,7 @@ async def test_a_students_functions_run_and_their_errors_are_shown():
     good = AmalApp(Config(tensorboard=False, functions=str(STUDENTS / "correct.py")))
     async with good.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert good.session.descent.mse.__module__ != "engine.functions"
+        assert good.session.descent.mse.__module__ != "engine.core.functions"
         await pilot.press("r")
         await settle(pilot)
         assert good.session.descent.iteration == 1475

@@ -8,7 +8,7 @@ from textual.widgets import Input
 from tui_support import CONFIG, GatedFactory, asyncio_test, screen_text, settle, wait_for
 
 from engine.config import Config
-from engine.student import describe_run_error
+from engine.student.loading import describe_run_error
 from tui.app import AmalApp
 from tui.prompts import ReportScreen
 

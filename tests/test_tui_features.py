@@ -200,6 +200,59 @@ async def test_synthetic_data_show_the_distance_to_the_truth():
         assert "synthetic: n=200, d=5, m=1" in screen_text(app)
 
 
+def said_by(app: AmalApp) -> list[tuple[str, str]]:
+    """(title, message) of each notification the app shows from now on."""
+    said: list[tuple[str, str]] = []
+    notify = app.notify
+
+    def recording(message, *args, **kwargs):
+        said.append((kwargs.get("title", ""), str(message)))
+        return notify(message, *args, **kwargs)
+
+    app.notify = recording
+    return said
+
+
+def comparison_notes(app: AmalApp) -> str:
+    return str(app.query_one("#comparison-notes").content)
+
+
+@asyncio_test
+async def test_a_comparison_flags_past_2_over_L_only_the_runs_the_bound_applies_to():
+    # ε > 2/L diverges is a bound for plain full-batch descent: an Adam or momentum row past
+    # it is not "diverges" (the table once flagged every optimizer's), a plain one is.
+    rates = (0.01, 2.0)  # 2/L = 1.532 on the notebook's problem
+    for optimizer, flagged in (("adam", False), ("momentum", False), ("sgd", True)):
+        app = AmalApp(NOTEBOOK.replace(optimizer=optimizer, compare=rates, max_iter=5))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            assert [row[1] for row in table_rows(app)] == ["0.01", "2⚠" if flagged else "2"]
+            notes = comparison_notes(app)
+            assert ("diverges" in notes) is flagged, (optimizer, notes)
+            assert "ε_max = 2/L = 1.532" in notes
+
+
+@asyncio_test
+async def test_the_app_says_what_the_loader_learned_about_a_file(tmp_path):
+    path = tmp_path / "cleaned.csv"
+    path.write_text("a,b,c,y\n1,5,2,3\n2,5,,4\n3,5,1,7\n4,5,3,9\n5,5,2,11\n")
+    app = AmalApp(CONFIG.replace(data=str(path), dropna=True, max_iter=5))
+    said = said_by(app)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        notes = [message for title, message in said if title == "data"]
+        (note,) = notes
+        assert "4 rows; features: a, b, c; target: y; standardised" in note
+        assert "1 row with missing values dropped" in note
+        assert "column 'b' is constant" in note
+    # The notebook's own data: nothing to say.
+    app = AmalApp(CONFIG)
+    said = said_by(app)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot)
+        assert not [message for title, message in said if title == "data"]
+
+
 @asyncio_test
 async def test_a_learning_rate_past_2_over_L_is_flagged_before_it_runs_then_diverges():
     app = AmalApp(CONFIG.replace(learning_rate=1.6))
@@ -404,17 +457,17 @@ async def test_a_comparison_is_saved_with_every_run(tmp_path):
 
 @asyncio_test
 async def test_quitting_finishes_a_save_in_progress(tmp_path, monkeypatch):
-    import engine.saving
+    import engine.record.saving
 
     started = threading.Event()
-    real_save = engine.saving.save_run
+    real_save = engine.record.saving.save_run
 
     def slow_save(*args, **kwargs):
         started.set()
         time.sleep(0.5)
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(engine.saving, "save_run", slow_save)
+    monkeypatch.setattr(engine.record.saving, "save_run", slow_save)
     app = AmalApp(CONFIG)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -457,7 +510,7 @@ async def test_force_runs_functions_that_fail_the_check_with_a_warning():
         await settle(pilot)
         assert not isinstance(app.screen, ReportScreen)
         assert "fail the check (--force)" in screen_text(app)
-        assert app.session.descent.linear.__module__ != "engine.functions"
+        assert app.session.descent.linear.__module__ != "engine.core.functions"
         await pilot.press("r")
         await settle(pilot)
         assert app.session.descent.iteration == 20

@@ -14,7 +14,7 @@ from textual.widgets import Input
 from tui_support import CONFIG, asyncio_test, screen_text, settle, wait_for
 
 from engine.config import ConfigError
-from engine.saving import SaveError
+from engine.record.saving import SaveError
 from tui.app import MIN_HEIGHT, MIN_WIDTH, AmalApp
 from tui.cli import build_parser, config_from_args
 

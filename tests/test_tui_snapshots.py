@@ -19,8 +19,8 @@ import pytest
 from tui_support import CONFIG, RECORDED, RecordedFactory, settle, wait_for
 
 from engine.config import Config
+from engine.student.refusal import FunctionsRefused
 from tui.app import AmalApp, build_session
-from tui.experiment import FunctionsRefused
 from tui.prompts import ReportScreen
 
 STUDENTS = Path(__file__).parent / "students"

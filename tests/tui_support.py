@@ -158,7 +158,7 @@ def views_to_json(views: Sequence[RunView]) -> list[dict[str, Any]]:
 
 
 def views_from_json(data: list[dict[str, Any]]) -> tuple[RunView, ...]:
-    from engine.descent import Status, StepSnapshot
+    from engine.core.descent import Status, StepSnapshot
 
     views = []
     for view in data:

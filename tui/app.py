@@ -53,11 +53,12 @@ from engine.config import Config, parse_compare, shown_path
 from . import presenter
 from .comparison import ComparisonPanel
 from .controller import RunController, allowed
+from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check says it
 from .experiment import Experiment, build_experiment
 from .help_screen import HelpScreen
 from .hyperparameters import HyperparameterPanel
 from .keys import KEYS
-from .leaving import EXIT_REFUSED, Leaving
+from .leaving import Leaving
 from .loss_chart import LossChart
 from .messages import DataProgress, EngineLoaded, EngineWarning, RunProgress
 from .pacing import Pacer
@@ -331,7 +332,7 @@ class AmalApp(Leaving, App[int]):
 
     @work(thread=True, exit_on_error=False, group="save", name="save")
     def _save(self, experiment: Experiment, path: str) -> tuple[Any, Any]:
-        from engine.saving import save_run
+        from engine.record.saving import save_run
 
         with self.controller.session_lock:
             return save_run(path, experiment.config, experiment.descents)
@@ -475,7 +476,7 @@ def run_app(
         return EXIT_REFUSED
     if app.crash is None and app.return_code != 1:
         return app.return_code or 0
-    from tui.cli import write_crash_report
+    from tui.crash import write_crash_report
 
     error = app.crash or CrashedWithoutTraceback("the app stopped on an unexpected error")
     try:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import NoReturn
@@ -42,12 +39,11 @@ from engine.config import (
     parse_threshold,
     shown_path,
 )
-from engine.saving import SaveError, check_save_target, load_config
+from engine.record.saving import SaveError, check_save_target, load_config
+from tui.crash import write_crash_report
+from tui.exits import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from tui.pacing import parse_speed
 from tui.streams import encode_standard_streams
-
-EXIT_ERROR, EXIT_USAGE = 1, 2
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 DESCRIPTION = """\
 Watch gradient descent happen, one iteration at a time, on the hand-written
@@ -380,17 +376,6 @@ def not_a_terminal() -> str | None:
     return None
 
 
-def write_crash_report(error: BaseException) -> str:
-    """Write the traceback to a file and return its path."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = os.environ.get("AMAL_TUI_CRASH_DIR") or tempfile.gettempdir()
-    path = os.path.join(folder, f"amal-tui-crash-{stamp}-{os.getpid()}.txt")
-    with open(path, "w") as report:
-        report.write(f"amal-tui crashed at {time.ctime()}\nargv: {sys.argv}\n\n")
-        report.write("".join(traceback.format_exception(error)))
-    return path
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     encode_standard_streams()  # an ASCII terminal gets "eps" for ε, never an encoding error
     parser = build_parser()
@@ -398,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _out_of_memory_is_an_error(_run, parser, args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (amal-tui ... | head): stop quietly, with the status a shell
         # gives a program killed by SIGPIPE.
@@ -425,7 +410,7 @@ def _out_of_memory_is_an_error(run, *args) -> int:
     try:
         return run(*args)
     except (MemoryError, RuntimeError) as error:
-        from engine.data import out_of_memory
+        from engine.data.memory import out_of_memory
 
         reason = out_of_memory(error)
         if reason is None:
@@ -495,12 +480,12 @@ def run_check(args: argparse.Namespace) -> int:
     """``--check FILE``: the report on stdout (text or JSON); 0 when both Functions pass, else 1."""
     import json
 
-    from engine.sandbox import StudentProcess
+    from engine.student.sandbox import StudentProcess
 
     # The file runs in a child process; started first, its torch loads while ours does.
     process = StudentProcess(args.check).start()
     try:
-        from engine.check import check_file
+        from engine.student.check import check_file
     except BaseException:
         process.close()
         raise

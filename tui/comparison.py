@@ -1,8 +1,9 @@
 """The comparison table: one row per learning rate, its chart marker, status, iterations, loss.
 
 It takes the parameters panel's place while comparing.  The marker column is
-the chart's legend; a learning rate past ε_max = 2/L carries a ⚠ before it
-runs, so the table says in characters what the colours say.
+the chart's legend; a learning rate that the engine's theory says diverges
+(past ε_max = 2/L, for plain full-batch descent only: ``RunView.diverges``)
+carries a ⚠ before it runs, so the table says in characters what the colours say.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def comparison_renderable(runs: Sequence[Any], lr_max: float | None, running: bo
     for i, run in enumerate(runs):
         snapshot = run.snapshot
         rate = f"{run.learning_rate:g}"
-        if lr_max is not None and run.learning_rate > lr_max:
+        if run.diverges:
             rate += DIVERGES_MARK
         status = status_word(snapshot.status.value, snapshot.iteration, running)
         row = [
@@ -92,7 +93,13 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
     ) -> None:
         key = (
             tuple(
-                (r.learning_rate, r.snapshot.status, r.snapshot.iteration, r.snapshot.loss)
+                (
+                    r.learning_rate,
+                    r.diverges,
+                    r.snapshot.status,
+                    r.snapshot.iteration,
+                    r.snapshot.loss,
+                )
                 for r in runs
             ),
             lr_max,
@@ -104,7 +111,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         self._shown = key
         self._table = comparison_renderable(runs, lr_max, running)
         self.query_one("#comparison-table", Static).update(self._table)
-        past = lr_max is not None and any(r.learning_rate > lr_max for r in runs)
+        past = any(r.diverges for r in runs)
         self.query_one("#comparison-notes", Static).update(footnote(lr_max, optimum, past))
 
     def text(self) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from engine.config import Config, ConfigError, parse_learning_rate
 
 from . import presenter
+from .experiment import data_note
 from .messages import RunView
 from .pacing import next_speed
 
@@ -279,6 +280,10 @@ class RunController:
         self.port.show_theory(None if new.theory is None else new.theory.lr_max)
         self.port.show_mode(new.comparing)
         self.new_run()
+        if old is None or old.problem is not new.problem:
+            note = data_note(new.problem)
+            if note is not None:  # what the loader learned: columns used, rows dropped...
+                self.port.notify(note, title="data", timeout=15)
         await self.drain_pending()
 
     def worker_ended(self, worker: Any, outcome: str) -> None:
@@ -297,7 +302,7 @@ class RunController:
             self.save_ended(outcome == "success", worker.result if outcome == "success" else error)
 
     def load_failed(self, error: BaseException | None) -> None:
-        from .experiment import FunctionsRefused
+        from engine.student.refusal import FunctionsRefused
 
         failed, self.loading = self.loading, None
         wanted, self.wanted = self.wanted, None

@@ -15,21 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.chunks import ChunkSizer
 from engine.config import Config, shown_path
+from engine.core.chunks import ChunkSizer
 
 from .messages import RunView
-
-
-class FunctionsRefused(Exception):
-    """A student's Functions (``--functions``) cannot be loaded or fail the check.
-
-    ``str()`` is one line; ``report`` is the check's whole report for the report screen.
-    """
-
-    def __init__(self, message: str, report: str) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 class Experiment:
@@ -42,6 +31,7 @@ class Experiment:
         problem: Any,
         functions: dict[str, type],
         theory: Any = None,
+        diverges: tuple[bool | None, ...] = (),
     ) -> None:
         self.config = config
         self.sessions = sessions
@@ -49,6 +39,8 @@ class Experiment:
         self.functions = functions
         self.theory = theory
         """``problem.theory`` (optimal_loss, lr_max, W_star...), None if it could not be computed."""
+        self.diverges = diverges or (None,) * len(sessions)
+        """The theory's verdict on each session before it runs (None: the bound does not apply)."""
         self._chunks = ChunkSizer()
 
     @property
@@ -130,36 +122,19 @@ class Experiment:
                 losses=session.descent.losses,
                 test_losses=session.descent.test_losses,
                 log_folder=session.log_folder,
+                diverges=verdict,
             )
-            for session in self.sessions
+            for session, verdict in zip(self.sessions, self.diverges, strict=True)
         )
 
 
-def _student_functions(
-    config: Config, warn: Callable[[str], None], process: Any = None
-) -> dict[str, type]:
-    """The student's classes, loaded here once they pass the check (or fail it, with ``--force``).
-
-    The check runs the file in a child process; only its verdict lets the file run here.
-    """
-    from engine.check import load_and_check, refusal
-
-    mse, linear, report = load_and_check(
-        config.functions,
-        config.mse_name,
-        config.linear_name,
-        force=config.force,
-        process=process,
-    )
-    if mse is None or linear is None:
-        raise FunctionsRefused(
-            f"the Functions of {shown_path(config.functions)} {refusal(report)}", report.text()
-        )
-    if not report.passed:
-        warn(
-            f"running with Functions that fail the check (--force): {shown_path(config.functions)}"
-        )
-    return {"mse": mse, "linear": linear}
+def data_note(problem: Any) -> str | None:
+    """What the loader learned about the problem's data, for a notification: the columns used,
+    whether standardised, then its notes (rows dropped, a constant column, a guessed header)."""
+    data = problem.data
+    if data is None:
+        return None
+    return f"{shown_path(data.source)}: " + "\n".join(data.lines())
 
 
 def build_experiment(
@@ -173,21 +148,18 @@ def build_experiment(
     ``reuse``: the experiment on screen.  Its problem is used again when ``config``
     describes the same data and initial W, b (no file read again), and its
     Functions when they are the same.  ``progress(fraction)`` is called while a
-    large file is read.  Raises ``engine.data.DataError`` for a data file that
-    cannot be used, :class:`FunctionsRefused` for a student's Functions that
+    large file is read.  Raises ``engine.data.dataset.DataError`` for a data file that
+    cannot be used, :class:`engine.student.refusal.FunctionsRefused` for a student's Functions that
     cannot run.
     """
     process = None
     if config.functions is not None and not (reuse is not None and reuse.uses_functions_of(config)):
-        from engine.sandbox import StudentProcess
+        from engine.student.sandbox import StudentProcess
 
         # The check runs the file in a child process: started first, its torch loads while ours does.
         process = StudentProcess(str(config.functions)).start()
     try:
-        from engine.compare import compare_descents
-        from engine.descent import Descent
-        from engine.headless import run_warnings
-        from engine.problem import make_problem
+        from engine import experiment
         from engine.session import Session
 
         if config.functions is None:
@@ -195,7 +167,9 @@ def build_experiment(
         elif process is None:
             functions = reuse.functions
         else:
-            functions = _student_functions(config, warn, process)
+            functions, _, warning = experiment.student_functions(config, process)
+            if warning is not None:
+                warn(warning)
     finally:
         if process is not None:
             process.close()
@@ -203,20 +177,19 @@ def build_experiment(
     if reuse is not None and config.same_problem(reuse.config):
         problem = reuse.problem
     else:
-        problem = make_problem(config, progress)
+        problem = experiment.make_problem(config, progress)
     try:
         theory = problem.theory  # cached on the problem: computed once per data set
     except Exception as error:  # noqa: BLE001 - the run does not need it; say why it is missing
         warn(f"the theory could not be computed: {type(error).__name__}: {error}")
         theory = None
 
-    if config.compare:
-        descents = compare_descents(config, problem, **functions)
-    else:
-        descents = [Descent(config, problem, **functions)]
+    descents = experiment.make_descents(config, problem, functions)
+    verdicts: tuple[bool | None, ...] = (None,) * len(descents)
     if theory is not None:
         # Once each: a comparison's runs share their batch size.
-        for warning in dict.fromkeys(w for descent in descents for w in run_warnings(descent)):
+        for warning in experiment.all_run_warnings(descents):
             warn(warning)
+        verdicts = tuple(experiment.descent_diverges(descent) for descent in descents)
     sessions = [Session(descent.config, descent, warn=warn) for descent in descents]
-    return Experiment(config, sessions, problem, functions, theory)
+    return Experiment(config, sessions, problem, functions, theory, verdicts)

@@ -86,16 +86,18 @@ def field_text(config: Config, setting: str) -> str:
 
 
 def diverges(config: Config, learning_rate: float, lr_max: float | None) -> bool:
-    """Whether plain gradient descent is bound to diverge.
+    """Whether the engine's theory says this run diverges, for a learning rate still being typed.
 
-    The rule of ``engine.headless.run_warnings``, for a learning rate still being typed.
+    Outside a comparison only (the comparison table marks its own rows); the
+    panel does not know n, so a batch size counts as mini-batches, where the
+    bound says nothing.
     """
-    return (
-        lr_max is not None
-        and not config.compare
-        and config.optimizer == "sgd"
-        and learning_rate > lr_max
-    )
+    if lr_max is None or config.compare:
+        return False
+    # Imported here: lr_max is known only once the engine (torch) is loaded.
+    from engine.core.theory import diverges as bound_says
+
+    return bool(bound_says(learning_rate, lr_max, config.optimizer, config.batch_size))
 
 
 def lr_max_text(lr_max: float) -> str:

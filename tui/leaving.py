@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import WorkerState
 
+from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check says it
+from .exits import EXIT_TERMINAL_LOST  # the terminal went away, as a hang-up's SIGHUP
 from .terminal import ExitGuard, TerminalDriver
 
 if TYPE_CHECKING:
@@ -25,10 +27,6 @@ EXIT_DEADLINE = 1.5
 SAVE_LIMIT = 10.0
 RUN_STOP_WAIT = 0.5
 LOCK_WAIT = 0.5
-# The student's Functions failed the check: the exit status of ``--check`` too.
-EXIT_REFUSED = 1
-# Exit status when the terminal went away (as a hang-up's SIGHUP: 128 + 1).
-EXIT_TERMINAL_LOST = 129
 
 
 class Leaving:

@@ -23,12 +23,15 @@ class RunView:
 
     learning_rate: float
     snapshot: Any
-    """An ``engine.descent.StepSnapshot``."""
+    """An ``engine.core.descent.StepSnapshot``."""
     losses: np.ndarray
     """The loss of every iteration so far (read-only; never changes once written)."""
     test_losses: np.ndarray | None
     """The loss on the test rows at every iteration (``--test-fraction``), or None."""
     log_folder: str | None
+    diverges: bool | None = None
+    """The engine theory's verdict before the run: True when ε > 2/L says it diverges,
+    None when that bound does not apply to it (momentum, Adam, mini-batches) or is unknown."""
 
 
 @dataclass

@@ -12,16 +12,12 @@ import math
 from typing import Any
 
 import numpy as np
-from rich.cells import cell_len
-from rich.segment import Segment
 from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
-from textual.geometry import Size
-from textual.strip import Strip
-from textual.widget import Widget
 
 from .formatting import PARAMETER_WIDTH, norm_text, parameter_text
+from .text_block import TextBlock
 
 BARS = "▁▂▃▄▅▆▇█"
 CHANGED_MARK = "◆"
@@ -126,61 +122,6 @@ def parameter_text_block(snapshot: Any) -> Text:
     return out
 
 
-def _block_size(text: Text) -> tuple[int, int]:
-    """(width, height) of a block of lines, in terminal cells."""
-    lines = text.plain.split("\n")
-    return max(cell_len(line) for line in lines), len(lines)
-
-
-class ParameterValues(Widget):
-    """The block of W and b, drawn row by row from strips made once per change.
-
-    A ``Static`` turns its text into strips again at every repaint (7 ms for W 13×3,
-    most of what redrawing the panel cost); here the text becomes strips once, when it
-    changes, and a repaint (a border title, a notification passing over) reuses them.
-    """
-
-    def __init__(self, text: Text, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._text = text
-        self._block = _block_size(text)
-        self._strips: list[Strip] | None = None
-
-    def show(self, text: Text) -> None:
-        size = _block_size(text)
-        # A layout pass (the whole screen's) only when the block's size changes: a new
-        # shape of W, a norm written wider; not when digits change in place.
-        layout = size != self._block
-        self._text, self._block, self._strips = text, size, None
-        self.refresh(layout=layout)
-
-    @property
-    def text(self) -> Text:
-        return self._text
-
-    def get_content_width(self, container: Size, viewport: Size) -> int:
-        return self._block[0]
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return self._block[1]
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strips = None  # the theme's colours or the background changed
-
-    def render_line(self, y: int) -> Strip:
-        if self._strips is None:
-            base = self.rich_style
-            lines = Segment.split_lines(self._text.render(self.app.console))
-            self._strips = [
-                Strip(Segment.apply_style(line, base)).adjust_cell_length(self._block[0], base)
-                for line in lines
-            ]
-        if y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(self.size.width, self.rich_style)
-
-
 class ParameterPanel(ScrollableContainer, can_focus=False):
     """Shows the W and b of the last snapshot; redraws only when the text would change.
 
@@ -194,7 +135,7 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         self._shown: Text | None = None
 
     def compose(self) -> ComposeResult:
-        yield ParameterValues(Text("loading…"), id="parameter-values")
+        yield TextBlock("loading…", id="parameter-values")
 
     def show(self, snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()) -> None:
         """W and b; the distances to the optimum (and to the truth) in the borders."""
@@ -209,5 +150,5 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         # Late in a run most digits stop moving: an identical panel is not sent again.
         if self._shown is not None and text == self._shown:
             return
-        self.query_one(ParameterValues).show(text)
+        self.query_one(TextBlock).show_text(text)
         self._shown = text

@@ -110,7 +110,7 @@ def end_note(snapshot: Any, theory: Any, threshold: float) -> str:
     """Why a run that converged is still far from the optimum, if it is (``": …"`` or "")."""
     if snapshot.status.value != "converged" or theory is None:
         return ""
-    from engine.theory import threshold_note
+    from engine.core.theory import threshold_note
 
     note = threshold_note(threshold, theory.optimal_loss)
     return f": {note}" if note else ""
@@ -134,7 +134,7 @@ def finished_note(comparing: bool, status: str) -> str:
 
 def distances(snapshot: Any, theory: Any, problem: Any) -> tuple[tuple[str, float | None], ...]:
     """How far (W, b) is from the least-squares optimum, and from the truth of synthetic data."""
-    from engine.theory import distance  # loaded with the engine, before any snapshot
+    from engine.core.theory import distance  # loaded with the engine, before any snapshot
 
     out: list[tuple[str, float | None]] = []
     if theory is not None:
@@ -167,9 +167,9 @@ def loading_text(config: Config) -> str | None:
 
 def one_line(error: BaseException) -> str:
     """A worker's error (loading, running, saving) as one line; running out of memory says so."""
-    from engine.data import DataError, out_of_memory
-
-    from .experiment import FunctionsRefused
+    from engine.data.dataset import DataError
+    from engine.data.memory import out_of_memory
+    from engine.student.refusal import FunctionsRefused
 
     memory = out_of_memory(error)
     if memory is not None:
@@ -185,13 +185,13 @@ def one_line(error: BaseException) -> str:
 
 def run_error_text(error: BaseException, functions: str | None) -> str:
     """Why a run (or a step) stopped on an error: a student's Functions are named as theirs."""
-    from engine.data import out_of_memory
+    from engine.data.memory import out_of_memory
 
     memory = out_of_memory(error)
     if memory is not None:
         return f"the run stopped: {memory}"
     if functions is not None:
-        from engine.student import describe_run_error
+        from engine.student.loading import describe_run_error
 
         return f"your Functions raised: {describe_run_error(error, functions)}"
     return f"the run stopped: {one_line(error)}"
@@ -199,7 +199,7 @@ def run_error_text(error: BaseException, functions: str | None) -> str:
 
 def save_error_text(error: BaseException | None) -> str:
     """Why a save failed; a SaveError says itself what was and was not replaced."""
-    from engine.saving import SaveError
+    from engine.record.saving import SaveError
 
     if isinstance(error, SaveError):
         return str(error)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
 
 from .formatting import delta_text, loss_text, rate_text
+from .text_block import TextBlock
 
 LOADING = "loading…"
 
@@ -85,8 +85,10 @@ def status_text(info: StatusInfo) -> Text:
     return line
 
 
-class StatusLine(Static):
+class StatusLine(TextBlock):
     """Two lines at the bottom; redraws only when what it shows changed."""
+
+    SIZED_BY_TEXT = False  # two lines across the screen whatever they say
 
     def __init__(self, *, id: str | None = None) -> None:
         self.info = StatusInfo()
@@ -96,5 +98,4 @@ class StatusLine(Static):
         if info == self.info:
             return
         self.info = info
-        # Two lines whatever they say: no layout pass, only these two lines repainted.
-        self.update(status_text(info), layout=False)
+        self.show_text(status_text(info))

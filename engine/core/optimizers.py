@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from .config import OPTIMIZERS
+from engine.config import OPTIMIZERS
 
 ADAM_EPS = 1e-8
 

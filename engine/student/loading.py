@@ -1,7 +1,7 @@
 """Loading a student's own MSE and Linear from their file, as written in their notebook cell.
 
 Loading a file runs its code: the check loads it in a child process
-(:mod:`engine.child`), and a descent with ``--functions`` loads it again in
+(:mod:`engine.student.child`), and a descent with ``--functions`` loads it again in
 amal-tui's process only after that check's verdict.  Whatever goes wrong on the
 way (no such file, a syntax error, an exception at import, a missing class)
 becomes a :class:`StudentCodeError` whose message is one line naming the file
@@ -22,7 +22,7 @@ from types import ModuleType, TracebackType
 
 from torch.autograd import Function
 
-from .config import shown_path
+from engine.config import shown_path
 
 # A fresh module name per load: loading the same file twice gives two independent modules.
 _LOAD_NUMBER = itertools.count(1)

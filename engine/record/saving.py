@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError, make_config, shown_path
+from engine.config import Config, ConfigError, make_config, shown_path
 
 FORMAT_RUN = "amal-tui run"
 FORMAT_COMPARE = "amal-tui compare"

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import Config
-from .functions import MSE, Context, Linear
-from .history import LossHistory
-from .optimizers import Optimizer, make_optimizer
-from .problem import DTYPES, Problem, make_problem
+from engine.config import Config
+from engine.core.finite import finite_or_none
+from engine.core.functions import MSE, Context, Linear
+from engine.core.history import LossHistory
+from engine.core.optimizers import Optimizer, make_optimizer
+from engine.core.problem import TORCH_DTYPES, Problem, notebook_problem
 
 # Below this many multiply-adds per matrix product, a second BLAS thread costs
 # more to wake than it saves (measured by `make bench`), so a run on a small
@@ -73,10 +74,6 @@ def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 class MiniBatches:
     """Index batches of a shuffled order, reshuffled each epoch from ``seed``.
 
@@ -103,7 +100,9 @@ class Descent:
     """A descent on one problem with one configuration; ``step``, ``run``, ``reset``.
 
     ``mse`` and ``linear`` are the Functions that compute each step; by default
-    the built-in ones, a student's own otherwise.
+    the built-in ones, a student's own otherwise.  Without ``problem``, the
+    notebook's (drawn from ``config``); other data come from
+    :func:`engine.experiment.make_problem`.
     """
 
     def __init__(
@@ -114,8 +113,8 @@ class Descent:
         linear: type = Linear,
     ) -> None:
         self.config = config or Config()
-        self.dtype = DTYPES[self.config.dtype]
-        self.problem = problem or make_problem(self.config)
+        self.dtype = TORCH_DTYPES[self.config.dtype]
+        self.problem = problem or notebook_problem(self.config)
         self.mse = mse
         self.linear = linear
         # The notebook compares the float32 loss with 0.70 in float32: do the same.
@@ -348,14 +347,12 @@ class Descent:
         out: dict[str, Any] = {
             "status": self._status.value,
             "iterations": self.iteration,
-            "final_loss": _finite_or_none(self.final_loss()),
+            "final_loss": finite_or_none(self.final_loss()),
         }
         if include_losses:
-            out["losses"] = [_finite_or_none(v) for v in self._history.view().tolist()]
+            out["losses"] = [finite_or_none(v) for v in self._history.view().tolist()]
             if self._test_history is not None:
-                out["test_losses"] = [
-                    _finite_or_none(v) for v in self._test_history.view().tolist()
-                ]
+                out["test_losses"] = [finite_or_none(v) for v in self._test_history.view().tolist()]
         out["W"] = _tolist(self._W)
         out["b"] = _tolist(self._b)
         out["config"] = self.config.to_dict()
@@ -364,4 +361,4 @@ class Descent:
 
 
 def _tolist(t: torch.Tensor) -> list:
-    return [[_finite_or_none(v) for v in row] for row in t.detach().cpu().double().tolist()]
+    return [[finite_or_none(v) for v in row] for row in t.detach().cpu().double().tolist()]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .problem import Problem
+from engine.core.finite import finite_or_none
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Theory:
     def to_dict(self) -> dict[str, float | None]:
         """The three figures, JSON-ready (a non-finite one becomes null)."""
         return {
-            name: (value if math.isfinite(value) else None)
+            name: finite_or_none(value)
             for name, value in (
                 ("optimal_loss", self.optimal_loss),
                 ("lr_max", self.lr_max),
@@ -79,8 +79,9 @@ DIRECT_MAX_ENTRIES = 1 << 22
 BLOCK_ROWS = 1 << 15
 
 
-def theory(problem: Problem) -> Theory:
-    X, Y = problem.X.detach(), problem.Y.detach()
+def theory_of(X: torch.Tensor, Y: torch.Tensor) -> Theory:
+    """The optimum and the stability bound of the MSE of an affine model on inputs X, targets Y."""
+    X, Y = X.detach(), Y.detach()
     n, d = X.shape
     m = Y.shape[1]
     if n * (d + 1) <= DIRECT_MAX_ENTRIES:
@@ -131,3 +132,37 @@ def _with_ones(X: torch.Tensor) -> torch.Tensor:
     """[X, 1] in float64 on the CPU."""
     X = _double(X)
     return torch.cat([X, torch.ones(X.shape[0], 1, dtype=torch.float64)], dim=1)
+
+
+def bound_applies(optimizer: str, batch_size: int | None, n: int | None = None) -> bool:
+    """Whether "ε > 2/L diverges" holds for a run: plain gradient descent on the whole batch.
+
+    The bound comes from the update W ← W − ε ∇L on a quadratic: past 2/L the step
+    overshoots along the Hessian's steepest direction and grows each iteration.
+    Momentum and Nesterov change the update (their stable range reaches
+    2(1 + μ)/L), Adam scales each step by its own running averages, and a
+    mini-batch's gradient is not the full loss's: the bound says nothing of those.
+    A batch size of at least ``n`` is the whole batch; with ``n`` unknown, any
+    batch size counts as mini-batches.
+    """
+    if optimizer != "sgd":
+        return False
+    return batch_size is None or (n is not None and batch_size >= n)
+
+
+def diverges(
+    learning_rate: float,
+    lr_max: float | None,
+    optimizer: str,
+    batch_size: int | None,
+    n: int | None = None,
+) -> bool | None:
+    """Whether the bound 2/L says a run diverges: True past it, False under it, None when
+    it does not apply to the run (see :func:`bound_applies`) or is not known yet.
+
+    The one place this rule is written: the settings panel, the comparison table
+    and the headless runner all ask it.
+    """
+    if lr_max is None or not bound_applies(optimizer, batch_size, n):
+        return None
+    return learning_rate > lr_max

@@ -1,7 +1,7 @@
 """The check's side of the student's process: start it, send it calls, read its replies strictly.
 
-The check (:mod:`engine.check`) judges; the student's code runs in ONE child
-Python process per check (:mod:`engine.child`, started ``python -I`` in the
+The check (:mod:`engine.student.check`) judges; the student's code runs in ONE child
+Python process per check (:mod:`engine.student.child`, started ``python -I`` in the
 same working directory), which loads the file, then calls forward and backward
 on the tensors the check chooses and sends back what they returned.  Each
 request has a time limit; the child's whole process group is killed when the
@@ -60,12 +60,13 @@ PARAMETER_KINDS = (
     "VAR_KEYWORD",
 )
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# engine/student/sandbox.py: three folders up is the project root.
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # -I: no PYTHON* variables, no user site, neither the script's folder nor the working
 # directory on sys.path; then this project's own engine, whatever is installed.
 _CHILD_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from engine.child import serve; serve(*map(int, sys.argv[2:]))"
+    "from engine.student.child import serve; serve(*map(int, sys.argv[2:]))"
 )
 
 

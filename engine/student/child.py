@@ -1,10 +1,10 @@
 """The student's side of the check: the child process that runs their file and their Functions.
 
-:func:`serve` is the child's whole life (``engine.sandbox`` starts it): it
+:func:`serve` is the child's whole life (``engine.student.sandbox`` starts it): it
 imports torch, says it is ready, then answers requests one at a time on its
 pipe — load the file, call forward, call backward — until its pipe closes.
 It judges nothing: it sends back what the student's code returned, as data
-(:func:`engine.sandbox.pack`), and the check decides in its own process.
+(:func:`engine.student.sandbox.pack`), and the check decides in its own process.
 
 :class:`Calls` is also what a check of classes already loaded (the engine's
 own, a test's) uses in-process, so both checks see the same values.
@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .functions import Context
-from .sandbox import MAX_ELEMENTS, MAX_ITEMS, pack, parse_header, payload_size
-from .student import (
+from engine.core.functions import Context
+from engine.student.loading import (
     StudentCodeError,
     describe_exception,
     load_functions,
     source_line,
     student_frame,
 )
+from engine.student.sandbox import MAX_ELEMENTS, MAX_ITEMS, pack, parse_header, payload_size
 
 _TORCH_FOLDER = os.path.dirname(torch.__file__)
 _PR_SET_PDEATHSIG = 1

@@ -17,15 +17,14 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
-from .config import shown_path
+from engine.config import shown_path
 
 TAG = "Loss/train"
 
@@ -115,16 +114,19 @@ class EventFile:
         self._file.close()
 
 
-def warn_stderr(message: str, stream: TextIO | None = None) -> None:
-    print(f"amal-tui: warning: {message}", file=stream or sys.stderr)
+def warn(message: str) -> None:
+    """The default way a library reports a problem it can carry on after: a Python warning.
+
+    A front end passes its own ``warn`` (the headless runner writes a line on stderr,
+    the app a notification); the engine itself prints nothing.
+    """
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 class LossLogger:
     """Writes a run's losses under ``logdir/run_name``; every failure becomes one warning."""
 
-    def __init__(
-        self, logdir: str, run_name: str, warn: Callable[[str], None] = warn_stderr
-    ) -> None:
+    def __init__(self, logdir: str, run_name: str, warn: Callable[[str], None] = warn) -> None:
         self.logdir = logdir
         self.run_name = run_name
         self.warn = warn

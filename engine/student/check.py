@@ -1,0 +1,493 @@
+"""Checking a student's MSE and Linear against the reference, with a hint for each known mistake.
+
+Each Function is stepped by hand as the engine and the notebook do it
+(``forward(ctx, ...)`` then ``backward(ctx, grad_output)`` with a
+:class:`~engine.core.functions.Context`), on seeded random float64 inputs of several
+shapes: n = 1, m = 1, d = m, and n, d, m all different so that a wrong factor
+says which one it is.  Shapes are compared directly: autograd would silently
+reshape some wrong ones.  Values are compared with the reference forward and
+with central differences of the reference loss.  ``grad_output`` is 1 and
+another value, since a backward that ignores it is right at 1; for MSE it is
+given both as a tensor (as autograd passes it) and as a number (as the notebook
+and the engine do).  A mistake the checker recognises gets a hint; an exception
+in the student's code is reported with their file and line.
+
+A student's file is never run here: :func:`check_file` runs it in a child
+process (:mod:`engine.student.sandbox`, :mod:`engine.student.child`) with a time limit per call,
+sends it the inputs, and judges here what comes back as plain data, so nothing
+the file does (patching this module, exiting, printing) changes the verdict.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import torch
+
+from engine.student.cases import (
+    LINEAR_INPUTS,
+    LINEAR_SHAPES,
+    MSE_INPUTS,
+    MSE_SHAPES,
+    _Case,
+    _GradOutput,
+    _linear_case,
+    _mse_case,
+    _type_name,
+)
+from engine.student.child import Calls
+from engine.student.diagnosis import (
+    _diagnose_gradient,
+    _diagnose_linear_forward,
+    _diagnose_mse_forward,
+    _exception_hints,
+)
+from engine.student.loading import (
+    StudentCodeError,
+    code_filename,
+    load_functions,
+    source_line,
+)
+from engine.student.report import (
+    Check,
+    CheckReport,
+    FunctionReport,
+    Hint,
+    StudentException,
+    SubjectReport,
+    _max,
+    _unique,
+)
+from engine.student.sandbox import (
+    Described,
+    LoadFailed,
+    Raised,
+    Returned,
+    Sequence,
+    Stopped,
+    StudentProcess,
+    decode_described,
+    decode_reply,
+    unpack,
+)
+
+# -- calling the student's code -------------------------------------------------------------
+
+
+class _Interrupted(Exception):
+    """Ctrl-C while the student's code ran (an endless loop?): the check stops there."""
+
+    def __init__(self, exception: StudentException) -> None:
+        super().__init__(str(exception))
+        self.exception = exception
+
+
+class _Student(Protocol):
+    """Where the student's classes run: a child process, or this one for trusted classes."""
+
+    def call(
+        self, index: int, method: str, args: list[Any], inputs: int, what: str
+    ) -> Returned | Raised: ...
+
+
+class _InProcess:
+    """Classes already loaded here (the engine's own, a test's), with the child's encoding."""
+
+    def __init__(self, classes: list[type]) -> None:
+        self.calls = Calls(classes)
+
+    def describe(self) -> list[Described]:
+        header, _ = unpack(self.calls.describe())
+        return [decode_described(c) for c in header["classes"]]
+
+    def call(
+        self, index: int, method: str, args: list[Any], inputs: int, what: str
+    ) -> Returned | Raised:
+        header, tensors = unpack(self.calls.call(index, method, list(args)))
+        return decode_reply(header, tensors, inputs, backward=method == "backward")
+
+
+def _input_names(described: Described, defaults: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """The names of forward's inputs, ctx left out, and what is wrong with its signature."""
+    parameters = described.parameters
+    if parameters is None or any(kind == "VAR_POSITIONAL" for _, kind, _ in parameters):
+        return list(defaults), None
+    positional = [
+        (name, default)
+        for name, kind, default in parameters
+        if kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+    ]
+    required = [name for name, default in positional if not default]
+    count = len(defaults) + 1
+    if len(positional) < count or len(required) > count:
+        return list(defaults), (
+            f"forward{described.signature or '(...)'} should be a @staticmethod taking ctx and "
+            f"{len(defaults)} inputs ({', '.join(defaults)})"
+        )
+    return [name for name, _ in positional[1:count]], None
+
+
+def _equal(before: torch.Tensor, after: Any) -> bool:
+    return (
+        isinstance(after, torch.Tensor)
+        and after.shape == before.shape
+        and bool(torch.equal(before, after))
+    )
+
+
+def _changed(before: list[torch.Tensor], after: list[Any]) -> list[int]:
+    return [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if not _equal(a, b)]
+
+
+def _case_label(names: list[str], inputs: list[torch.Tensor]) -> str:
+    shapes = [tuple(t.shape) for t in inputs]
+    if len(set(shapes)) == 1:
+        return f"{', '.join(names)} of shape {shapes[0]}"
+    return ", ".join(f"{name} {shape}" for name, shape in zip(names, shapes, strict=True))
+
+
+class _FunctionCheck:
+    """The checks of one of the student's Functions, case after case."""
+
+    def __init__(
+        self,
+        function: str,
+        index: int,
+        described: Described,
+        defaults: tuple[str, ...],
+        student: _Student,
+    ) -> None:
+        self.function, self.index, self.described, self.student = (
+            function,
+            index,
+            described,
+            student,
+        )
+        self.names, self.signature_problem = _input_names(described, defaults)
+        self.checks: list[Check] = []
+        if function == "MSE":
+            self.diagnose_forward = _diagnose_mse_forward
+        else:
+            self.diagnose_forward = _diagnose_linear_forward
+
+    def call(
+        self, method: str, args: list[Any], inputs: int
+    ) -> tuple[Returned | None, StudentException | None]:
+        """One call into the student's code: what it returned, or the exception it raised."""
+        what = f"{self.described.class_name}.{method}"
+        reply = self.student.call(self.index, method, args, inputs, what)
+        if isinstance(reply, Returned):
+            return reply, None
+        exception = StudentException(
+            during=method,
+            kind=reply.kind,
+            message=reply.message,
+            path=reply.path,
+            line=reply.line,
+            function=reply.function,
+            source=reply.source,
+        )
+        if reply.kind == "KeyboardInterrupt":
+            raise _Interrupted(exception)
+        return None, exception
+
+    def forward(self, case: _Case, label: str) -> Returned | None:
+        """Run forward on copies of the case's inputs (the student may change them in place)."""
+        inputs = [t.clone() for t in case.inputs]
+        returned, error = self.call("forward", inputs, len(inputs))
+        if error is not None:
+            hints = _exception_hints(self.function, error)
+            self.checks.append(Check("forward", label, None, False, exception=error, hints=hints))
+        return returned
+
+    def run(self, cases: list[_Case]) -> None:
+        if self.signature_problem:
+            hint = Hint("signature", self.signature_problem)
+            self.checks.append(Check("forward", "", None, False, hints=[hint]))
+            return
+        for case in cases:
+            self.run_case(case)
+            if any(c.exception is not None for c in self.checks):
+                break  # the same exception would come back on every shape
+
+    def run_case(self, case: _Case) -> None:
+        names, label = self.names, _case_label(self.names, case.inputs)
+        returned = self.forward(case, label)
+        if returned is None:
+            return
+        verdict = self.diagnose_forward(returned.value, case, names)
+        for i in _changed(case.inputs, returned.inputs):
+            verdict.passed = False
+            verdict.hints.append(
+                Hint("in_place", f"forward changes {names[i]} in place: compute new tensors")
+            )
+        self.checks.append(
+            Check(
+                "forward", label, None, expected_shape=tuple(case.expected.shape), **vars(verdict)
+            )
+        )
+        raised: dict[bool, list[Check]] = {True: [], False: []}  # grad_output a tensor?
+        for grad_output in case.grad_outputs:
+            # A fresh forward each time: a backward may change what the ctx holds.
+            if self.forward(case, label) is None:
+                return
+            given = grad_output.value
+            if isinstance(given, torch.Tensor):
+                given = given.clone()
+            returned, error = self.call("backward", [given], len(case.inputs))
+            if error is not None:
+                hints = _exception_hints(self.function, error)
+                check = Check(
+                    "backward", label, grad_output.label, False, exception=error, hints=hints
+                )
+                self.checks.append(check)
+                raised[isinstance(given, torch.Tensor)].append(check)
+                continue
+            self.check_results(case, label, grad_output, returned)
+        self.grad_output_kinds(raised, case)
+
+    def check_results(
+        self, case: _Case, label: str, grad_output: _GradOutput, returned: Returned
+    ) -> None:
+        """What backward returned for one grad_output: how many results, then each gradient."""
+        names = self.names
+        problems = []
+        if isinstance(grad_output.value, torch.Tensor) and not _equal(
+            grad_output.value, returned.grad_output
+        ):
+            problems.append(
+                Hint("in_place", "backward changes grad_output in place: compute new tensors")
+            )
+        for i in _changed(case.inputs, returned.inputs):
+            problems.append(
+                Hint("in_place", f"backward changes {names[i]} in place: compute new tensors")
+            )
+        result = returned.value
+        gradients = list(result.items) if isinstance(result, Sequence) else None
+        if gradients is None or result.length != len(names):
+            got = f"one {_type_name(result)}" if gradients is None else f"{result.length} values"
+            problems.append(
+                Hint(
+                    "count",
+                    f"backward returns {got}; forward takes {len(names)} inputs "
+                    f"({', '.join(names)}): return one gradient per input, in that order",
+                )
+            )
+            gradients = None
+        self.checks.append(
+            Check("backward", label, grad_output.label, not problems, hints=problems)
+        )
+        for i, gradient in enumerate(gradients or ()):
+            verdict = _diagnose_gradient(self.function, i, names, case.dims, gradient, grad_output)
+            expected_shape = tuple(grad_output.expected[i].shape)
+            self.checks.append(
+                Check(
+                    names[i],
+                    label,
+                    grad_output.label,
+                    expected_shape=expected_shape,
+                    **vars(verdict),
+                )
+            )
+
+    def grad_output_kinds(self, raised: dict[bool, list[Check]], case: _Case) -> None:
+        """A backward that fails for one kind of grad_output only (tensor or number) is told so."""
+        kinds = {isinstance(g.value, torch.Tensor) for g in case.grad_outputs}
+        if len(kinds) < 2 or bool(raised[True]) == bool(raised[False]):
+            return
+        if raised[False]:
+            text = (
+                "backward fails when grad_output is a number: the notebook and amal-tui call "
+                f"{self.described.class_name}.backward(ctx, 1.0), autograd passes a 0-dim "
+                "tensor; write it for both"
+            )
+        else:
+            text = (
+                "backward fails when grad_output is a 0-dim tensor, as autograd passes it; "
+                "write it for both tensors and numbers"
+            )
+        for check in raised[True] + raised[False]:
+            check.hints.append(Hint("grad_output_type", text))
+
+    def report(self, shapes: int) -> FunctionReport:
+        checks, names = self.checks, self.names
+        forward = _subject(checks, "forward")
+        backward = _subject(checks, "backward")
+        gradients = [_subject(checks, name) for name in names]
+        for subject in (forward, *gradients):
+            if subject.checks == 0:  # never reached: an exception came first
+                subject.passed = False
+        every = [forward, backward, *gradients]
+        hints = _unique(h for s in every for h in s.hints)
+        codes = _unique(c for s in every for c in s.hint_codes)
+        if self.function == "MSE" and all("sign" in g.hint_codes for g in gradients):
+            hints.append(
+                "both gradients have the wrong sign, which is also what returning them swapped, "
+                f"({names[1]}, {names[0]}) instead of ({names[0]}, {names[1]}), looks like"
+            )
+        notes = [
+            f"{method} is not a @staticmethod: autograd and the notebook's "
+            f"{self.described.class_name}().{method}(ctx, ...) need one"
+            for method, static in zip(("forward", "backward"), self.described.static, strict=True)
+            if not static
+        ]
+        return FunctionReport(
+            name=self.function,
+            class_name=self.described.class_name,
+            inputs=list(names),
+            passed=all(s.passed for s in every),
+            forward=forward,
+            backward=backward,
+            gradients=gradients,
+            hints=hints,
+            hint_codes=codes,
+            notes=notes,
+            exception=next((c.exception for c in checks if c.exception is not None), None),
+            checks=checks,
+            shapes=shapes,
+        )
+
+
+def _subject(checks: list[Check], name: str) -> SubjectReport:
+    """Summary of one subject's checks; shape, place and hints from its first failure."""
+    mine = [c for c in checks if c.subject == name]
+    failed = [c for c in mine if not c.passed]
+    exception = next((c.exception for c in mine if c.exception is not None), None)
+    # An exception says most: its check goes first.
+    first = next((c for c in failed if c.exception is not None), failed[0] if failed else None)
+    return SubjectReport(
+        name=name,
+        passed=not failed,
+        checks=len(mine),
+        max_abs_error=_max(c.max_abs_error for c in mine),
+        max_rel_error=_max(c.max_rel_error for c in mine),
+        expected_shape=first.expected_shape if first else None,
+        found_shape=first.found_shape if first else None,
+        case=first.case if first else None,
+        grad_output=first.grad_output if first else None,
+        hints=_unique(h.text for h in first.hints if h.text) if first else [],
+        hint_codes=_unique(h.code for h in first.hints) if first else [],
+        exception=exception,
+    )
+
+
+# -- entry points -------------------------------------------------------------------------
+
+
+def _check(
+    student: _Student, described: list[Described], path: str | None, seed: int
+) -> CheckReport:
+    """Every check of both Functions; the verdict is made here, from what the calls returned."""
+    generator = torch.Generator().manual_seed(seed)
+    mse_cases = [_mse_case(n, m, generator) for n, m in MSE_SHAPES]
+    linear_cases = [_linear_case(n, d, m, generator) for n, d, m in LINEAR_SHAPES]
+    reports: list[FunctionReport] = []
+    error = error_source = None
+    finished = True
+    for index, (function, defaults, cases) in enumerate(
+        (("MSE", MSE_INPUTS, mse_cases), ("Linear", LINEAR_INPUTS, linear_cases))
+    ):
+        check = _FunctionCheck(function, index, described[index], defaults, student)
+        try:
+            check.run(cases)
+        except _Interrupted as interrupted:
+            error = f"interrupted: {interrupted.exception}"
+            error_source = interrupted.exception.source
+            finished = False
+            break
+        except Stopped as stopped:
+            error, finished = str(stopped), False
+            break
+        reports.append(check.report(len(cases)))
+    passed = error is None and len(reports) == 2 and all(r.passed for r in reports)
+    return CheckReport(passed, reports, error, error_source, path, finished=finished)
+
+
+def check_functions(
+    mse: type, linear: type, *, path: str | None = None, seed: int = 0
+) -> CheckReport:
+    """Check an MSE and a Linear already loaded in this process: trusted code only.
+
+    A student's file goes through :func:`check_file`, which never runs it here.
+    """
+    student = _InProcess([mse, linear])
+    return _check(student, student.describe(), None if path is None else os.fspath(path), seed)
+
+
+def check_file(
+    path: str | os.PathLike,
+    mse_name: str = "MSE",
+    linear_name: str = "Linear",
+    *,
+    timeout: float | None = None,
+    process: StudentProcess | None = None,
+) -> CheckReport:
+    """Check the Functions of a student's file, run in a child process; never raises for it.
+
+    ``timeout``: seconds each call into the student's code may take (the import,
+    each forward and backward; default :data:`engine.student.sandbox.CALL_TIMEOUT`).
+    ``process``: one already started for this file (its start overlaps torch's
+    import here).  What the file printed is in the report's ``output``.
+    """
+    shown = os.fspath(path)
+    if process is None:
+        process = StudentProcess(shown, timeout).start()
+    try:
+        report = _check_in(process, shown, mse_name, linear_name)
+    finally:
+        process.close()
+    report.output = process.output()
+    return report
+
+
+def _check_in(process: StudentProcess, shown: str, mse_name: str, linear_name: str):
+    try:
+        loaded = process.load(mse_name, linear_name)
+    except Stopped as stopped:
+        return CheckReport(False, [], str(stopped), None, shown, loaded=False, finished=False)
+    if isinstance(loaded, LoadFailed):
+        source = None
+        if loaded.line is not None:
+            source = source_line(code_filename(shown), loaded.line)
+        return CheckReport(False, [], loaded.message, source, shown, loaded=False)
+    return _check(process, loaded, shown, seed=0)
+
+
+def refusal(report: CheckReport) -> str:
+    """Why Functions with this failed report do not run: "cannot be loaded", ..."""
+    if not report.loaded:
+        return "cannot be loaded"
+    if not report.finished:
+        return "did not finish the check (--force cannot run them)"
+    return "fail the check (--force runs them anyway)"
+
+
+def load_and_check(
+    path: str | os.PathLike,
+    mse_name: str = "MSE",
+    linear_name: str = "Linear",
+    *,
+    force: bool = False,
+    timeout: float | None = None,
+    process: StudentProcess | None = None,
+) -> tuple[type | None, type | None, CheckReport]:
+    """Check a student's file in a child process, then load its classes here to run them.
+
+    The classes are loaded in this process only once the check has passed, or
+    with ``force`` once it has failed after loading and returning from every
+    call; otherwise they are None and :func:`refusal` says why.  ``process``:
+    as for :func:`check_file`.
+    """
+    shown = os.fspath(path)
+    report = check_file(shown, mse_name, linear_name, timeout=timeout, process=process)
+    if not (report.passed or (force and report.forceable)):
+        return None, None, report
+    try:
+        mse, linear = load_functions(shown, mse_name, linear_name)
+    except StudentCodeError as error:
+        source = source_line(code_filename(shown), error.line) if error.line else None
+        failed = CheckReport(False, [], str(error), source, shown, loaded=False)
+        failed.output = report.output
+        return None, None, failed
+    return mse, linear, report

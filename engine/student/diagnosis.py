@@ -1,0 +1,325 @@
+"""Why a result is wrong: a hint for each mistake the checker recognises (a factor, a transpose, a swap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from engine.student.cases import (
+    TOLERANCE,
+    _as_float64,
+    _Case,
+    _close,
+    _errors,
+    _factor,
+    _GradOutput,
+    _is_number,
+    _largest,
+    _same,
+    _type_name,
+)
+from engine.student.report import Hint, StudentException
+
+# -- diagnosis ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Verdict:
+    passed: bool
+    found_shape: tuple[int, ...] | None = None
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    hints: list[Hint] = field(default_factory=list)
+
+
+def _wrong(found_shape: tuple[int, ...] | None, code: str, text: str) -> _Verdict:
+    return _Verdict(False, found_shape, hints=[Hint(code, text)])
+
+
+def _formula(function: str, index: int, names: list[str]) -> str:
+    """The expected gradient of input ``index``, written with the student's names."""
+    if function == "MSE":
+        yhat, y = names
+        sign = "" if index == 0 else "-"
+        return f"{sign}2 * ({yhat} - {y}) * grad_output / {y}.numel()"
+    X, W, _ = names
+    return (f"grad_output @ {W}.t()", f"{X}.t() @ grad_output", "grad_output.sum(0, keepdim=True)")[
+        index
+    ]
+
+
+def _diagnose_gradient(
+    function: str, index: int, names: list[str], dims: dict, found: Any, grad_output: _GradOutput
+) -> _Verdict:
+    """Compare one returned gradient with the expected one; say what is wrong if it can."""
+    name = names[index]
+    expected = grad_output.expected
+    reference = expected[index]
+    shape = tuple(reference.shape)
+    if found is None:
+        return _wrong(
+            None,
+            "none",
+            f"backward returns None for {name}: return a gradient for every input "
+            f"(here {_formula(function, index, names)})",
+        )
+    gradient = _as_float64(found)
+    if gradient is None:
+        kind = _type_name(found)
+        return _wrong(None, "not_tensor", f"backward returns a {kind} for {name}, not a tensor")
+    found_shape = tuple(gradient.shape)
+    if found_shape == shape:
+        verdict = _Verdict(_close(gradient, reference), found_shape, *_errors(gradient, reference))
+        if not verdict.passed:
+            verdict.hints = _diagnose_values(function, index, names, dims, gradient, grad_output)
+        return verdict
+
+    # A wrong shape: transposed, another input's gradient, or the right values reshaped.
+    if gradient.dim() == 2 and found_shape == shape[::-1] and _close(gradient.t(), reference):
+        return _Verdict(
+            False, found_shape, hints=[_transposed(function, index, names, found_shape)]
+        )
+    for j, other in enumerate(expected):
+        if j != index and _close(gradient, other):
+            return _Verdict(False, found_shape, hints=[_order(names, index, j)])
+    if function == "Linear" and index == 2 and found_shape == (dims["n"], dims["m"]):
+        if _close(gradient.sum(0, keepdim=True), reference):
+            return _wrong(
+                found_shape,
+                "b_not_summed",
+                f"{name}'s gradient has the shape of grad_output, {found_shape}: sum it over the "
+                f"rows, grad_output.sum(0, keepdim=True), to get {name}'s shape {shape}",
+            )
+    if gradient.numel() != reference.numel():
+        return _wrong(
+            found_shape,
+            "shape",
+            f"{name}'s gradient has shape {found_shape}, but {name} has shape {shape}: "
+            f"expected {_formula(function, index, names)}",
+        )
+    values = gradient.reshape(shape)
+    verdict = _Verdict(False, found_shape, *_errors(values, reference))
+    if function == "Linear" and index == 2 and found_shape == (shape[1],):
+        verdict.hints.append(
+            Hint(
+                "b_shape",
+                f"{name}'s gradient has shape {found_shape} instead of {shape}: sum(0) drops the "
+                "summed dimension; use grad_output.sum(0, keepdim=True) or .view(1, -1)",
+            )
+        )
+    else:
+        verdict.hints.append(
+            Hint("shape", f"{name}'s gradient has shape {found_shape} instead of {shape}")
+        )
+    if not _close(values, reference):
+        verdict.hints += _diagnose_values(function, index, names, dims, values, grad_output)
+    return verdict
+
+
+def _transposed(function: str, index: int, names: list[str], found_shape: tuple) -> Hint:
+    return Hint(
+        "transposed",
+        f"{names[index]}'s gradient is transposed (found shape {found_shape}): "
+        f"expected {_formula(function, index, names)}",
+    )
+
+
+def _order(names: list[str], index: int, other: int) -> Hint:
+    return Hint(
+        "order",
+        f"the gradient returned for {names[index]} is the one for {names[other]}: backward returns "
+        f"the gradients in the wrong order; return them in forward's order ({', '.join(names)})",
+    )
+
+
+def _diagnose_values(
+    function: str,
+    index: int,
+    names: list[str],
+    dims: dict,
+    values: torch.Tensor,
+    grad_output: _GradOutput,
+) -> list[Hint]:
+    """Hints for a gradient of the right shape (or reshaped to it) but wrong values."""
+    name = names[index]
+    expected = grad_output.expected
+    reference = expected[index]
+    if values.dim() == 2 and values.shape[0] == values.shape[1] and _close(values.t(), reference):
+        return [_transposed(function, index, names, tuple(values.shape))]
+    for j, other in enumerate(expected):
+        # MSE's two gradients are opposite: taking one for the other is the sign error below.
+        if j != index and not _close(other, -reference) and _close(values, other):
+            return [_order(names, index, j)]
+    if grad_output.at_one is not None and _close(values, grad_output.at_one[index]):
+        one = "1" if function == "MSE" else "all ones"
+        return [
+            Hint(
+                "grad_output_ignored",
+                f"grad_output ignored: {name}'s gradient is right for grad_output = {one} only; "
+                f"multiply by grad_output (chain rule): {_formula(function, index, names)}",
+            )
+        ]
+    if _largest(values) <= TOLERANCE * max(1.0, _largest(reference)):
+        return [Hint("zero", f"{name}'s gradient is zero")]
+    c = _factor(values, reference)
+    return [] if c is None else _factor_hints(function, index, names, dims, c)
+
+
+def _factor_hints(function: str, index: int, names: list[str], dims: dict, c: float) -> list[Hint]:
+    """What a gradient ``c`` times the expected one says about the mistake."""
+    name = names[index]
+    n, m = dims["n"], dims["m"]
+    size = n * m
+    hints = []
+    if c < 0:
+        hints.append(
+            Hint(
+                "sign",
+                f"wrong sign: {name}'s gradient is the opposite of the expected "
+                f"{_formula(function, index, names)}",
+            )
+        )
+    numel = f"N = n×m = {n}×{m} = {size}"
+    known: list[tuple[float, str, str]] = []
+    if function == "MSE":
+        known = [
+            (size, "numel", f"{size} times too large: forgot to divide by the numel, {numel}"),
+            (
+                0.5,
+                "factor_2",
+                "half the expected gradient: missing factor 2 "
+                f"(the derivative of ({names[0]} - {names[1]})² is 2 ({names[0]} - {names[1]}))",
+            ),
+            (
+                size / 2,
+                "numel",
+                f"{size / 2:g} times too large: forgot to divide by the numel, {numel}, "
+                "and the factor 2",
+            ),
+            (m, "numel", f"{m} times too large: divided by n = {n} instead of the numel, {numel}"),
+            (n, "numel", f"{n} times too large: divided by m = {m} instead of the numel, {numel}"),
+            (2.0, "factor_2", "twice the expected gradient: one factor 2 too many"),
+        ]
+    elif function == "Linear" and index == 2:
+        known = [
+            (
+                1 / n,
+                "mean_b",
+                f"{n} times too small (n = {n}): a mean instead of a sum over the rows; "
+                f"{name}'s gradient is grad_output.sum(0, keepdim=True)",
+            )
+        ]
+    scale = abs(c)
+    for value, code, text in known:
+        if value != 1 and _same(scale, value):
+            hints.append(Hint(code, text))
+            break
+    else:
+        if not _same(scale, 1):
+            hints.append(Hint("factor", f"{name}'s gradient is {c:.4g} times the expected one"))
+    return hints
+
+
+def _diagnose_mse_forward(value: Any, case: _Case, names: list[str]) -> _Verdict:
+    yhat_name, y_name = names
+    yhat, y = case.inputs
+    expected = case.expected
+    n, m = case.dims["n"], case.dims["m"]
+    size = n * m
+    loss = f"(({yhat_name} - {y_name}) ** 2).sum() / {y_name}.numel()"
+    found = _as_float64(value)
+    if found is None:
+        kind = _type_name(value)
+        text = f"forward returns a {kind}, not a tensor"
+        if _is_number(value):
+            text += ": keep the loss a 0-dim tensor (no .item())"
+        return _wrong(None, "not_tensor", text)
+    shape = tuple(found.shape)
+    if shape != ():
+        if found.numel() == 1 and _close(found.reshape(()), expected):
+            return _wrong(
+                shape, "forward_shape", f"forward returns shape {shape} instead of a 0-dim scalar"
+            )
+        squares = (yhat - y) ** 2
+        for reduced, how in (
+            (squares.mean(0), "a mean over dim 0 (the rows) only"),
+            (squares.sum(0), "a sum over dim 0 (the rows) only"),
+            (squares.mean(1), "a mean over dim 1 (the columns) only"),
+            (squares.sum(1), "a sum over dim 1 (the columns) only"),
+            (squares, "no reduction at all"),
+        ):
+            if found.numel() == reduced.numel() and _close(found.reshape(reduced.shape), reduced):
+                return _wrong(
+                    shape,
+                    "forward_dim",
+                    f"forward reduces over the wrong dimension: shape {shape}, {how}; the loss is "
+                    f"one number, the mean over all n×m elements: {loss}",
+                )
+        return _wrong(shape, "forward_shape", f"forward returns shape {shape}, not a 0-dim tensor")
+    verdict = _Verdict(_close(found, expected), shape, *_errors(found, expected))
+    if verdict.passed:
+        return verdict
+    ratio = float(found) / float(expected)
+    if _same(ratio, size):
+        hint = Hint("numel", f"forward is {size} times too large: a sum instead of a mean; {loss}")
+    elif _same(ratio, m) or _same(ratio, n):
+        by, rows = (n, "rows") if _same(ratio, m) else (m, "columns")
+        hint = Hint(
+            "forward_dim",
+            f"forward reduces over the wrong dimension: {ratio:.4g} times too large, it divides "
+            f"by the {by} {rows} instead of the n×m = {size} elements (e.g. a mean over the "
+            f"{rows} then a sum); {loss}",
+        )
+    elif _close(found * found, expected):
+        hint = Hint("forward_sqrt", "forward takes a square root: that is the RMSE, not the MSE")
+    elif ratio < 0:
+        hint = Hint("sign", "forward is negative: a mean of squares is ≥ 0")
+    else:
+        hint = Hint("factor", f"forward is {ratio:.4g} times the expected loss")
+    verdict.hints.append(hint)
+    return verdict
+
+
+def _diagnose_linear_forward(value: Any, case: _Case, names: list[str]) -> _Verdict:
+    X, W, b = case.inputs
+    formula = f"{names[0]} @ {names[1]} + {names[2]}"
+    expected = case.expected
+    found = _as_float64(value)
+    if found is None:
+        return _wrong(None, "not_tensor", f"forward returns a {_type_name(value)}, not a tensor")
+    shape = tuple(found.shape)
+    expected_shape = tuple(expected.shape)
+    if shape != expected_shape:
+        if found.dim() == 2 and shape == expected_shape[::-1] and _close(found.t(), expected):
+            return _wrong(shape, "transposed", f"forward's output is transposed: {formula}")
+        return _wrong(shape, "forward_shape", f"forward returns shape {shape}; {formula} is (n, m)")
+    verdict = _Verdict(_close(found, expected), shape, *_errors(found, expected))
+    if verdict.passed:
+        return verdict
+    if _close(found, X @ W):
+        verdict.hints.append(Hint("forward_bias", f"forward forgets {names[2]}: {formula}"))
+    elif _close(found, X @ W - b):
+        verdict.hints.append(Hint("sign", f"forward subtracts {names[2]}: {formula}"))
+    elif W.shape[0] == W.shape[1] and _close(found, X @ W.t() + b):
+        verdict.hints.append(Hint("transposed", f"forward uses {names[1]} transposed: {formula}"))
+    elif (c := _factor(found, expected)) is not None:
+        verdict.hints.append(Hint("factor", f"forward is {c:.4g} times {formula}"))
+    return verdict
+
+
+def _exception_hints(function: str, error: StudentException) -> list[Hint]:
+    """The exception is the message (code "exception", no text); a shape error gets a reminder."""
+    hints = [Hint("exception", "")]
+    words = error.message.lower()
+    if function == "Linear" and ("shape" in words or "size" in words):
+        hints.append(
+            Hint(
+                "shapes",
+                "with X (n, d), W (d, m), b (1, m) and grad_output (n, m): "
+                "grad_X = grad_output @ W.t() is (n, d), grad_W = X.t() @ grad_output is (d, m), "
+                "grad_b = grad_output.sum(0, keepdim=True) is (1, m)",
+            )
+        )
+    return hints
