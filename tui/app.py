@@ -61,7 +61,7 @@ from .keys import KEYS
 from .leaving import Leaving
 from .loss_chart import LossChart
 from .messages import DataProgress, EngineLoaded, EngineWarning, RunProgress
-from .pacing import Pacer
+from .pacing import Pacer, worker_wait
 from .parameters import ParameterPanel
 from .prompts import PromptScreen, ReportScreen
 from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from here by tests
@@ -72,6 +72,7 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
     PERIODS_WATCHED,
     TEXT,
     TIMER_SLACK,
+    WATCHED_SPEED,
     RedrawSchedule,
 )
 from .status_line import StatusLine
@@ -302,7 +303,7 @@ class AmalApp(Leaving, App[int]):
         # message and the worker a snapshot); the last one is never held back.
         posted, held = -math.inf, False
         while not worker.is_cancelled:
-            speed = self.controller.speed  # read once a chunk: [ and ] act within MAX_WAIT
+            speed = self.controller.speed  # read once a chunk: [ and ] act within a wait
             with self.controller.session_lock:
                 if stop.is_set():
                     break
@@ -323,10 +324,11 @@ class AmalApp(Leaving, App[int]):
             if finished:
                 break
             if speed is not None:
-                wait = pacer.wait(time.perf_counter())
-                if held:  # an iteration not yet shown goes out when the status line may show it
-                    wait = min(wait, max(posted + self._periods()[0] - time.perf_counter(), 0.0))
-                stop.wait(wait)
+                now = time.perf_counter()
+                watched = speed <= WATCHED_SPEED
+                stop.wait(
+                    worker_wait(pacer.wait(now), now, posted, self._periods()[0], held, watched)
+                )
 
     start_run = _run  # the controller's port: returns the Worker
 

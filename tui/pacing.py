@@ -10,7 +10,9 @@ from engine.config import ConfigError
 # Iterations per second, slowest first; None: as fast as the engine goes.
 SPEEDS: tuple[float | None, ...] = (1, 3, 10, 30, 100, 300, 1000, None)
 # A late worker (a slow chunk, a busy machine) catches up this much at most: no burst.
-MAX_CATCH_UP_SECONDS = 0.1
+# At least the status line's period while a run is watched (tui.redraw.PERIODS_WATCHED):
+# the worker then takes the iterations due between two status lines together.
+MAX_CATCH_UP_SECONDS = 0.3
 # The longest the worker sleeps between two looks at the speed ([ and ] act within it; a
 # pause wakes it at once).  At 10 it/s it wakes once an iteration, not twice.
 MAX_WAIT = 0.1
@@ -78,3 +80,22 @@ class Pacer:
             return 0.0
         next_at = self.start + self.done / self.rate
         return min(max(next_at - now, 0.0), MAX_WAIT)
+
+
+def worker_wait(
+    pacer_wait: float, now: float, posted: float, period: float, held: bool, watched: bool
+) -> float:
+    """How long the run worker sleeps: until the next iteration is due (``pacer_wait``),
+    or until the status line may show one that is ``held`` back (posted at ``posted``,
+    shown once a ``period``).
+
+    A ``watched`` run (a few iterations a second) takes the iterations due before the
+    status line may show the next one together, then: one wake-up on warm caches rather
+    than one per iteration (waking costs more than a toy step).  [ and ] act within the
+    period.
+    """
+    if held:
+        return min(pacer_wait, max(posted + period - now, 0.0))
+    if watched:
+        return min(max(pacer_wait, posted + period - now), max(period, MAX_WAIT))
+    return pacer_wait

@@ -101,10 +101,17 @@ def matrix_lines(
     return lines
 
 
-def parameter_text_block(snapshot: Any) -> Text:
-    """Everything the panel shows for a StepSnapshot."""
+def parameter_text_block(
+    snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()
+) -> Text:
+    """Everything the panel shows for a StepSnapshot, the distances (name, value) first."""
     W, b = snapshot.W, snapshot.b
     out = Text()
+    if distances:
+        for i, (name, value) in enumerate(distances):
+            out.append(("   " if i else "") + f"{name} ", style="dim")
+            out.append(norm_text(value), style="bold")
+        out.append("\n")
     rows, cols = W.shape
     index_width = len(str(max(rows, b.shape[0]) - 1))
     out.append(f"W ({rows}×{cols})", style="bold")
@@ -138,15 +145,12 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         yield TextBlock("loading…", id="parameter-values")
 
     def show(self, snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()) -> None:
-        """W and b; the distances to the optimum (and to the truth) in the borders."""
-        titles = [f"{name} {norm_text(value)}" for name, value in distances]
-        title, subtitle = " · ".join(["Parameters", *titles[:1]]), " · ".join(titles[1:])
-        # Only when they change: a border's title repaints the whole panel.
-        if title != self.border_title:
-            self.border_title = title
-        if subtitle != (self.border_subtitle or ""):
-            self.border_subtitle = subtitle or None
-        text = parameter_text_block(snapshot)
+        """W and b, after the distances to the optimum (and to the truth).
+
+        The distances are a line of the text, not the border's title: a title that
+        changes repaints the whole panel, borders and blank rows included.
+        """
+        text = parameter_text_block(snapshot, distances)
         # Late in a run most digits stop moving: an identical panel is not sent again.
         if self._shown is not None and text == self._shown:
             return

@@ -4,6 +4,9 @@ A ``Static`` turns its text into strips again at every repaint; a panel redrawn
 several times a second then spends most of its CPU there.  ``TextBlock`` does it
 once, when the text changes, and a repaint (a border title, a notification
 passing over) reuses the strips.  Lines longer than the widget end in ``…``.
+
+Only the rows that changed are repainted (``refresh_rows``): Textual's cost is per row
+drawn, and in a status line or a chart that moves most rows stay as they were.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -20,6 +23,20 @@ def block_size(text: Text) -> tuple[int, int]:
     """(width, height) of a block of lines, in terminal cells."""
     lines = text.plain.split("\n")
     return max(cell_len(line) for line in lines), len(lines)
+
+
+def refresh_rows(widget: Widget, old: list[Strip] | None, new: list[Strip]) -> None:
+    """Repaint the rows of ``widget`` where ``new`` differs from ``old`` (all if unknown).
+
+    None when ``old`` was never drawn or has another number of rows: the whole widget.
+    """
+    if old is None or len(old) != len(new):
+        widget.refresh()
+        return
+    width = widget.size.width
+    rows = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+    if rows:
+        widget.refresh(*rows)
 
 
 class TextBlock(Widget):
@@ -42,8 +59,14 @@ class TextBlock(Widget):
     def show_text(self, text: Text) -> None:
         size = block_size(text)
         layout = self.SIZED_BY_TEXT and size != self._block
+        drawn, width = self._strips, self.size.width
         self._text, self._block, self._strips = text, size, None
-        self.refresh(layout=layout)
+        if layout or drawn is None or drawn[0] != width or not self.is_mounted:
+            self.refresh(layout=layout)
+            return
+        # Same place, same size: the strips now, and only the rows that changed repainted.
+        self._strips = (width, self._render_strips(width))
+        refresh_rows(self, drawn[1], self._strips[1])
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return self._block[0]
