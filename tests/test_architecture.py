@@ -9,16 +9,18 @@ import re
 from pathlib import Path
 
 import grimp
+import pytest
 
-import engine
-
-ROOT = Path(engine.__file__).resolve().parent.parent
+# The repository's root, wherever this file is moved under tests/.
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 PACKAGES = ("engine", "tui")
 # A module's own line in ARCHITECTURE.md: "- `engine/core/descent.py`: one sentence."
 MODULE_LINE = re.compile(r"^- `((?:engine|tui)/[^`]*)`: \S", re.MULTILINE)
 # Any module or package the text names (engine/core/descent.py, engine/core/), but not
 # inside a longer path: tests/engine/test_data.py names a test, not a module.
 NAMED_PATH = re.compile(r"(?<![\w/.])(?:engine|tui)/(?:\w+/)*(?:\w+\.(?:py|tcss)|(?<=/)\w+/)")
+# A test file or folder the text names: tests/engine/test_descent.py, tests/students/.
+TEST_PATH = re.compile(r"(?<![\w/.])tests/(?:\w+/)*(?:\w+\.py|\w+/)")
 
 
 def _cycles(graph: grimp.ImportGraph, packages: tuple[str, ...]) -> list[list[str]]:
@@ -102,6 +104,11 @@ def unlined_and_stale(root: Path, text: str) -> tuple[list[str], list[str]]:
     return unlined, stale
 
 
+def missing_tests(root: Path, text: str) -> list[str]:
+    """The test files and folders ``text`` names that do not exist."""
+    return sorted(path for path in set(TEST_PATH.findall(text)) if not (root / path).exists())
+
+
 def test_architecture_md_gives_every_module_a_line_and_names_none_that_is_gone():
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     unlined, stale = unlined_and_stale(ROOT, text)
@@ -128,3 +135,15 @@ def test_a_module_without_its_line_or_a_path_gone_is_found(tmp_path):
     assert unlined_and_stale(tmp_path, text) == (["engine/core/descent.py"], ["engine/old.py"])
     text += "- `engine/core/descent.py`: the loop.\n"
     assert unlined_and_stale(tmp_path, text) == ([], ["engine/old.py"])
+    assert missing_tests(tmp_path, text) == ["tests/tui/test_app.py"]
+    (tmp_path / "tests" / "tui").mkdir(parents=True)
+    (tmp_path / "tests" / "tui" / "test_app.py").write_text("")
+    assert missing_tests(tmp_path, text) == []
+
+
+def test_the_tests_architecture_md_names_exist():
+    if not (ROOT / "tests" / "engine").is_dir():
+        pytest.skip("the tests are not yet arranged by component (tests/engine/, tests/tui/...)")
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    missing = missing_tests(ROOT, text)
+    assert missing == [], f"ARCHITECTURE.md names {missing}, which do not exist"
