@@ -33,6 +33,10 @@ def test_the_periods_follow_what_the_run_does_and_fps_bounds_them():
     assert schedule.periods(running=True, speed=None) == PERIODS_RUNNING
     assert schedule.periods(running=True, speed=WATCHED_SPEED) == PERIODS_WATCHED
     assert schedule.periods(running=True, speed=WATCHED_SPEED + 1) == PERIODS_RUNNING
+    # Watched slowly, the status line shows every iteration; at 10 it/s twice a second.
+    assert schedule.periods(running=True, speed=3)[TEXT] == pytest.approx(1 / 3)
+    assert schedule.periods(running=True, speed=1)[TEXT] == PERIODS_WATCHED[TEXT]
+    assert schedule.periods(running=True, speed=10) == PERIODS_WATCHED
     assert RedrawSchedule(fps=2).periods(running=False, speed=None) == (0.5, 0.5, 0.5)
     for fps in (0, -1, math.nan, math.inf):
         with pytest.raises(ValueError):

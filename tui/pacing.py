@@ -12,7 +12,7 @@ SPEEDS: tuple[float | None, ...] = (1, 3, 10, 30, 100, 300, 1000, None)
 # A late worker (a slow chunk, a busy machine) catches up this much at most: no burst.
 # At least the status line's period while a run is watched (tui.redraw.PERIODS_WATCHED):
 # the worker then takes the iterations due between two status lines together.
-MAX_CATCH_UP_SECONDS = 0.3
+MAX_CATCH_UP_SECONDS = 0.6
 # The longest the worker sleeps between two looks at the speed ([ and ] act within it; a
 # pause wakes it at once).  At 10 it/s it wakes once an iteration, not twice.
 MAX_WAIT = 0.1

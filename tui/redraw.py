@@ -13,14 +13,17 @@ from typing import Any
 
 # The shortest time between two redraws of each panel: (status line, parameters, chart)
 # while a run goes fast (the chart at 4 Hz: ~16 KiB/s at 100x30); while a run is watched
-# at a few iterations a second (a redraw costs the same CPU however little moved: at
-# 10 it/s the status line shows every 2nd or 3rd iteration, 4 times a second as `top`
-# redraws, W, b and the chart move once a second); and when idle (a key's effect shows at once, but holding a key down does not
-# redraw at the key-repeat rate).  Nothing is redrawn, and no timer ticks, when nothing
-# changed.
+# at a few iterations a second (a redraw costs the same CPU however little moved: up to
+# EVERY_ITERATION_SPEED the status line shows every iteration, faster it shows every 5th
+# at 10 it/s, twice a second, while W, b and the chart move once a second: each frame
+# costs a shared server CPU, and at 4 Hz watching cost a third more); and when idle (a
+# key's effect shows at once, but holding a key down does not redraw at the key-repeat
+# rate).  Nothing is redrawn, and no timer ticks, when nothing changed.
 PERIODS_RUNNING = (0.1, 0.2, 0.25)
-PERIODS_WATCHED = (0.25, 1.0, 1.0)
+PERIODS_WATCHED = (0.5, 1.0, 1.0)
 PERIODS_IDLE = (0.0, 0.1, 1 / 8)
+# Up to this speed (iterations per second) a watched run's status line shows each one.
+EVERY_ITERATION_SPEED = 4
 MIN_TIMER_DELAY = 0.001
 # While a run goes on, panels are drawn one a frame, at least this far apart (seconds):
 # each frame then repaints one panel's rectangle, not the screen around several.
@@ -56,6 +59,8 @@ class RedrawSchedule:
             periods = PERIODS_IDLE
         elif speed is not None and speed <= WATCHED_SPEED:
             periods = PERIODS_WATCHED
+            if speed <= EVERY_ITERATION_SPEED:
+                periods = (min(1 / speed, periods[TEXT]), *periods[1:])
         else:
             periods = PERIODS_RUNNING
         return tuple(max(period, self.fps_floor) for period in periods)
