@@ -83,3 +83,22 @@ def test_x_labels_never_overlap():
     # The last label is always there, even where the one before it stood.
     crowded = [(1, "1"), (9, "100000"), (10, "10")]
     assert text(draw(figure(x_ticks=crowded), width=20, height=8))[-1].split() == ["1", "10"]
+
+
+def test_markers_lines_and_labels_sit_in_the_cell_of_the_braille_dot_of_their_value():
+    # A falling curve: the ● of its last point, a line at the same value and that value's
+    # tick label all go to the row that holds the curve's last (lowest) dot.
+    x = np.linspace(1.0, 10.0, 40)
+    y = np.exp(-x / 3)
+    last = float(y[-1])
+    curve = Curve(x, y, BRAILLE, "blue")
+    current = Curve(x[-1:], y[-1:], "●", "green", lines=False)
+    ticks = ((last, "L"), (1.0, "1"))
+    for height in range(8, 30):
+        alone = text(draw(Figure((1, 10), (0.0, 1.0), (), ticks, [curve]), 30, height))[1:-2]
+        last_dot_row = max(r for r, line in enumerate(alone) if "⠀" < line[-2] <= "⣿")
+        f = Figure((1, 10), (0.0, 1.0), (), ticks, [HLine(last, "red"), curve, current])
+        lines = text(draw(f, width=30, height=height))[1:-2]
+        marker_row = next(r for r, line in enumerate(lines) if "●" in line)
+        assert marker_row == last_dot_row, height
+        assert lines[marker_row].startswith("L├"), (height, lines[marker_row])

@@ -69,6 +69,18 @@ def _scale(values: np.ndarray, low: float, high: float, size: int, flip: bool) -
     return np.clip(np.rint(position), 0, size - 1).astype(np.int64)
 
 
+def _cell(
+    values: np.ndarray, low: float, high: float, size: int, dots: int, flip: bool
+) -> np.ndarray:
+    """The cell (0 … size-1) of each value: the one that holds its braille dot.
+
+    Markers, lines and tick labels are placed by the braille grid (``dots`` a cell), not
+    by a coarser grid of their own: the current point's ● then sits on the curve's last
+    dot, and a horizontal line on the row where the curve reaches its value.
+    """
+    return _scale(values, low, high, size * dots, flip) // dots
+
+
 def _segments(px: np.ndarray, py: np.ndarray, lines: bool) -> tuple[np.ndarray, np.ndarray]:
     """Every grid point on the straight lines from each point to the next (or the points alone)."""
     if not lines or len(px) < 2:
@@ -108,7 +120,7 @@ def draw(figure: Figure, width: int, height: int) -> list[list[Run]]:
         if isinstance(layer, HLine):
             if not (y_low <= layer.y <= y_high):
                 continue
-            row = int(_scale(np.array([layer.y]), y_low, y_high, rows, flip=True)[0])
+            row = int(_cell(np.array([layer.y]), y_low, y_high, rows, 4, flip=True)[0])
             hline_rows.add(row)
             chars[row, :] = layer.char
             colors[row, :] = color
@@ -125,14 +137,14 @@ def draw(figure: Figure, width: int, height: int) -> list[list[Run]]:
             chars[dotted] = [chr(0x2800 + int(bits)) for bits in cells[dotted]]
             colors[dotted] = color
         else:
-            px = _scale(layer.x, x_low, x_high, columns, flip=False)
-            py = _scale(layer.y, y_low, y_high, rows, flip=True)
+            px = _cell(layer.x, x_low, x_high, columns, 2, flip=False)
+            py = _cell(layer.y, y_low, y_high, rows, 4, flip=True)
             px, py = _segments(px, py, layer.lines)
             chars[py, px] = layer.marker
             colors[py, px] = color
 
     tick_rows = {
-        int(_scale(np.array([y]), y_low, y_high, rows, flip=True)[0]): label
+        int(_cell(np.array([y]), y_low, y_high, rows, 4, flip=True)[0]): label
         for y, label in figure.y_ticks
     }
     out: list[list[Run]] = [[(" " * label_width + "┌" + "─" * columns + "┐", None)]]
@@ -152,7 +164,7 @@ def draw(figure: Figure, width: int, height: int) -> list[list[Run]]:
         out.append(runs)
 
     tick_columns = [
-        (int(_scale(np.array([x]), x_low, x_high, columns, flip=False)[0]), label)
+        (int(_cell(np.array([x]), x_low, x_high, columns, 2, flip=False)[0]), label)
         for x, label in figure.x_ticks
     ]
     bottom = ["─"] * columns
