@@ -132,8 +132,12 @@ async def test_the_chart_draws_any_run_without_crashing(case, log_scale):
         text = screen_text(app)
         if finite_count(np.asarray(losses)):
             assert "┤" in text and "●" in text  # an axis and the current point
-        title = app.query_one(LossChart).border_title
-        assert ("log scale" if log_scale else "linear") in title
+        chart = app.query_one(LossChart)
+        assert ("log scale" if log_scale else "linear") in chart.border_title
+        # The legend names the threshold's line only where the chart can draw it.
+        drawable = threshold is not None and math.isfinite(threshold)
+        drawable = drawable and (threshold > 0 or not log_scale)
+        assert ("─ threshold" in chart.border_subtitle) == drawable, chart.border_subtitle
 
 
 @asyncio_test

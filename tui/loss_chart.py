@@ -179,17 +179,19 @@ class LossChart(Widget):
         title = " · ".join(filter(None, ("Loss", scale, self._data)))
         if title != self._titles[0]:
             self.border_title = title
-        lines = "─ threshold"
+        # The legend names only the lines the chart can draw (no threshold of 0 on a log scale).
+        drawn = [("─ threshold", self._line(self._threshold) is not None)]
         if self._optimum is not None and math.isfinite(self._optimum):
-            lines += f"  {OPTIMUM_MARKER * 2} optimum {self._optimum:.4g}"
+            drawn.append((f"{OPTIMUM_MARKER * 2} optimum {self._optimum:.4g}", True))
+        lines = "  ".join(name for name, shown in drawn if shown)
         if self._labels:
             legend = "  ".join(
                 f"{compare_marker(i)} {label}" for i, label in enumerate(self._labels)
             )
-            subtitle = f"{legend}  {lines}"
+            subtitle = "  ".join(filter(None, (legend, lines)))
         else:
             test = "  • test" if self._test_losses is not None else ""
-            subtitle = f"{lines}  ● now{test}"
+            subtitle = "  ".join(filter(None, (lines, f"● now{test}")))
         if subtitle != self._titles[1]:
             self.border_subtitle = subtitle
         self._titles = (title, subtitle)
