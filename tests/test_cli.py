@@ -35,6 +35,22 @@ def test_headless_prints_the_notebooks_log(capsys):
     assert "FINAL W equals" in out and "FINAL b equals" in out
 
 
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        ((), "; full-batch descent diverges for ε > 2/L = 1.53"),
+        (("--optimizer", "adam"), "a bound that does not hold for adam"),
+        (("--batch-size", "10"), "a bound that does not hold for mini-batches of 10"),
+        (("--optimizer", "momentum", "--batch-size", "10"), "for momentum on mini-batches of 10"),
+    ],
+)
+def test_the_theory_line_says_for_which_runs_the_bound_holds(capsys, args, says):
+    code, out, _ = run_main(capsys, "--headless", "--no-tensorboard", "--max-iter", "3", *args)
+    theory = next(line for line in out.splitlines() if line.startswith("Theory:"))
+    assert says in theory
+    assert ("plain full-batch" in theory) == bool(args)
+
+
 def test_headless_capped_run(capsys):
     code, out, _ = run_main(
         capsys,

@@ -156,10 +156,16 @@ def _ending(status: Status, iterations: int, interrupted: bool) -> str:
 
 def theory_line(descent: Descent) -> str:
     theory = descent.problem.theory
+    bound = f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g}"
+    if experiment.descent_diverges(descent) is None:  # the bound says nothing of this run
+        config = descent.config
+        runs = [config.optimizer] if config.optimizer != "sgd" else []
+        if config.batch_size is not None:
+            runs.append(f"mini-batches of {config.batch_size}")
+        bound = f"plain {bound}, a bound that does not hold for {' on '.join(runs)}"
     line = (
         f"Theory: the loss cannot go under the least-squares optimum {theory.optimal_loss:.6g}; "
-        f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g} "
-        f"(condition number {theory.condition_number:.4g})."
+        f"{bound} (condition number {theory.condition_number:.4g})."
     )
     note = threshold_note(descent.config.threshold, theory.optimal_loss)
     if descent.status is Status.CONVERGED and note:
