@@ -91,3 +91,33 @@ def test_the_iterations_taken_together_are_all_done_none_forgotten():
     for now in wakes:
         done += pacer.due(10, now)
     assert done == 1 + round(10 * wakes[-1])  # the first at once, then 10 a second
+
+
+@pytest.mark.parametrize("speed", [10, None], ids=["watched", "max speed"])
+@asyncio_test
+async def test_the_chart_and_the_status_line_show_the_same_iteration_at_every_frame(speed):
+    from tui_support import ENDLESS, settle
+
+    from tui.app import AmalApp
+    from tui.loss_chart import LossChart
+    from tui.status_line import StatusLine
+
+    app = AmalApp(ENDLESS, speed=speed)
+    seen: list[tuple[int | None, int]] = []
+    draw = app._draw_dirty
+
+    def draw_and_look(force: bool) -> None:
+        draw(force)
+        chart, status = app.query_one(LossChart), app.query_one(StatusLine)
+        if app.running:
+            seen.append((status.info.iteration, len(chart._curves[0])))  # x: 1, 2, …
+
+    app._draw_dirty = draw_and_look
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await pilot.pause(2.5)
+        await pilot.press("r")
+        await settle(pilot)
+    assert len(seen) >= 3
+    assert [shown for shown, _ in seen] == [charted for _, charted in seen]

@@ -50,28 +50,44 @@ def test_only_what_changed_is_drawn_and_each_panel_waits_its_period():
     assert schedule.dirty == [True, False, False]
     assert schedule.choose(periods, False, now=10.0) == [TEXT]  # only what changed
     schedule.changed(everything=True)
-    assert schedule.choose(periods, False, now=10.05) == [PARAMETERS, CHART]  # text: 0.05 s ago
-    assert schedule.choose(periods, True, now=10.06) == [TEXT]  # forced: its period is not waited
+    # The parameters are due; the status line (drawn 0.05 s ago) is not, but the chart is
+    # and brings it along: both show the same iteration.
+    assert schedule.choose(periods, False, now=10.05) == [TEXT, PARAMETERS, CHART]
+    schedule.changed(everything=True)
+    assert schedule.choose(periods, False, now=10.1) == []  # none due yet
+    assert schedule.choose(periods, True, now=10.11) == [TEXT, PARAMETERS, CHART]  # forced
     assert schedule.dirty == [False, False, False]
     schedule.changed(everything=True)
     assert schedule.choose(periods, False, now=20.0, panels=1) == [TEXT]  # no run shown yet
     assert schedule.dirty == [False, True, True]
 
 
-def test_while_running_one_panel_a_frame_the_most_overdue_first():
+def test_the_status_line_and_the_chart_are_drawn_together():
+    schedule = RedrawSchedule()
+    periods = (0.5, 1.0, 0.5)
+    schedule.drawn_at = [10.0, 10.0, 9.0]
+    schedule.changed(everything=True)
+    # The chart is late, the status line not yet due: both are drawn, from the same state.
+    assert schedule.choose(periods, False, now=10.2, running=True) == [TEXT, CHART]
+    schedule.changed()  # only the status line changed: the chart has nothing new to show
+    assert schedule.choose(periods, False, now=10.8, running=True) == [TEXT]
+
+
+def test_while_running_one_group_a_frame_the_most_overdue_first():
     schedule = RedrawSchedule()
     periods = (0.1, 0.2, 0.25)
     schedule.drawn_at = [9.0, 9.95, 9.5]
     schedule.changed(everything=True)
-    assert schedule.choose(periods, False, now=10.0, running=True) == [TEXT]  # 0.9 s late
+    assert schedule.choose(periods, False, now=10.0, running=True) == [TEXT, CHART]  # 0.9 s late
     assert schedule.choose(periods, False, now=10.02, running=True) == []  # PANEL_GAP
-    assert schedule.choose(periods, False, now=10.05, running=True) == [CHART]
+    assert schedule.choose(periods, False, now=10.05, running=True) == []  # W not due yet
     assert schedule.choose(periods, False, now=10.2, running=True) == [PARAMETERS]
     schedule.changed(everything=True)
     assert schedule.choose(periods, True, now=10.21, running=True) == [TEXT, PARAMETERS, CHART]
     schedule = RedrawSchedule()
-    schedule.changed(everything=True)  # equally late: the status line first
-    assert schedule.choose((0.0, 0.0, 0.0), False, now=1.0, running=True) == [TEXT]
+    schedule.changed(everything=True)  # equally late: the status line and the chart first
+    assert schedule.choose((0.0, 0.0, 0.0), False, now=1.0, running=True) == [TEXT, CHART]
+    assert schedule.choose((0.0, 0.0, 0.0), False, now=1.1, running=True) == [PARAMETERS]
 
 
 def test_one_timer_for_the_first_panel_due_and_none_when_nothing_changed():

@@ -11,18 +11,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# The shortest time between two redraws of each panel: (status line, parameters, chart)
-# while a run goes fast (the chart at 4 Hz: ~16 KiB/s at 100x30); while a run is watched
-# at a few iterations a second (a redraw costs the same CPU however little moved: up to
-# EVERY_ITERATION_SPEED the status line shows every iteration, faster it shows every 5th
-# at 10 it/s, twice a second, while W, b and the chart move once a second: each frame
-# costs a shared server CPU, and at 4 Hz watching cost a third more); and when idle (a
-# key's effect shows at once, but holding a key down does not redraw at the key-repeat
-# rate).  Nothing is redrawn, and no timer ticks, when nothing changed.
-PERIODS_RUNNING = (0.1, 0.2, 0.25)
-PERIODS_WATCHED = (0.5, 1.0, 1.0)
-PERIODS_IDLE = (0.0, 0.1, 1 / 8)
-# Up to this speed (iterations per second) a watched run's status line shows each one.
+# The shortest time between two redraws of each panel: (status line, parameters, chart).
+# The status line and the chart share one period and are drawn in the same frame from the
+# same state: the chart's last point is the iteration the status line shows.
+# - while a run goes fast: 4 times a second (the chart: ~16 KiB/s at 100x30);
+# - while a run is watched at a few iterations a second: up to EVERY_ITERATION_SPEED every
+#   iteration, faster twice a second (every 5th iteration at 10 it/s), W and b once a
+#   second: a redraw costs the same CPU however little moved, and a shared server pays it
+#   for every student watching;
+# - when idle: a key's effect shows at once, but holding a key down does not redraw at
+#   the key-repeat rate.
+# Nothing is redrawn, and no timer ticks, when nothing changed.
+PERIODS_RUNNING = (0.25, 0.2, 0.25)
+PERIODS_WATCHED = (0.5, 1.0, 0.5)
+PERIODS_IDLE = (1 / 8, 0.1, 1 / 8)
+# Up to this speed (iterations per second) a watched run shows each iteration.
 EVERY_ITERATION_SPEED = 4
 MIN_TIMER_DELAY = 0.001
 # While a run goes on, panels are drawn one a frame, at least this far apart (seconds):
@@ -60,7 +63,8 @@ class RedrawSchedule:
         elif speed is not None and speed <= WATCHED_SPEED:
             periods = PERIODS_WATCHED
             if speed <= EVERY_ITERATION_SPEED:
-                periods = (min(1 / speed, periods[TEXT]), *periods[1:])
+                every = min(1 / speed, periods[TEXT])
+                periods = (every, periods[PARAMETERS], every)
         else:
             periods = PERIODS_RUNNING
         return tuple(max(period, self.fps_floor) for period in periods)
@@ -86,22 +90,28 @@ class RedrawSchedule:
         """The panels to draw now (each marked drawn): those that changed and whose period
         has passed (every one that changed if ``force``); only the first ``panels`` count.
 
-        While a run goes on, one panel a frame, the most overdue first: Textual repaints
-        the rectangle around everything that changed in a frame, so the status line and
-        the chart drawn together would repaint the settings and W between them too.
+        The status line and the chart go together: whichever is due brings the other
+        along if it changed, so both show the same iteration.  While a run goes on, one
+        of (status line and chart) or (parameters) a frame, the most overdue first:
+        Textual repaints the rectangle around everything that changed in a frame.
         """
-        overdue = [
-            # Equally late: the status line first, then the parameters, then the chart.
-            (now - self.drawn_at[panel] - periods[panel], -panel)
-            for panel in range(panels)
-            if self.dirty[panel] and (force or now - self.drawn_at[panel] >= periods[panel])
-        ]
+
+        def late(panel: int) -> float:
+            return now - self.drawn_at[panel] - periods[panel]
+
+        due = {
+            panel for panel in range(panels) if self.dirty[panel] and (force or late(panel) >= 0)
+        }
+        if panels > CHART and due & {TEXT, CHART}:
+            due |= {panel for panel in (TEXT, CHART) if self.dirty[panel]}
         if running and not force:
-            if not overdue or now - self.panel_at < PANEL_GAP:
+            if not due or now - self.panel_at < PANEL_GAP:
                 return []
-            overdue = [max(overdue)]
+            groups = [group for group in (due - {PARAMETERS}, due & {PARAMETERS}) if group]
+            # Equally late: the status line and chart first.
+            due = max(groups, key=lambda group: (max(map(late, group)), -min(group)))
             self.panel_at = now
-        drawing = sorted(-panel for _, panel in overdue)
+        drawing = sorted(due)
         for panel in drawing:
             self.dirty[panel] = False
             self.drawn_at[panel] = now
