@@ -566,7 +566,7 @@ def test_the_engine_owns_no_signal_handler_and_no_exit():
     """engine/ is a library: the command line decides what a signal or an exit does."""
     import ast
 
-    for path in (Path(__file__).parents[2] / "engine").glob("*.py"):
+    for path in (Path(__file__).parents[2] / "engine").rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             # Sending a signal (to the check's child) is fine; handling one is the front end's.
