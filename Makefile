@@ -13,9 +13,9 @@ ARGS ?=
 # machine.  (MKL_CBWR is MKL's; ATEN_CPU_CAPABILITY is torch's own kernels; a build or a
 # CPU without one ignores it.)
 OTHER_CPU := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
-ROUNDING_TESTS := tests/test_tui_snapshots.py tests/test_determinism.py tests/test_descent.py \
-	tests/test_functions.py tests/test_experiments.py \
-	tests/test_terminal.py::test_the_screen_after_one_step
+ROUNDING_TESTS := tests/tui/test_tui_snapshots.py tests/tui/test_determinism.py \
+	tests/engine/test_descent.py tests/engine/test_functions.py tests/engine/test_experiments.py \
+	tests/terminal/test_terminal.py::test_the_screen_after_one_step
 # Every code path `make crosscheck` runs the whole suite on.
 CPU_PATHS := MKL_CBWR=AVX2 MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 

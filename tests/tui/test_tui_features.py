@@ -32,7 +32,7 @@ from tui.prompts import PromptScreen, ReportScreen
 from tui.status_line import StatusLine
 from tui.text_block import TextBlock
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).parents[1]
 STUDENTS = TESTS / "students"
 DIABETES = TESTS / "data" / "diabetes.csv"
 # The notebook's three runs: the same start (init seed 42) and the same cap.

@@ -17,8 +17,8 @@ from engine import Descent, make_config
 from engine.record.saving import SaveError, check_save_target, save_paths, save_run
 from tui.cli import main
 
-DIABETES = Path(__file__).parent / "data" / "diabetes.csv"
-ROOT = Path(__file__).parents[1]
+DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
+ROOT = Path(__file__).parents[2]
 
 
 def _descent(max_iter=5):

@@ -239,7 +239,7 @@ def test_ctrl_c_exits_130_with_a_partial_summary_and_a_flushed_log(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     # Wait until the run has logged something, then interrupt it.
     deadline = time.monotonic() + 60
@@ -305,7 +305,7 @@ def test_without_any_crc32c_logging_is_off_with_a_message(capsys, tmp_path, monk
 @pytest.mark.parametrize(
     "args",
     [
-        ["--check", str(Path(__file__).parent / "students" / "linear_b_mean.py"), "--json"],
+        ["--check", str(Path(__file__).parents[1] / "students" / "linear_b_mean.py"), "--json"],
         ["--headless", "--no-tensorboard", "--json"],
     ],
     ids=["check", "headless"],
@@ -316,7 +316,7 @@ def test_a_reader_that_goes_away_ends_it_quietly_with_141(args):
         AMAL + args,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     process.stdout.close()
     err = process.stderr.read().decode()
@@ -397,7 +397,7 @@ def _amal(args, tmp_path, **popen):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
         **popen,
     )
 
@@ -483,7 +483,7 @@ def test_a_full_disk_on_stdout_is_said_and_the_run_saved(tmp_path, json_output):
     [
         ["--headless", "--no-tensorboard", "--compare", "0.01,0.5", "--save", "run.json"],
         ["--headless", "--no-tensorboard", "--save", "run.json"],
-        ["--check", str(Path(__file__).parent / "students" / "linear_b_mean.py")],
+        ["--check", str(Path(__file__).parents[1] / "students" / "linear_b_mean.py")],
     ],
     ids=["compare", "one run", "check"],
 )
@@ -582,7 +582,7 @@ def test_the_engine_owns_no_signal_handler_and_no_exit():
     """engine/ is a library: the command line decides what a signal or an exit does."""
     import ast
 
-    for path in (Path(__file__).parents[1] / "engine").glob("*.py"):
+    for path in (Path(__file__).parents[2] / "engine").rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             # Sending a signal (to the check's child) is fine; handling one is the front end's.

@@ -11,7 +11,7 @@ import pytest
 
 from tui.cli import main
 
-STUDENTS = Path(__file__).parent / "students"
+STUDENTS = Path(__file__).parents[1] / "students"
 
 
 def run(capsys, *args):

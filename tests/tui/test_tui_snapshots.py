@@ -23,7 +23,7 @@ from engine.student.refusal import FunctionsRefused
 from tui.app import AmalApp, build_session
 from tui.prompts import ReportScreen
 
-STUDENTS = Path(__file__).parent / "students"
+STUDENTS = Path(__file__).parents[1] / "students"
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -28,7 +28,7 @@ from tui.app import CHUNK_SECONDS, MIN_HEIGHT, MIN_WIDTH, AmalApp, build_session
 from tui.help_screen import HelpScreen
 from tui.loss_chart import LossChart
 
-STUDENTS = Path(__file__).parent / "students"
+STUDENTS = Path(__file__).parents[1] / "students"
 
 # -- the first screen comes before torch ---------------------------------------------------
 

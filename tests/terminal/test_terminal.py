@@ -17,12 +17,12 @@ import pytest
 
 from engine.record.saving import save_paths
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from ptyrun import run_in_pty  # noqa: E402
 
 AMAL = str(Path(sys.executable).with_name("amal-tui"))
 # Not under __snapshots__: that folder belongs to syrupy, which fails the run on files it does not know.
-SNAPSHOTS = Path(__file__).parent / "screens"
+SNAPSHOTS = Path(__file__).parents[1] / "screens"
 SIZE = (100, 30)
 # Keys are typed once the engine has loaded (iteration 0 on screen), then at these delays.
 READY = r"iteration 0"
@@ -221,7 +221,7 @@ def test_fps_lowers_the_bytes_written_while_running():
 
 
 def test_functions_that_fail_the_check_show_the_report_then_exit_1_with_a_line():
-    student = Path(__file__).parent / "students" / "linear_b_mean.py"
+    student = Path(__file__).parents[1] / "students" / "linear_b_mean.py"
     run = run_in_pty(
         [AMAL, "--no-tensorboard", "--functions", str(student)],
         keys=[(0.5, "q")],  # q closes the report

@@ -27,7 +27,7 @@ from engine.record.saving import SaveError, load_config
 from tui.cli import build_parser, config_from_args, main
 
 AMAL = [sys.executable, "-m", "tui.cli"]
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 LONG = "x" * 300
 """A file name longer than any Linux file system allows (255 bytes)."""
 

@@ -40,7 +40,7 @@ from engine.student.sandbox import (
     unpack,
 )
 
-STUDENTS = Path(__file__).parent / "students"
+STUDENTS = Path(__file__).parents[1] / "students"
 CORRECT = (STUDENTS / "correct.py").read_text()
 
 

@@ -115,7 +115,7 @@ async def type_into(pilot: Pilot, field_id: str, text: str) -> None:
 # no rounding comes near, then show the recorded state: the screen is decided by the
 # recording, never by the CPU.
 
-RECORDED = Path(__file__).parent / "screens"
+RECORDED = Path(__file__).parents[1] / "screens"
 SNAPSHOT_ARRAYS = ("W", "b", "grad_W", "grad_b", "delta_W", "delta_b")
 
 

@@ -27,7 +27,7 @@ from engine.data.loading import load
 from engine.data.reading import load_table
 from engine.data.synthetic import synthetic, toy
 
-DIABETES = Path(__file__).parent / "data" / "diabetes.csv"
+DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
 
 
 def write(folder: Path, name: str, content: str | bytes) -> str:
