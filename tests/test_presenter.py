@@ -57,7 +57,7 @@ def test_a_failed_load_says_why_it_cannot_start():
     assert presenter.state_word("failed", "OSError: gone") == "cannot start: OSError: gone"
     info = presenter.status_info("failed", (), engine_error="OSError: gone", tensorboard="TB")
     assert info == StatusInfo(
-        state="cannot start: OSError: gone", mark="✗", style="bold red", tensorboard="TB"
+        state="cannot start: OSError: gone", mark="⊘", style="bold red", tensorboard="TB"
     )
 
 

@@ -40,7 +40,7 @@ STATE_WORDS: tuple[StateWord, ...] = (
     StateWord(
         "failed",
         "cannot start",
-        "✗",
+        "⊘",
         "the first settings could not load (the reason follows): nothing to run; q quits",
         style="bold red",
     ),
@@ -94,7 +94,7 @@ STATE_WORDS: tuple[StateWord, ...] = (
     StateWord(
         "finished",
         "finished",
-        "■",
+        "□",
         "comparing: every run has stopped (the table says how each ended)",
         "x resets",
     ),
