@@ -195,10 +195,11 @@ def save_folder_problem(folder: str | os.PathLike) -> str | None:
         if existing.is_symlink():
             return f"{shown_path(existing)}: a broken link is in the way of the folder"
         existing = existing.parent
+    inside = "" if existing == path else f": runs cannot be saved in {shown_path(text)}"
     if not existing.is_dir():
-        return f"{shown_path(existing)}: is a file, not a folder: runs cannot be saved in {shown_path(text)}"
+        return f"{shown_path(existing)}: is a file, not a folder{inside}"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{shown_path(existing)}: not writable: runs cannot be saved in {shown_path(text)}"
+        return f"{shown_path(existing)}: not writable{inside}"
     return None
 
 
