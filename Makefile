@@ -3,8 +3,14 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
 PY := $(VENV)/bin/python
-# The stamp names the torch asked for, so `make TORCH=...` reinstalls.
-STAMP := $(VENV)/.installed-$(subst /,_,$(subst <,_,$(subst >,_,$(subst =,_,$(TORCH)))))
+# Two stamps, each naming the torch asked for (so `make TORCH=...` reinstalls): RUN_STAMP once
+# what running needs is installed, DEV_STAMP once the test and lint tools are too.  A dev
+# install touches both, so `make test` then `make run` installs nothing more; `make run` then
+# `make test` adds the dev tools.
+TORCH_TAG := $(subst /,_,$(subst <,_,$(subst >,_,$(subst =,_,$(TORCH)))))
+RUN_STAMP := $(VENV)/.installed-run-$(TORCH_TAG)
+DEV_STAMP := $(VENV)/.installed-dev-$(TORCH_TAG)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 ARGS ?=
 
 # The tests that see the engine's float digits (screens, snapshots, numerics) run a second
@@ -30,37 +36,44 @@ $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "amal-tui needs Python >= 3.10; this is " + sys.version.split()[0] + " (make PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+# torch first, pinned: the project's own range (torch>=2.1) is then satisfied without a download.
+$(RUN_STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.installed-*
-	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PIP) "$(TORCH)"
+	$(PIP) -e .
 	touch $@
 
-install: $(STAMP) ## Create .venv and install amal-tui with its test tools
+$(DEV_STAMP): pyproject.toml | $(PY)
+	rm -f $(VENV)/.installed-*
+	$(PIP) "$(TORCH)"
+	$(PIP) -e ".[dev]"
+	touch $@ $(RUN_STAMP)
 
-run: $(STAMP) ## Open amal-tui (options: make run ARGS='--lr 0.5')
+install: $(DEV_STAMP) ## Create .venv and install amal-tui with its test and lint tools
+
+run: $(RUN_STAMP) ## Open amal-tui, installing only what it needs (options: make run ARGS='--lr 0.5')
 	$(VENV)/bin/amal-tui $(ARGS)
 
-test: $(STAMP) ## Check the import contracts, run the whole test suite, then its rounding-sensitive tests as on another CPU
+test: $(DEV_STAMP) ## Check the import contracts, run the whole test suite, then its rounding-sensitive tests as on another CPU
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n auto
 	@echo "== again on generic code paths: $(OTHER_CPU)"
 	$(OTHER_CPU) $(PY) -m pytest -q $(ROUNDING_TESTS)
 
-crosscheck: $(STAMP) ## Run the whole suite on each other code path: AVX2, MKL compatible, ATen default
+crosscheck: $(DEV_STAMP) ## Run the whole suite on each other code path: AVX2, MKL compatible, ATen default
 	@set -e; for path in $(CPU_PATHS); do \
 		echo "== $$path"; env $$path $(PY) -m pytest -q -n auto; \
 	done
 
-bench: $(STAMP) ## Measure speed and memory against their goals
+bench: $(DEV_STAMP) ## Measure speed and memory against their goals
 	$(PY) bench/bench.py
 
-lint: $(STAMP) ## Check style with ruff and the layers with import-linter
+lint: $(DEV_STAMP) ## Check style with ruff and the layers with import-linter
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check engine tui tests bench
 	$(VENV)/bin/ruff format --check engine tui tests bench
 
-format: $(STAMP) ## Format the code with ruff
+format: $(DEV_STAMP) ## Format the code with ruff
 	$(VENV)/bin/ruff format engine tui tests bench
 	$(VENV)/bin/ruff check --fix engine tui tests bench
 

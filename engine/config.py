@@ -469,6 +469,27 @@ class Config:
                 out[name] = str(value)
         return out
 
+    def saved_dict(self) -> dict[str, Any]:
+        """``to_dict()`` without the settings this config does not use (:data:`CONDITIONAL`):
+        a saved toy-problem run carries no synthetic-data or CSV fields, a run of the built-in
+        Functions no class names.  ``make_config(**config.saved_dict()) == config.relevant()``."""
+        return {
+            name: value
+            for name, value in self.to_dict().items()
+            if name not in CONDITIONAL or CONDITIONAL[name][0](self)
+        }
+
+    def relevant(self) -> Config:
+        """The same run with every setting it does not use back at its default (what a saved
+        run reloads as: the same data, initial W, b and descent)."""
+        defaults = Config()
+        unused = {
+            name: getattr(defaults, name)
+            for name, (applies, _) in CONDITIONAL.items()
+            if not applies(self)
+        }
+        return replace(self, **unused)
+
     def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed, each validated."""
         return make_config(self, **changes)
@@ -509,6 +530,32 @@ PROBLEM_SETTINGS = (
     "m",
     "noise",
 )
+
+
+def _a_file(config: Config) -> bool:
+    return config.data not in ("toy", "synthetic")
+
+
+# Settings that matter only with other settings: setting -> (whether ``config`` uses it, what
+# it is for).  The CLI refuses one given without what it needs; a saved run leaves out those
+# its config does not use (``Config.saved_dict``).
+CONDITIONAL: dict[str, tuple[Callable[[Config], bool], str]] = {
+    **dict.fromkeys(["target", "dropna"], (_a_file, "a data file (--data PATH)")),
+    **dict.fromkeys(
+        ["n", "d", "m", "noise"], (lambda c: c.data == "synthetic", "--data synthetic")
+    ),
+    "momentum": (
+        lambda c: c.optimizer in ("momentum", "nesterov"),
+        "--optimizer momentum or nesterov",
+    ),
+    **dict.fromkeys(["beta1", "beta2"], (lambda c: c.optimizer == "adam", "--optimizer adam")),
+    **dict.fromkeys(
+        ["force", "mse_name", "linear_name"],
+        (lambda c: c.functions is not None, "--functions FILE"),
+    ),
+    "logdir": (lambda c: c.tensorboard, "TensorBoard logging (not --no-tensorboard)"),
+    "learning_rate": (lambda c: not c.compare, "one run (with --compare each ε of the list runs)"),
+}
 
 PARSERS: dict[str, Callable[..., Any]] = {
     "learning_rate": parse_learning_rate,

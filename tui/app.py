@@ -49,6 +49,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.config import Config, parse_compare, shown_path
+from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter
 from .comparison import ComparisonPanel
@@ -171,10 +172,11 @@ class AmalApp(Leaving, App[int]):
         *,
         fps: float | None = None,
         speed: float | None = None,
+        save_dir: str = DEFAULT_SAVE_DIR,
     ) -> None:
         super().__init__()
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
-        self.controller = RunController(config, self, speed=speed)
+        self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
         self._factory = session_factory or build_experiment
         self._init_leaving()
@@ -272,7 +274,7 @@ class AmalApp(Leaving, App[int]):
         self.push_screen(screen, self.controller.compare_chosen)
 
     def ask_save_path(self, path: str) -> None:
-        prompt = presenter.save_prompt(path, self.comparing, os.getcwd())
+        prompt = presenter.save_prompt(path, self.comparing, os.getcwd(), self.controller.save_dir)
         screen = PromptScreen(*prompt[:3], parse_save_path, prompt[3], id="save-prompt")
         self.push_screen(screen, self.controller.save_chosen)
 
@@ -334,8 +336,11 @@ class AmalApp(Leaving, App[int]):
 
     @work(thread=True, exit_on_error=False, group="save", name="save")
     def _save(self, experiment: Experiment, path: str) -> tuple[Any, Any]:
-        from engine.record.saving import save_run
+        from engine.record.saving import make_save_folder, save_run
 
+        save_dir = self.controller.save_dir
+        if os.path.normpath(os.path.dirname(path) or ".") == os.path.normpath(save_dir):
+            make_save_folder(save_dir)  # the save folder is made at its first save
         with self.controller.session_lock:
             return save_run(path, experiment.config, experiment.descents)
 
@@ -381,7 +386,7 @@ class AmalApp(Leaving, App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.controller.save_dir))
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:
@@ -455,6 +460,7 @@ def run_app(
     fps: float | None = None,
     mouse: bool = True,
     speed: float | None = None,
+    save_dir: str = DEFAULT_SAVE_DIR,
     *,
     app: AmalApp | None = None,
     headless: bool = False,
@@ -468,7 +474,7 @@ def run_app(
     if app is None:
         from .app import AmalApp
 
-        app = AmalApp(config, fps=fps, speed=speed)
+        app = AmalApp(config, fps=fps, speed=speed, save_dir=save_dir)
     app.run(mouse=mouse, headless=headless)
     # On a real terminal, whatever ended the app, the process is gone by the guard's
     # deadline (a worker thread still busy would otherwise hold the interpreter's exit).

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from engine.config import (
+    CONDITIONAL,
     Config,
     ConfigError,
     parse_batch_size,
@@ -39,7 +40,13 @@ from engine.config import (
     parse_threshold,
     shown_path,
 )
-from engine.record.saving import SaveError, check_save_target, load_config
+from engine.record.saving import (
+    DEFAULT_SAVE_DIR,
+    SaveError,
+    check_save_target,
+    load_config,
+    save_folder_problem,
+)
 from tui.crash import write_crash_report
 from tui.exits import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from tui.pacing import parse_speed
@@ -51,8 +58,9 @@ MSE and Linear autograd Functions of the first AMAL PyTorch notebook.
 
 Without --headless it opens the terminal app: s steps one iteration, r runs
 and pauses, [ and ] slow it down and speed it up, x resets, l toggles a log
-scale, + and - change the learning rate, c compares learning rates, e saves,
-? shows every key, q quits.  With --headless it runs to the end and
+scale, + and - change the learning rate ×10 / ÷10 (* and / ×2 / ÷2), c
+compares learning rates, e saves (in amal-runs/, or --save-dir), ? shows every
+key and what each state means, q quits.  With --headless it runs to the end and
 prints the notebook's log (or one JSON object with --json)."""
 
 EPILOG = """\
@@ -262,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run at most N iterations per second, to watch the descent (e.g. 10; "
         "[ and ] change it in the app); default: max, as fast as the engine goes",
     )
+    group("the app").add_argument(
+        "--save-dir",
+        type=_validated(parse_save_dir, "--save-dir"),
+        default=None,
+        metavar="DIR",
+        help=f"the folder where e saves runs (made at the first save); default: "
+        f"{DEFAULT_SAVE_DIR}/ in the current folder",
+    )
     ssh = group("over SSH (slow links, small terminals)")
     ssh.add_argument(
         "--fps",
@@ -285,30 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Settings that matter only with other settings: given without them, an error rather
-# than silently ignored.  setting: (whether it applies to a config, what it is for).
-CONDITIONAL: dict[str, tuple[Callable[[Config], bool], str]] = {
-    **dict.fromkeys(
-        ["target", "dropna"],
-        (lambda c: c.data not in ("toy", "synthetic"), "a data file (--data PATH)"),
-    ),
-    **dict.fromkeys(
-        ["n", "d", "m", "noise"], (lambda c: c.data == "synthetic", "--data synthetic")
-    ),
-    "momentum": (
-        lambda c: c.optimizer in ("momentum", "nesterov"),
-        "--optimizer momentum or nesterov",
-    ),
-    **dict.fromkeys(["beta1", "beta2"], (lambda c: c.optimizer == "adam", "--optimizer adam")),
-    **dict.fromkeys(
-        ["force", "mse_name", "linear_name"],
-        (lambda c: c.functions is not None, "--functions FILE"),
-    ),
-    "logdir": (lambda c: c.tensorboard, "TensorBoard logging (not --no-tensorboard)"),
-    "learning_rate": (lambda c: not c.compare, "one run (with --compare each ε of the list runs)"),
-}
 # Options of the app alone (their argparse defaults say "not given").
-APP_OPTIONS = {"speed": None, "fps": None, "no_mouse": False}
+APP_OPTIONS = {"speed": None, "fps": None, "no_mouse": False, "save_dir": None}
 
 
 def _given(args: argparse.Namespace) -> set[str]:
@@ -473,7 +467,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from tui.headless import run_headless
 
         return run_headless(config, json_output=args.json, save=args.save)
-    return run_app(config, fps=args.fps, mouse=not args.no_mouse, speed=args.speed)
+    return run_app(
+        config,
+        fps=args.fps,
+        mouse=not args.no_mouse,
+        speed=args.speed,
+        save_dir=args.save_dir or DEFAULT_SAVE_DIR,
+    )
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -506,11 +506,23 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_app(
-    config: Config, fps: float | None = None, mouse: bool = True, speed: float | None = None
+    config: Config,
+    fps: float | None = None,
+    mouse: bool = True,
+    speed: float | None = None,
+    save_dir: str = DEFAULT_SAVE_DIR,
 ) -> int:
     from tui.app import run_app as run_the_app
 
-    return run_the_app(config, fps=fps, mouse=mouse, speed=speed)
+    return run_the_app(config, fps=fps, mouse=mouse, speed=speed, save_dir=save_dir)
+
+
+def parse_save_dir(text: str, field: str = "--save-dir") -> str:
+    """``--save-dir``: a folder that exists or can be made (a file in the way is refused)."""
+    problem = save_folder_problem(text)
+    if problem is not None:
+        raise ConfigError(field, problem)
+    return os.path.expanduser(text)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from .formatting import loss_text
 from .loss_chart import compare_marker
-from .status_line import STATE_STYLES
+from .states import BY_NAME
 
 DIVERGES_MARK = "⚠"
 
@@ -50,7 +50,7 @@ def comparison_renderable(runs: Sequence[Any], lr_max: float | None, running: bo
         row = [
             Text(compare_marker(i), style="bold"),
             rate,
-            Text(status, style=STATE_STYLES.get(status, "")),
+            Text(status, style=BY_NAME[status].style if status in BY_NAME else ""),
             str(snapshot.iteration),
             loss_text(snapshot.loss),
         ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -28,8 +29,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from engine.config import Config, ConfigError, parse_learning_rate
+from engine.record.saving import DEFAULT_SAVE_DIR
 
-from . import presenter
+from . import presenter, states
 from .experiment import data_note
 from .messages import RunView
 from .pacing import next_speed
@@ -39,18 +41,9 @@ RATE_WINDOW = 1.0
 # The notebook's three learning rates: what c proposes first.
 DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
 
-STATES = (
-    "loading",  # torch and the problem are being built, or new settings' Experiment
-    "failed",  # the first Experiment could not be built: nothing to run
-    "saving",  # a save is being written
-    "running",  # a run worker steps the Experiment
-    "ready",  # at iteration 0
-    "paused",  # stepped or run, then stopped before the end
-    "converged",  # a single run's own ends (a comparison's runs say theirs in the table)
-    "capped",
-    "diverged",
-    "finished",  # every run of a comparison has ended
-)
+# Every state ``RunController.state`` returns, with its word and meaning: tui/states.py
+# (the table the status line and the help screen read).
+STATES = states.STATES
 
 # What a key may do while a prompt, the help or a report covers the screen.
 ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
@@ -128,7 +121,14 @@ class Port(Protocol):
 class RunController:
     """The run on screen and what each key does to it, for one validated Config at first."""
 
-    def __init__(self, config: Config, port: Port, *, speed: float | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        port: Port,
+        *,
+        speed: float | None = None,
+        save_dir: str = DEFAULT_SAVE_DIR,
+    ) -> None:
         if speed is not None and not (speed > 0 and math.isfinite(speed)):
             raise ValueError(f"speed must be a positive number, got {speed!r}")
         self.port = port
@@ -150,6 +150,10 @@ class RunController:
         self.save_worker: Any = None
         self.last_compare: tuple[float, ...] = config.compare or DEFAULT_COMPARE
         self.last_save_path: str | None = None
+        self.save_dir = save_dir
+        """Where e proposes to save (``--save-dir``; made at the first save)."""
+        self.saved: str | None = None
+        """The JSON file of the last save, for the status line."""
         self.run_worker: Any = None
         self.stop = threading.Event()
         self.session_lock = threading.Lock()
@@ -237,6 +241,7 @@ class RunController:
                 self.config, self.views, loaded=loaded, comparing=self.comparing
             ),
             load_progress=self.load_progress,
+            saved=self.saved,
         )
 
     # -- loading ------------------------------------------------------------------------
@@ -507,7 +512,8 @@ class RunController:
         if self.experiment is None:
             self.ready("save")
             return
-        self.port.ask_save_path(self.last_save_path or time.strftime("amal-run-%Y%m%d-%H%M%S.json"))
+        name = time.strftime("amal-run-%Y%m%d-%H%M%S.json")
+        self.port.ask_save_path(self.last_save_path or os.path.join(self.save_dir, name))
 
     async def save_chosen(self, path: str | None) -> None:
         if path is None:
@@ -533,6 +539,7 @@ class RunController:
         if saved:
             json_path, csv_path = result
             self.last_save_path = None
+            self.saved = str(json_path)
             self.port.notify(presenter.saved_text(json_path, csv_path), title="saved", timeout=10)
         else:
             self.port.notify(presenter.save_error_text(result), severity="error", timeout=20)

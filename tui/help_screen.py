@@ -9,23 +9,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from .keys import help_rows
 from .prompts import OneShotScreen
+from .states import STATE_WORDS
 
-KEYS: tuple[tuple[str, str], ...] = (
-    ("s  →", "one iteration (a step)"),
-    ("r  space", "run / pause"),
-    ("[  ]", "slower / faster: 1, 3, 10 … 1000 iterations a second, or max (the default)"),
-    ("x", "reset to iteration 0, same seeds (same W and b to start)"),
-    ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
-    ("e", "save the run (or the comparison): JSON and CSV"),
-    ("l", "loss chart: logarithmic / linear y axis"),
-    ("+  -", "learning rate × 10 / ÷ 10, and reset"),
-    ("tab", "edit the settings (shift+tab: back); the panel scrolls to the later ones"),
-    ("enter", "in a field: apply it and reset the run"),
-    ("esc", "in a field: leave it unchanged; in a prompt: cancel"),
-    ("?", "this help"),
-    ("q", "quit (ctrl+q, ctrl+c too); a save in progress finishes first"),
-)
+# The keys and their rows are listed once, in tui/keys.py; the states' words in tui/states.py.
+KEYS: tuple[tuple[str, str], ...] = help_rows()
 
 PANELS = (
     "Settings: the learning rate ε, the seeds, the threshold and max iter as in the notebook; "
@@ -40,20 +29,29 @@ PANELS = (
     "under it), ● the current iteration, • the loss on the test rows (with --test-fraction). "
     "Comparing, each learning rate has its marker (+ x o * …), named in the legend and the "
     "table: ε, status, iterations, current loss.\n"
-    "A run stops when a loss is at or under the threshold (converged), after max iter "
-    "iterations (capped), or when the loss or a parameter is no longer finite (diverged).\n"
     "The status line: iteration, loss, Δloss, the state, steps/s (of each run while "
     "comparing), the speed asked for and where TensorBoard logs; the chart's title names the data: n points, "
     "d features, m outputs."
 )
 
 
-def help_renderable() -> Table:
+def help_renderable(save_dir: str = "amal-runs") -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    for keys, meaning in KEYS:
+    for keys, meaning in help_rows(save_dir):
         table.add_row(keys, meaning)
+    return table
+
+
+def states_renderable() -> Table:
+    """What each word of the status line (and of the comparison table) means: tui/states.py."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for state in STATE_WORDS:
+        hint = f"; {state.hint}" if state.hint else ""
+        table.add_row(Text(f" {state.mark} {state.word} ", style=state.style), state.meaning + hint)
     return table
 
 
@@ -64,11 +62,20 @@ class HelpScreen(OneShotScreen):
         Binding("escape,question_mark,q", "dismiss", "Close help"),
     ]
 
+    def __init__(self, save_dir: str = "amal-runs") -> None:
+        super().__init__()
+        self.save_dir = save_dir
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as box:
             box.border_title = "amal-tui · keys"
             box.border_subtitle = "↑↓ scroll · esc, ? or q: close"
-            yield Static(help_renderable(), id="help-keys")
+            yield Static(help_renderable(self.save_dir), id="help-keys")
+            yield Static(
+                Text("What the status line says the run is doing", style="bold"),
+                id="help-states-title",
+            )
+            yield Static(states_renderable(), id="help-states")
             yield Static(Text(PANELS), id="help-panels")
 
     def on_mount(self) -> None:

@@ -1,8 +1,21 @@
-"""The app's keys: what each one is bound to (the controller decides what it does and when)."""
+"""The app's keys, listed once: what each one is bound to (the controller decides what it
+does and when), and the help screen's rows, written beside them."""
 
 from __future__ import annotations
 
 from textual.binding import Binding
+
+# The learning-rate keys: (Textual key names, shown as, factor, footer label).  + and - step
+# by decades, * and / by factors of 2: the four keys of a numeric keypad, plain characters on
+# any keyboard layout (French AZERTY included), which neither tmux (its prefix is Ctrl+B) nor
+# a terminal takes for itself.  ×2 and ÷2 are exact in binary floating point: / undoes *
+# to the last bit, and two presses bracket ε_max = 2/L within a factor of 2.
+LEARNING_RATE_KEYS: tuple[tuple[str, str, float, str], ...] = (
+    ("plus,equals_sign", "+", 10, "ε×10"),
+    ("minus", "-", 0.1, "ε÷10"),
+    ("asterisk", "*", 2, "ε×2"),
+    ("slash", "/", 0.5, "ε÷2"),
+)
 
 KEYS = [
     Binding("s,right", "step", "Step"),
@@ -14,8 +27,10 @@ KEYS = [
     Binding("question_mark", "help", "Help", key_display="?"),
     Binding("q", "quit", "Quit"),
     Binding("l", "toggle_log_scale", "Log y"),
-    Binding("plus,equals_sign", "scale_learning_rate(10)", "ε×10", key_display="+"),
-    Binding("minus", "scale_learning_rate(0.1)", "ε÷10", key_display="-"),
+    *(
+        Binding(keys, f"scale_learning_rate({factor!r})", label, key_display=shown)
+        for keys, shown, factor, label in LEARNING_RATE_KEYS
+    ),
     # Not in the footer (no room at 80 columns): the status line shows the speed and keys.
     Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
     Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
@@ -23,3 +38,28 @@ KEYS = [
     # An action of its own: q is hidden while a field takes it as text, Ctrl+C never is.
     Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
 ]
+
+
+def _learning_rate_row(first: int, second: int) -> tuple[str, str]:
+    (_, up, factor, _), (_, down, _, _) = LEARNING_RATE_KEYS[first], LEARNING_RATE_KEYS[second]
+    return f"{up}  {down}", f"learning rate × {factor:g} / ÷ {factor:g}, and reset"
+
+
+def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
+    """The help screen's keys and what each does (``save_dir``: where e saves)."""
+    return (
+        ("s  →", "one iteration (a step)"),
+        ("r  space", "run / pause (paused: r goes on from the same iteration)"),
+        ("[  ]", "slower / faster: 1, 3, 10 … 1000 iterations a second, or max (the default)"),
+        ("x", "reset to iteration 0, same seeds (same W and b to start)"),
+        ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
+        ("e", f"save the run (or the comparison): JSON and CSV, in {save_dir}/ (--save-dir)"),
+        ("l", "loss chart: logarithmic / linear y axis"),
+        _learning_rate_row(0, 1),
+        _learning_rate_row(2, 3),
+        ("tab", "edit the settings (shift+tab: back); the panel scrolls to the later ones"),
+        ("enter", "in a field: apply it and reset the run"),
+        ("esc", "in a field: leave it unchanged; in a prompt: cancel"),
+        ("?", "this help"),
+        ("q", "quit (ctrl+q, ctrl+c too); a save in progress finishes first"),
+    )

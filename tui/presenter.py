@@ -18,19 +18,29 @@ from engine.config import Config, shown_path
 from .messages import RunView
 from .pacing import speed_text
 from .parameters import TO_OPTIMUM, TO_TRUTH
-from .status_line import LOADING, StatusInfo
+from .states import BY_NAME
+from .status_line import StatusInfo
 
-# The controller's states (``RunController.state``) and the word the status line shows
-# for each; a descent's own end ("converged", "capped", "diverged") is said as it is.
-SAVING = "saving…"
-STATE_WORDS = {"loading": LOADING, "saving": SAVING}
+# The word of each state: :mod:`tui.states` (one table, which the help screen explains).
+SAVING = BY_NAME["saving"].word
 
 
 def state_word(state: str, engine_error: str | None = None) -> str:
     """The status line's word for the controller's ``state`` ("failed": why it cannot start)."""
     if state == "failed":
-        return f"cannot start: {engine_error}"
-    return STATE_WORDS.get(state, state)
+        return f"{BY_NAME['failed'].word}: {engine_error}"
+    known = BY_NAME.get(state)
+    return state if known is None else known.word
+
+
+def _state_fields(state: str, engine_error: str | None) -> dict[str, Any]:
+    """The status line's word, mark, hint and style for ``state`` (from the one table)."""
+    known = BY_NAME.get(state)
+    if known is None:
+        return dict(state=state)
+    return dict(
+        state=state_word(state, engine_error), mark=known.mark, hint=known.hint, style=known.style
+    )
 
 
 def status_info(
@@ -43,14 +53,16 @@ def status_info(
     steps_per_second: float | None = None,
     tensorboard: str = "",
     load_progress: str | None = None,
+    saved: str | None = None,
 ) -> StatusInfo:
     """The status line for the runs ``views`` (none yet while the engine loads)."""
-    word = state_word(state, engine_error)
+    words = _state_fields(state, engine_error)
     if not views:
-        return StatusInfo(state=word, tensorboard=tensorboard, data=load_progress or "")
+        return StatusInfo(**words, tensorboard=tensorboard, data=load_progress or "")
     common: dict[str, Any] = dict(
         speed=speed_text(speed),
-        state=word,
+        **words,
+        saved="" if saved is None else f"saved {shown_path(saved)}",
         steps_per_second=steps_per_second,
         tensorboard=tensorboard,
         data=load_progress or "",
@@ -221,13 +233,16 @@ def compare_prompt(rates: Sequence[float]) -> tuple[str, str, str, str]:
     )
 
 
-def save_prompt(path: str, comparing: bool, cwd: str) -> tuple[str, str, str, str]:
+def save_prompt(
+    path: str, comparing: bool, cwd: str, save_dir: str = "amal-runs"
+) -> tuple[str, str, str, str]:
     """The save prompt: title, explanation, the path it proposes, its keys."""
     what = "comparison" if comparing else "run"
     return (
         f"Save the {what}",
         f"The {what} (settings, theory, losses, final W and b) as JSON, and its "
-        f"losses as NAME.losses.csv beside it. A relative path starts in {shown_path(cwd)}.",
+        f"losses as NAME.losses.csv beside it, in {shown_path(save_dir)}/ (made at the first "
+        f"save; --save-dir changes it). A relative path starts in {shown_path(cwd)}.",
         path,
         "enter: save · esc: cancel",
     )

@@ -7,19 +7,10 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from .formatting import delta_text, loss_text, rate_text
+from .states import BY_NAME
 from .text_block import TextBlock
 
-LOADING = "loading…"
-
-STATE_STYLES = {
-    "ready": "bold",
-    "running": "bold reverse",
-    "paused": "bold",
-    "converged": "bold green",
-    "capped": "bold yellow",
-    "diverged": "bold red",
-    "finished": "bold",
-}
+LOADING = BY_NAME["loading"].word
 
 
 @dataclass(frozen=True)
@@ -30,6 +21,10 @@ class StatusInfo:
     loss: float | None = None
     previous_loss: float | None = None
     state: str = LOADING
+    """The state's word (``tui.states``); ``mark`` tells it without colour, ``hint`` its keys."""
+    mark: str = ""
+    hint: str = ""
+    style: str = "bold"
     steps_per_second: float | None = None
     tensorboard: str = ""
     test_loss: float | None = None
@@ -40,11 +35,13 @@ class StatusInfo:
     """The data (``toy: n=50, d=13, m=3``), or how far a file being read is."""
     speed: str = ""
     """How fast a run goes: "max" or "10/s" ([ and ] change it)."""
+    saved: str = ""
+    """Where the last save went ("saved amal-runs/x.json"), until the next one."""
 
 
 def status_text(info: StatusInfo) -> Text:
     if info.iteration is None:
-        line = Text.assemble((info.state, "bold"))
+        line = Text.assemble((f"{info.mark} {info.state}" if info.mark else info.state, "bold"))
         if info.state == LOADING:
             line.append("  importing torch and building the problem")
     else:
@@ -70,13 +67,18 @@ def status_text(info: StatusInfo) -> Text:
             (str(info.iteration), "bold"),
             losses,
             "  ",
-            (f" {info.state} ", STATE_STYLES.get(info.state, "bold")),
+            (f" {info.mark} {info.state} " if info.mark else f" {info.state} ", info.style),
         )
+        if info.hint:
+            line.append(f" {info.hint}")
         if info.steps_per_second is not None:
             line.append(f"  {rate_text(info.steps_per_second)}")
     line.append("\n")
     if info.speed:
         line.append(f"speed {info.speed} [ ]")
+        line.append("  ·  ", style="dim")
+    if info.saved:
+        line.append(info.saved, style="bold")
         line.append("  ·  ", style="dim")
     if info.data:
         line.append(info.data)
@@ -91,7 +93,7 @@ class StatusLine(TextBlock):
     SIZED_BY_TEXT = False  # two lines across the screen whatever they say
 
     def __init__(self, *, id: str | None = None) -> None:
-        self.info = StatusInfo()
+        self.info = StatusInfo(mark=BY_NAME["loading"].mark)  # as the presenter says it
         super().__init__(status_text(self.info), id=id)
 
     def show(self, info: StatusInfo) -> None:

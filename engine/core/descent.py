@@ -355,7 +355,7 @@ class Descent:
                 out["test_losses"] = [finite_or_none(v) for v in self._test_history.view().tolist()]
         out["W"] = _tolist(self._W)
         out["b"] = _tolist(self._b)
-        out["config"] = self.config.to_dict()
+        out["config"] = self.config.saved_dict()
         out["theory"] = self.problem.theory.to_dict()
         return out
 

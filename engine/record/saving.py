@@ -49,7 +49,7 @@ def record(config: Config, descents: Sequence[Any]) -> dict[str, Any]:
     return {
         "format": FORMAT_COMPARE,
         "version": VERSION,
-        "config": config.to_dict(),
+        "config": config.saved_dict(),
         "theory": descents[0].problem.theory.to_dict(),
         "runs": [_summary(descent) for descent in descents],
     }
@@ -171,6 +171,52 @@ def check_save_target(
     _check_existing(csv_path, False, keep)
     _check_existing(json_path, True, keep)
     return json_path, csv_path
+
+
+DEFAULT_SAVE_DIR = "amal-runs"
+"""Where the app's ``e`` saves (``--save-dir`` changes it): git ignores it in the project."""
+
+
+def save_folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why runs cannot be saved in ``folder`` (one line naming it), or None.
+
+    A folder that does not exist yet is fine: :func:`make_save_folder` creates it at the
+    first save.  A file in the way, or an existing folder that cannot be written, is not.
+    """
+    text = os.fspath(folder)
+    if not text.strip():
+        return "expected a folder, got nothing"
+    if "\0" in text:
+        return "a folder name cannot contain a NUL character"
+    path = Path(os.path.expanduser(text))
+    # The nearest part of the path that exists decides: a file there is in the way.
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            return f"{shown_path(existing)}: a broken link is in the way of the folder"
+        existing = existing.parent
+    inside = "" if existing == path else f": runs cannot be saved in {shown_path(text)}"
+    if not existing.is_dir():
+        return f"{shown_path(existing)}: is a file, not a folder{inside}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{shown_path(existing)}: not writable{inside}"
+    return None
+
+
+def make_save_folder(folder: str | os.PathLike) -> Path:
+    """``folder``, created if missing; SaveError ("saved nothing: …", naming it) if it cannot be."""
+    problem = save_folder_problem(folder)
+    if problem is not None:
+        raise SaveError(f"saved nothing: {problem}")
+    path = Path(os.path.expanduser(os.fspath(folder)))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SaveError(
+            f"saved nothing: cannot create the folder {shown_path(folder)}: "
+            f"{error.strerror or error}"
+        ) from None
+    return path
 
 
 def _temporary_prefix(target: Path) -> str:

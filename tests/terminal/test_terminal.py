@@ -312,7 +312,7 @@ def test_a_closed_terminal_ends_the_app_in_every_state(tmp_path, state):
     assert run.gone_after_hang_up_s < GONE_WITHIN, run.gone_after_hang_up_s
     if state == "saving":
         # The save under way when the terminal went was finished, whole.
-        (saved,) = tmp_path.glob("amal-run-*.json")
+        (saved,) = tmp_path.glob("amal-runs/amal-run-*.json")
         import json
 
         assert json.loads(saved.read_text())["config"]

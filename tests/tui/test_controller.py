@@ -612,7 +612,7 @@ def test_saving_pauses_the_run_then_resumes_it():
     controller, port = running()
     controller.save()
     kind, path = port.asked[-1]
-    assert kind == "save" and path.startswith("amal-run-") and path.endswith(".json")
+    assert kind == "save" and path.startswith("amal-runs/amal-run-") and path.endswith(".json")
     run(controller.save_chosen("/tmp/run.json"))
     worker = port.last("save")
     assert worker.args[1] == "/tmp/run.json" and port.waited == [("run", None)]

@@ -56,7 +56,9 @@ def test_each_state_has_its_word(state, word):
 def test_a_failed_load_says_why_it_cannot_start():
     assert presenter.state_word("failed", "OSError: gone") == "cannot start: OSError: gone"
     info = presenter.status_info("failed", (), engine_error="OSError: gone", tensorboard="TB")
-    assert info == StatusInfo(state="cannot start: OSError: gone", tensorboard="TB")
+    assert info == StatusInfo(
+        state="cannot start: OSError: gone", mark="⊘", style="bold red", tensorboard="TB"
+    )
 
 
 def test_every_state_of_the_controller_has_a_word():
@@ -69,7 +71,7 @@ def test_every_state_of_the_controller_has_a_word():
 
 def test_before_any_run_the_status_line_says_only_what_loads():
     info = presenter.status_info("loading", (), load_progress="reading a.csv 40%")
-    assert info == StatusInfo(state=LOADING, data="reading a.csv 40%")
+    assert info == StatusInfo(state=LOADING, mark="◌", data="reading a.csv 40%")
     assert info.iteration is None
 
 

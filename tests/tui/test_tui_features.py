@@ -385,7 +385,7 @@ async def test_e_saves_the_run_as_json_and_csv(tmp_path):
         await settle(pilot)
         await pilot.press("e")
         field = app.screen.query_one(Input)
-        assert field.value.startswith("amal-run-") and field.value.endswith(".json")
+        assert field.value.startswith("amal-runs/amal-run-") and field.value.endswith(".json")
         await pilot.press("ctrl+a", "ctrl+k", *"first", "enter")
         await settle(pilot)
         saved = json.loads((tmp_path / "first.json").read_text())

@@ -1,0 +1,105 @@
+"""Every word the app uses for what a run is doing: ONE table, read by the controller (its
+states), the presenter and the status line (the word, its mark, its hint and style), the
+comparison table and the help screen (what each word means).
+
+Each state has a mark of its own, so that the status line tells them apart without colour
+(a 16-colour or monochrome terminal): ``○ ready`` and ``‖ paused`` differ by their mark,
+their word and the keys they name, not by a colour.  Pure data: no Textual, no rich.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StateWord:
+    """A state as the app says it."""
+
+    name: str
+    """The controller's name for it (``RunController.state``) or the engine's status."""
+    word: str
+    """What the status line and the comparison table show."""
+    mark: str
+    """One character before the word: the state without colour."""
+    meaning: str
+    """What it means, for the help screen."""
+    hint: str = ""
+    """The keys that act from this state, said after the word on the status line."""
+    style: str = "bold"
+    """rich style on the status line: bold, reverse and underline read without colour too."""
+
+
+STATE_WORDS: tuple[StateWord, ...] = (
+    StateWord(
+        "loading",
+        "loading…",
+        "◌",
+        "torch, the data or new settings are being loaded; keys pressed meanwhile wait",
+    ),
+    StateWord(
+        "failed",
+        "cannot start",
+        "⊘",
+        "the first settings could not load (the reason follows): nothing to run; q quits",
+        style="bold red",
+    ),
+    StateWord(
+        "saving",
+        "saving…",
+        "↓",
+        "the run is being written to its JSON and CSV files; a run goes on after",
+    ),
+    StateWord("ready", "ready", "○", "at iteration 0, nothing run yet", "r runs, s steps"),
+    StateWord(
+        "running",
+        "running",
+        "▶",
+        "the descent is going on, at the speed shown ([ and ] change it)",
+        "r pauses",
+        "bold reverse",
+    ),
+    StateWord(
+        "paused",
+        "paused",
+        "‖",
+        "stepped or run, then stopped before its end: the run goes on from this iteration",
+        "r resumes, x resets",
+        "bold underline",
+    ),
+    StateWord(
+        "converged",
+        "converged",
+        "✓",
+        "the loss reached the threshold (at or under it): the run stopped there",
+        "x resets",
+        "bold green",
+    ),
+    StateWord(
+        "capped",
+        "capped",
+        "■",
+        "max iter iterations ran without reaching the threshold",
+        "x resets",
+        "bold yellow",
+    ),
+    StateWord(
+        "diverged",
+        "diverged",
+        "✗",
+        "the loss or a parameter is no longer finite (ε too large: past ε_max = 2/L)",
+        "x resets",
+        "bold red",
+    ),
+    StateWord(
+        "finished",
+        "finished",
+        "□",
+        "comparing: every run has stopped (the table says how each ended)",
+        "x resets",
+    ),
+)
+
+BY_NAME: dict[str, StateWord] = {state.name: state for state in STATE_WORDS}
+STATES: tuple[str, ...] = tuple(state.name for state in STATE_WORDS)
+"""The controller's states and the engine's statuses, in the help's order."""
