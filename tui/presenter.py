@@ -221,6 +221,15 @@ def compare_prompt(rates: Sequence[float]) -> tuple[str, str, str, str]:
     )
 
 
+# What c does, under the learning rates while they are compared (the longest that fits).
+COMPARE_KEY_HINT = (
+    "c: choose the learning rates compared · empty: back to one run",
+    "c: choose the rates compared · empty: back to one run",
+    "c: other rates · empty: back to one run",
+    "c: other rates · empty: one run",
+)
+
+
 def save_prompt(path: str, comparing: bool, cwd: str) -> tuple[str, str, str, str]:
     """The save prompt: title, explanation, the path it proposes, its keys."""
     what = "comparison" if comparing else "run"
