@@ -20,9 +20,9 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("e", "save the run (or the comparison): JSON and CSV"),
     ("l", "loss chart: logarithmic / linear y axis"),
     ("+  -", "learning rate × 10 / ÷ 10, and reset"),
-    ("tab", "edit the settings (shift+tab: back); the panel scrolls to the later ones"),
-    ("enter", "in a field: apply it and reset the run"),
-    ("esc", "in a field: leave it unchanged; in a prompt: cancel"),
+    ("tab", "edit the settings (shift+tab: back); each field keeps what you type"),
+    ("enter", "in a field: apply every edited one and reset the run (none while one is invalid)"),
+    ("esc", "in a field: restore every field; in a prompt: cancel"),
     ("?", "this help"),
     ("q", "quit (ctrl+q, ctrl+c too); a save in progress finishes first"),
 )
