@@ -315,6 +315,8 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
     def _leave(self, event: Input.Blurred) -> None:
         # Leaving a field keeps its text (a form): only Enter applies, only Escape restores.
         event.stop()
+        # A text longer than its field (a list of rates, a path) shows from its start again.
+        event.input.cursor_position = 0
         if event.input.id == "optimizer":
             self._show_optimizer_choices()
         self.call_after_refresh(self._home_unless_editing)
