@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -234,11 +233,9 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         shown = self.form.shown(field_id)
         self.query_one(f"#{field_id}-row").display = shown
         field.set_class(self.form.edited(field_id), "-edited")
-        error = self.query_one(f"#{field_id}-error", Static)
-        mark(field, error, self.form.error(field_id) if shown else None)
-        if error.display:
-            # Written as the form says it (naming the field): the reason is the engine's.
-            error.update(Text(f"✗ {self.form.error(field_id)}"))
+        # The engine's reason, naming the field ("seed: expected an integer, got 'x'").
+        reason = self.form.error(field_id) if shown else None
+        mark(field, self.query_one(f"#{field_id}-error", Static), reason)
 
     def _show_optimizers(self) -> None:
         # The optimizer typed decides which of μ, β1 and β2 show, before it is applied.
