@@ -391,7 +391,7 @@ class AmalApp(Leaving, App[int]):
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:
         self.set_focus(None)
-        await self.controller.apply_setting(event.setting, event.value)
+        await self.controller.apply_settings(event.changes)
 
     # -- redrawing: each panel at its own rate, only what changed ------------------------
 

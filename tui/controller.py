@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from engine.config import Config, ConfigError, parse_learning_rate
@@ -546,14 +546,19 @@ class RunController:
         self.port.changed()
         self.port.call_later(self.drain_pending)
 
-    async def apply_setting(self, setting: str, value: Any) -> None:
-        """A field of the settings panel was applied."""
+    async def apply_settings(self, changes: Mapping[str, Any]) -> None:
+        """The settings panel was applied: every edited field at once (one new run, not one
+        per field); none edited starts the same settings over."""
         try:
-            config = (self.wanted or self.config).replace(**{setting: value})
-        except ConfigError as error:  # pragma: no cover - the field validated it already
+            config = (self.wanted or self.config).replace(**changes)
+        except ConfigError as error:  # pragma: no cover - the form validated them already
             self.port.notify(str(error), severity="error")
             return
         await self.apply(config)
+
+    async def apply_setting(self, setting: str, value: Any) -> None:
+        """One setting applied (a script's, a test's)."""
+        await self.apply_settings({setting: value})
 
     async def apply(self, config: Config) -> None:
         """Use ``config`` from now on: a new Experiment at iteration 0, built by the loading

@@ -1,88 +1,52 @@
-"""The hyperparameter fields: validated as you type, applied with Enter, abandoned with Escape.
+"""The settings panel: a form whose fields keep what is typed until Enter applies them all.
 
 The notebook's settings come first (learning rate, seeds, threshold, max
 iterations); the optimizer, the mini-batches and the data follow, reachable
-with tab: the panel scrolls when they do not all fit.  The fields of an
-optimizer's own settings (momentum, β1, β2) show only with that optimizer.
-Beside the learning rate, ε_max = 2/L once the theory is known, and a warning
-in words under it when plain gradient descent is bound to diverge.
+with tab: the panel scrolls when they do not all fit.  Tab and shift+tab move
+between the fields and keep every edit; Enter applies every edited field at once
+(none when one of them is not valid: its reason shows under it, naming it);
+Escape restores every field.  The drafts and their checks are
+:class:`~tui.settings_form.SettingsForm`'s, tested without Textual.
+
+The fields of an optimizer's own settings (momentum, β1, β2) show only with the
+optimizer typed.  Beside the learning rate, ε_max = 2/L once the theory is known,
+and a warning in words under it when plain gradient descent is bound to diverge.
+While learning rates are compared, the field holds their list, and the line under
+it says what c does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.events import DescendantFocus
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from engine.config import (
-    Config,
-    ConfigError,
-    parse_batch_size,
-    parse_beta,
-    parse_data,
-    parse_learning_rate,
-    parse_max_iter,
-    parse_momentum,
-    parse_optimizer,
-    parse_optional_seed,
-    parse_seed,
-    parse_threshold,
+from engine.config import Config
+
+from .presenter import COMPARE_KEY_HINT
+from .settings_form import (  # noqa: F401 - FIELDS, field_text: imported from here by scripts
+    FIELDS,
+    FieldSpec,
+    SettingsForm,
+    field_text,
+    specs_for,
 )
+from .validation import mark
 
-from .validation import ParseValidator, mark
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    id: str
-    """The widget id of the Input."""
-    setting: str
-    """The Config field it edits."""
-    label: str
-    parse: Callable[[Any, str], Any]
-    placeholder: str = ""
-    hint: tuple[str, ...] = ()
-    """A reminder beside the field, in shorter and shorter wordings (see FieldHint)."""
-    optimizers: tuple[str, ...] = ()
-    """Shown only with these optimizers (empty: always)."""
-    wide: bool = False
-    """Takes the whole row (a file path), without a hint."""
+# The border's reminder of the form's keys (it fits the panel at 80 columns).
+KEYS_HINT = "tab · enter apply · esc restore"
 
 
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("lr", "learning_rate", "learning rate", parse_learning_rate),
-    FieldSpec("seed", "seed", "seed", parse_seed),
-    FieldSpec("init-seed", "init_seed", "init seed", parse_optional_seed, "= seed"),
-    FieldSpec("threshold", "threshold", "threshold", parse_threshold),
-    FieldSpec("max-iter", "max_iter", "max iter", parse_max_iter),
-    FieldSpec("optimizer", "optimizer", "optimizer", parse_optimizer,
-              hint=("sgd momentum nesterov adam",)),
-    FieldSpec("momentum", "momentum", "momentum", parse_momentum, hint=("μ in [0, 1)",),
-              optimizers=("momentum", "nesterov")),
-    FieldSpec("beta1", "beta1", "β1", parse_beta, hint=("in [0, 1)",), optimizers=("adam",)),
-    FieldSpec("beta2", "beta2", "β2", parse_beta, hint=("in [0, 1)",), optimizers=("adam",)),
-    FieldSpec("batch-size", "batch_size", "batch size", parse_batch_size, "full",
-              ("empty: all the points", "empty: all", "empty=all")),
-    FieldSpec("data", "data", "data", parse_data, wide=True),
-)  # fmt: skip
-
-
-def field_text(config: Config, setting: str) -> str:
-    """How a setting is written in its field."""
-    value = getattr(config, setting)
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.12g}"
-    return str(value)
+def keys_hint(edited: int) -> str:
+    """The border's reminder, saying how many fields wait for Enter."""
+    return f"{edited} edited · enter apply all" if edited else KEYS_HINT
 
 
 def diverges(config: Config, learning_rate: float, lr_max: float | None) -> bool:
@@ -107,8 +71,8 @@ def lr_max_text(lr_max: float) -> str:
 class FieldHint(Static):
     """A reminder beside a field: the longest of its wordings that fits the room there."""
 
-    def __init__(self, *wordings: str, id: str | None = None) -> None:
-        super().__init__(id=id, classes="field-hint")
+    def __init__(self, *wordings: str, id: str | None = None, classes: str = "field-hint") -> None:
+        super().__init__(id=id, classes=classes)
         self.wordings = wordings
 
     def say(self, *wordings: str) -> None:
@@ -116,6 +80,10 @@ class FieldHint(Static):
         if wordings != self.wordings:
             self.wordings = wordings
             self.refresh()
+
+    def fits(self) -> bool:
+        """Whether its longest wording fits (once laid out)."""
+        return not self.wordings or len(self.wordings[0]) <= self.content_region.width
 
     def render(self) -> str:
         width = self.content_region.width
@@ -126,16 +94,16 @@ class FieldHint(Static):
 
 
 class HyperparameterField(Input):
-    """An Input that Escape leaves without applying."""
+    """One setting's text; Escape restores the whole form."""
 
     # Shown in the footer while a field is edited (the run's letter keys are text there).
     BINDINGS = [
-        Binding("enter", "submit", "Apply and reset"),
-        Binding("escape", "cancel", "Cancel", key_display="esc"),
+        Binding("enter", "submit", "Apply all and reset"),
+        Binding("escape", "cancel", "Restore all", key_display="esc"),
     ]
 
     class Cancelled(Message):
-        """Escape was pressed: leave the field, keep the setting."""
+        """Escape was pressed: every field back to the settings in use."""
 
         def __init__(self, field: HyperparameterField) -> None:
             super().__init__()
@@ -146,164 +114,213 @@ class HyperparameterField(Input):
             value,
             placeholder=spec.placeholder,
             id=spec.id,
-            # The engine's own parser, so the TUI and the CLI agree.
-            validators=[ParseValidator(lambda text: spec.parse(text, spec.label))],
             compact=True,
             select_on_focus=True,
-            classes="-wide" if spec.wide else "",
         )
         # A blinking cursor writes to the terminal twice a second, forever: costly over SSH.
         self.cursor_blink = False
         self.spec = spec
+        self.set_class(spec.wide, "-wide")
 
     def action_cancel(self) -> None:
         self.post_message(self.Cancelled(self))
+
+
+# Shown under the optimizer while it is typed in, when the hint beside it has no room.
+OPTIMIZER_CHOICES = "sgd · momentum · nesterov · adam"
 
 
 class HyperparameterPanel(VerticalScroll, can_focus=False):
     """One row per setting, with the reason under a field whose text is not valid."""
 
     class Applied(Message):
-        """Enter on a valid field: the app makes a new Config with this change and resets."""
+        """Enter with every edited field valid: the app makes a new Config with all of
+        ``changes`` (Config field → value; none: the same settings) and starts over."""
 
-        def __init__(self, setting: str, value: Any) -> None:
+        def __init__(self, changes: dict[str, Any]) -> None:
             super().__init__()
-            self.setting = setting
-            self.value = value
+            self.changes = changes
 
     def __init__(self, config: Config, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.config = config
+        self.form = SettingsForm(config)
         self.lr_max: float | None = None
         self.border_title = "Hyperparameters"
-        self.border_subtitle = "tab · enter apply · esc cancel"
+        self.border_subtitle = KEYS_HINT
+
+    @property
+    def config(self) -> Config:
+        """The settings in use (the fields may hold edits not yet applied)."""
+        return self.form.config
 
     def compose(self) -> ComposeResult:
-        for spec in FIELDS:
+        for spec in self.form.specs.values():
             with Horizontal(classes="field-row", id=f"{spec.id}-row"):
-                yield Label(spec.label, classes="field-label")
-                yield HyperparameterField(spec, field_text(self.config, spec.setting))
-                if not spec.wide:
+                yield Label(spec.label, classes="field-label", id=f"{spec.id}-label")
+                yield HyperparameterField(spec, self.form.drafts[spec.id])
+                if spec.id == "lr" or not spec.wide:
                     yield FieldHint(*spec.hint, id=f"{spec.id}-hint")
+            # Right under its field: why its text cannot be applied.
+            yield Static("", id=f"{spec.id}-error", classes="field-error")
             if spec.id == "lr":
                 yield Static("", id="lr-warning", classes="field-warning")
-            yield Static("", id=f"{spec.id}-error", classes="field-error")
+                yield FieldHint(*COMPARE_KEY_HINT, id="lr-note", classes="field-note")
+            if spec.id == "optimizer":
+                yield Static(OPTIMIZER_CHOICES, id="optimizer-choices", classes="field-note")
 
     def on_mount(self) -> None:
-        self._show_optimizer_fields()
+        self._show_form()
 
     def show_config(self, config: Config) -> None:
-        """Write the applied settings into the fields and clear every mark."""
-        self.config = config
-        for spec in FIELDS:
-            field = self.query_one(f"#{spec.id}", HyperparameterField)
-            # A field being typed in keeps its text: leaving it restores it (see _leave).
-            if not field.has_focus:
-                self.restore(field)
-        self._show_optimizer_fields()
-        self._show_lr_max()
+        """New settings are in use: the fields not being edited show them."""
+        self.form.show(config)
+        self._show_form()
 
     def show_theory(self, lr_max: float | None) -> None:
         """ε_max = 2/L of the problem on screen (None: not known yet)."""
         self.lr_max = lr_max
-        self._show_lr_max()
-
-    def _show_optimizer_fields(self) -> None:
-        for spec in FIELDS:
-            if spec.optimizers:
-                shown = self.config.optimizer in spec.optimizers
-                self.query_one(f"#{spec.id}-row").display = shown
-                if not shown:
-                    self.query_one(f"#{spec.id}-error").display = False
-
-    def _show_lr_max(self, learning_rate: float | None = None) -> None:
-        """The hint beside the learning rate and, when it diverges, the warning under it."""
-        config = self.config
-        hint = self.query_one("#lr-hint", FieldHint)
-        if config.compare:
-            hint.say("comparing: c", "compare")
-        elif self.lr_max is None:
-            hint.say("")
-        else:
-            lr_max = lr_max_text(self.lr_max)
-            hint.say(f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
-        if learning_rate is None:
-            learning_rate = config.learning_rate
-        warning = self.query_one("#lr-warning", Static)
-        if diverges(config, learning_rate, self.lr_max):
-            warning.update(f"⚠ ε {learning_rate:g} > ε_max {lr_max_text(self.lr_max)}: diverges")
-            warning.display = True
-        else:
-            warning.display = False
+        self._show_lr()
 
     def warning_text(self) -> str | None:
         """The divergence warning under the learning rate, or None."""
         warning = self.query_one("#lr-warning", Static)
         return str(warning.content) if warning.display else None
 
-    def restore(self, field: HyperparameterField) -> None:
-        field.value = field_text(self.config, field.spec.setting)
-        self._mark(field, None)
-        if field.id == "lr":
-            self._show_lr_max()
-
     def error_text(self, field_id: str) -> str | None:
         """The reason shown under a field, or None."""
         error = self.query_one(f"#{field_id}-error", Static)
         return str(error.content) if error.display else None
 
-    def _mark(self, field: HyperparameterField, reason: str | None) -> None:
-        mark(field, self.query_one(f"#{field.id}-error", Static), reason)
+    def hint_text(self, field_id: str) -> str:
+        """What the hint beside (or, for the learning rates compared, under) a field says."""
+        hint_id = "lr-note" if field_id == "lr" and self.config.compare else f"{field_id}-hint"
+        hint = self.query_one(f"#{hint_id}", FieldHint)
+        return str(hint.render()) if hint.display else ""
+
+    def edited(self) -> list[str]:
+        """The ids of the fields whose text is not yet applied."""
+        return self.form.edited_ids()
+
+    def restore(self) -> None:
+        """Every field back to the settings in use."""
+        self.form.restore()
+        self._show_form()
+
+    # -- drawing the form -------------------------------------------------------------
+
+    def _field(self, field_id: str) -> HyperparameterField:
+        return self.query_one(f"#{field_id}", HyperparameterField)
+
+    def _show_form(self) -> None:
+        for field_id, spec in self.form.specs.items():
+            field = self._field(field_id)
+            if field.spec != spec:  # the learning rate, into or out of a comparison
+                field.spec = spec
+                field.placeholder = spec.placeholder
+                field.set_class(spec.wide, "-wide")
+                self.query_one(f"#{field_id}-label", Label).update(spec.label)
+            if field.value != self.form.drafts[field_id]:
+                field.value = self.form.drafts[field_id]
+            self._show_field(field)
+        self._show_lr()
+        self._show_edited()
+
+    def _show_edited(self) -> None:
+        self.border_subtitle = keys_hint(len(self.form.edited_ids()))
+
+    def _show_field(self, field: HyperparameterField) -> None:
+        field_id = field.spec.id
+        shown = self.form.shown(field_id)
+        self.query_one(f"#{field_id}-row").display = shown
+        field.set_class(self.form.edited(field_id), "-edited")
+        # The engine's reason, naming the field ("seed: expected an integer, got 'x'").
+        reason = self.form.error(field_id) if shown else None
+        mark(field, self.query_one(f"#{field_id}-error", Static), reason)
+
+    def _show_optimizers(self) -> None:
+        # The optimizer typed decides which of μ, β1 and β2 show, before it is applied.
+        for spec in self.form.specs.values():
+            if spec.optimizers:
+                self._show_field(self._field(spec.id))
+        self._show_optimizer_choices()
+
+    def _show_optimizer_choices(self) -> None:
+        hint = self.query_one("#optimizer-hint", FieldHint)
+        choices = self.query_one("#optimizer-choices", Static)
+        choices.display = self._field("optimizer").has_focus and not hint.fits()
+
+    def _show_lr(self) -> None:
+        """The hint beside the learning rate and, when it diverges, the warning under it."""
+        config = self.config
+        comparing = bool(config.compare)
+        hint = self.query_one("#lr-hint", FieldHint)
+        hint.display = not comparing
+        self.query_one("#lr-note", FieldHint).display = comparing
+        if comparing or self.lr_max is None:
+            hint.say("")
+        else:
+            lr_max = lr_max_text(self.lr_max)
+            hint.say(f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
+        learning_rate = self.form.typed_learning_rate()
+        warning = self.query_one("#lr-warning", Static)
+        if learning_rate is not None and diverges(config, learning_rate, self.lr_max):
+            warning.update(f"⚠ ε {learning_rate:g} > ε_max {lr_max_text(self.lr_max)}: diverges")
+            warning.display = True
+        else:
+            warning.display = False
+
+    # -- what the student does --------------------------------------------------------
 
     @on(Input.Changed)
-    def _validate(self, event: Input.Changed) -> None:
+    def _edited(self, event: Input.Changed) -> None:
         event.stop()
         field = event.input
         assert isinstance(field, HyperparameterField)
-        result = event.validation_result
-        if result is None or result.is_valid or not field.has_focus:
-            # Text set by the app (not typed) is always a valid setting.
-            self._mark(field, None)
-            if field.id == "lr" and field.has_focus:
-                # Warn while typing, before the value is applied and run.
-                try:
-                    typed = parse_learning_rate(event.value)
-                except ConfigError:
-                    typed = None
-                self._show_lr_max(typed)
-        else:
-            self._mark(field, "; ".join(result.failure_descriptions))
-            if field.id == "lr":
-                self._show_lr_max()
+        self.form.edit(field.spec.id, event.value)
+        # Checked as it is typed: the reason shows at once, and stays when tab moves on.
+        self._show_field(field)
+        if field.spec.id == "optimizer":
+            self._show_optimizers()
+        elif field.spec.id == "lr":
+            self._show_lr()
+        self._show_edited()
 
     @on(Input.Submitted)
     def _apply(self, event: Input.Submitted) -> None:
         event.stop()
-        field = event.input
-        assert isinstance(field, HyperparameterField)
-        try:
-            value = field.spec.parse(event.value, field.spec.label)
-        except ConfigError as error:
-            self._mark(field, error.reason)
+        submission = self.form.submit()
+        if not submission.ok:
+            # Nothing applied: every reason is on screen, and the first bad field takes the cursor.
+            for field_id in self.form.specs:
+                self._show_field(self._field(field_id))
             self.app.bell()
+            first = self._field(next(iter(submission.errors)))
+            if not first.has_focus:
+                first.focus()
             return
-        self.post_message(self.Applied(field.spec.setting, value))
+        # The fields follow the settings once applied (the controller shows them).
+        self.form.restore()
+        self.post_message(self.Applied(submission.changes))
 
     @on(HyperparameterField.Cancelled)
     def _cancel(self, event: HyperparameterField.Cancelled) -> None:
         event.stop()
-        self.restore(event.field)
+        self.restore()
         self.screen.set_focus(None)
 
     @on(Input.Blurred)
     def _leave(self, event: Input.Blurred) -> None:
-        # Leaving a field any other way than Enter abandons its edit: what the
-        # fields show is always what the run uses.
+        # Leaving a field keeps its text (a form): only Enter applies, only Escape restores.
         event.stop()
-        field = event.input
-        assert isinstance(field, HyperparameterField)
-        self.restore(field)
+        # A text longer than its field (a list of rates, a path) shows from its start again.
+        event.input.cursor_position = 0
+        if event.input.id == "optimizer":
+            self._show_optimizer_choices()
         self.call_after_refresh(self._home_unless_editing)
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if event.widget.id == "optimizer":
+            self._show_optimizer_choices()
 
     def _home_unless_editing(self) -> None:
         # Done editing (not on to another field): back to the top, where the learning rate

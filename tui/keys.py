@@ -57,9 +57,9 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ("l", "loss chart: logarithmic / linear y axis"),
         _learning_rate_row(0, 1),
         _learning_rate_row(2, 3),
-        ("tab", "edit the settings (shift+tab: back); the panel scrolls to the later ones"),
-        ("enter", "in a field: apply it and reset the run"),
-        ("esc", "in a field: leave it unchanged; in a prompt: cancel"),
+        ("tab", "edit the settings (shift+tab: back); each field keeps what you type"),
+        ("enter", "in a field: apply every edited one and reset the run (none while one is invalid)"),
+        ("esc", "in a field: restore every field; in a prompt: cancel"),
         ("?", "this help"),
         ("q", "quit (ctrl+q, ctrl+c too); a save in progress finishes first"),
     )

@@ -233,6 +233,15 @@ def compare_prompt(rates: Sequence[float]) -> tuple[str, str, str, str]:
     )
 
 
+# What c does, under the learning rates while they are compared (the longest that fits).
+COMPARE_KEY_HINT = (
+    "c: choose the learning rates compared · empty: back to one run",
+    "c: choose the rates compared · empty: back to one run",
+    "c: other rates · empty: back to one run",
+    "c: other rates · empty: one run",
+)
+
+
 def save_prompt(
     path: str, comparing: bool, cwd: str, save_dir: str = "amal-runs"
 ) -> tuple[str, str, str, str]:

@@ -25,8 +25,8 @@ from engine.record.saving import (
 )
 from tui.cli import main
 
-ROOT = Path(__file__).parents[1]
-DIABETES = Path(__file__).parent / "data" / "diabetes.csv"
+ROOT = Path(__file__).parents[2]
+DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
 SYNTHETIC_FIELDS = {"n", "d", "m", "noise"}
 FILE_FIELDS = {"target", "dropna"}
 FUNCTIONS_FIELDS = {"mse_name", "linear_name", "force"}
