@@ -259,8 +259,13 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         if comparing or self.lr_max is None:
             hint.say("")
         else:
+            from engine.core.theory import bound_applies  # loaded with lr_max
+
             lr_max = lr_max_text(self.lr_max)
-            hint.say(f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
+            if bound_applies(config.optimizer, config.batch_size):
+                hint.say(f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
+            else:  # 2/L bounds plain full-batch SGD, not this run: no ε_max is claimed
+                hint.say(f"2/L {lr_max}: plain SGD's bound", f"2/L {lr_max} (SGD)", f"2/L {lr_max}")
         learning_rate = self.form.typed_learning_rate()
         warning = self.query_one("#lr-warning", Static)
         if learning_rate is not None and diverges(config, learning_rate, self.lr_max):

@@ -302,6 +302,9 @@ async def test_typing_a_learning_rate_past_2_over_L_warns_at_once():
         await settle(pilot)
         assert app.config.optimizer == "adam"
         assert panel(app).warning_text() is None
+        # Nor an ε_max beside the learning rate: 2/L is named as plain SGD's bound.
+        hint = panel(app).hint_text("lr")
+        assert "ε_max" not in hint and "ε<" not in hint and "2/L 1.532" in hint
 
 
 # -- optimizers and mini-batches -----------------------------------------------------------
