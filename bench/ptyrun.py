@@ -117,7 +117,7 @@ def run_in_pty(
     pending = sorted(keys)
     pending_signals = sorted(signals)
     pattern = re.compile(text.encode()) if text else None
-    tail = b""
+    tail = b""  # the last raw bytes: an escape code may be cut between two reads
     window_bytes = 0
     started = time.monotonic()
     deadline = started + timeout
@@ -150,7 +150,7 @@ def run_in_pty(
             elif cpu_start is not None and result.cpu_s is None and elapsed >= cpu_window[1]:
                 result.cpu_s = process_cpu_seconds(pid) - cpu_start
         if hang_up_pattern is not None and result.text_s is not None and fd >= 0:
-            hang_up_now = bool(hang_up_pattern.search(hang_up_tail))
+            hang_up_now = bool(hang_up_pattern.search(ANSI.sub(b"", hang_up_tail)))
         else:
             hang_up_now = isinstance(hang_up, (int, float)) and elapsed >= hang_up
         if hang_up_now and result.hang_up_s is None and fd >= 0:
@@ -183,10 +183,12 @@ def run_in_pty(
             if window is not None and window[0] <= elapsed <= window[1]:
                 window_bytes += len(data)
             if hang_up_pattern is not None and result.text_s is not None:
-                hang_up_tail = (hang_up_tail + ANSI.sub(b"", data))[-8192:]
+                hang_up_tail = (hang_up_tail + data)[-16384:]
             if pattern is not None and result.text_s is None:
-                tail = (tail + ANSI.sub(b"", data))[-8192:]
-                if pattern.search(tail):
+                tail = (tail + data)[-16384:]
+                # Escape codes removed from the joined bytes, not from each read: a code
+                # cut between two reads would otherwise split the text it sits in.
+                if pattern.search(ANSI.sub(b"", tail)):
                     result.text_s = elapsed
                     if stop_after_text is not None:
                         deadline = min(deadline, time.monotonic() + stop_after_text)

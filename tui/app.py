@@ -54,6 +54,7 @@ from engine.record.saving import DEFAULT_SAVE_DIR
 from . import presenter
 from .comparison import ComparisonPanel
 from .controller import RunController, allowed
+from .exits import EXIT_ERROR
 from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check says it
 from .experiment import Experiment, build_experiment
 from .help_screen import HelpScreen
@@ -482,7 +483,7 @@ def run_app(
     if app.refused is not None and app.crash is None:
         print(f"amal-tui: {app.refused}", file=sys.stderr)
         return EXIT_REFUSED
-    if app.crash is None and app.return_code != 1:
+    if app.crash is None and app.return_code != EXIT_ERROR:
         return app.return_code or 0
     from tui.crash import write_crash_report
 
@@ -493,4 +494,4 @@ def run_app(
         where = f"; no crash report ({failure.strerror or failure})"
     message = shown_path(str(error))  # one line, escaped: it may quote a path
     print(f"amal-tui: unexpected error: {type(error).__name__}: {message}{where}", file=sys.stderr)
-    return 1
+    return EXIT_ERROR

@@ -58,7 +58,10 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         _learning_rate_row(0, 1),
         _learning_rate_row(2, 3),
         ("tab", "edit the settings (shift+tab: back); each field keeps what you type"),
-        ("enter", "in a field: apply every edited one and reset the run (none while one is invalid)"),
+        (
+            "enter",
+            "in a field: apply every edited one and reset the run (none while one is invalid)",
+        ),
         ("esc", "in a field: restore every field; in a prompt: cancel"),
         ("?", "this help"),
         ("q", "quit (ctrl+q, ctrl+c too); a save in progress finishes first"),

@@ -19,12 +19,12 @@ from typing import Any
 #   iteration, faster twice a second (every 5th iteration at 10 it/s), W and b once a
 #   second: a redraw costs the same CPU however little moved, and a shared server pays it
 #   for every student watching;
-# - when idle: a key's effect shows at once, but holding a key down does not redraw at
-#   the key-repeat rate.
+# - when idle: a key's effect shows at once (W and b at most 10 times a second while a
+#   key is held down).
 # Nothing is redrawn, and no timer ticks, when nothing changed.
 PERIODS_RUNNING = (0.25, 0.2, 0.25)
 PERIODS_WATCHED = (0.5, 1.0, 0.5)
-PERIODS_IDLE = (1 / 8, 0.1, 1 / 8)
+PERIODS_IDLE = (0.0, 0.1, 0.0)
 # Up to this speed (iterations per second) a watched run shows each iteration.
 EVERY_ITERATION_SPEED = 4
 MIN_TIMER_DELAY = 0.001

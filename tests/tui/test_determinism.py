@@ -20,6 +20,7 @@ from tui.app import AmalApp
 from tui.formatting import norm_text
 from tui.hyperparameters import lr_max_text
 from tui.parameters import parameter_text_block
+from tui.states import BY_NAME
 from tui.status_line import StatusInfo, status_text
 
 # ε 1e8 diverges at iteration 4, long before ε 0.01 stops at 50: last in the table, first to stop.
@@ -94,7 +95,15 @@ def _one_step_texts(snapshot, theory, rng=None) -> str:
     if rng is not None:
         lr_max = float(_by_scale(lr_max, rng, THEORY_NOISE))
         optimum = float(_by_scale(optimum, rng, THEORY_NOISE))
-    info = StatusInfo(iteration=snapshot.iteration, loss=snapshot.loss, state="paused")
+    paused = BY_NAME["paused"]  # as the presenter says it
+    info = StatusInfo(
+        iteration=snapshot.iteration,
+        loss=snapshot.loss,
+        state=paused.word,
+        mark=paused.mark,
+        hint=paused.hint,
+        style=paused.style,
+    )
     return "\n".join(
         [
             parameter_text_block(snapshot).plain,
