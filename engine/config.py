@@ -498,10 +498,15 @@ class Config:
         """A folder name that says which hyperparameters produced a run."""
         init = "" if self.init_seed is None else f"_init{self.init_seed}"
         data = "" if self.data == "toy" else "_" + re.sub(r"\W+", "-", self.data.rsplit("/", 1)[-1])
+        # A student's Functions: the file's stem, so their runs and the reference's differ.
+        functions = ""
+        if self.functions is not None:
+            stem = self.functions.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+            functions = "_" + re.sub(r"\W+", "-", stem)
         optimizer = "" if self.optimizer == "sgd" else f"_{self.optimizer}"
         batch = "" if self.batch_size is None else f"_batch{self.batch_size}"
         return (
-            f"lr{self.learning_rate:g}_seed{self.seed}{init}{data}{optimizer}{batch}"
+            f"lr{self.learning_rate:g}_seed{self.seed}{init}{data}{functions}{optimizer}{batch}"
             f"_thr{self.threshold:g}_{self.dtype}"
         )
 

@@ -77,6 +77,9 @@ def test_run_name_says_the_hyperparameters():
     assert (
         Config(learning_rate=0.5, init_seed=42).run_name() == "lr0.5_seed42_init42_thr0.7_float32"
     )
+    # A student's Functions carry the file's stem: not the reference's name.
+    student = Config().replace(functions="tp1/alice tp1.py")
+    assert student.run_name() == "lr0.01_seed42_alice-tp1_thr0.7_float32"
 
 
 @settings(max_examples=300, deadline=None)
