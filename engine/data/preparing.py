@@ -90,7 +90,10 @@ def _column_stats(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             count = total
             np.minimum(low, block.min(axis=0), out=low)
             np.maximum(high, block.max(axis=0), out=high)
-    return mean, np.sqrt(m2 / max(count, 1)), high == low
+    std = np.sqrt(m2 / max(count, 1))
+    # A spread so small that its square underflows (values near 1e-160 and below) has a
+    # std of 0: it cannot be scaled either, so it counts as constant (centred only).
+    return mean, std, (high == low) | (std == 0)
 
 
 def _apply(A: np.ndarray | None, mean: np.ndarray, scale: np.ndarray) -> None:

@@ -845,3 +845,13 @@ def test_a_million_synthetic_rows_make_no_copy():
     dataset = synthetic(n=1_000_000, d=100)
     assert dataset.X.nbytes == 400_000_000
     assert dataset.X.base is None or dataset.X.base.nbytes == dataset.X.nbytes
+
+
+def test_a_column_whose_spread_underflows_is_centred_not_divided_by_zero(tmp_path):
+    # Found by hypothesis (tests/cli/test_bad_input.py): the square of 3e-242 is 0 in
+    # float64, so the std was 0 while the values differed, and standardising made ±inf.
+    path = tmp_path / "tiny.csv"
+    path.write_text("0.0,0.0,0.0\n0.0,0.0,3.0814835740766094e-242\n")
+    data = load(str(path), standardize=True, dtype=np.float64)
+    assert np.isfinite(data.X).all() and np.isfinite(data.Y).all()
+    assert any("constant" in note for note in data.notes)
