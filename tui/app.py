@@ -302,7 +302,7 @@ class AmalApp(Leaving, App[int]):
         worker = get_current_worker()
         pacer = Pacer()
         # The state is sent to the UI no more often than the status line can show it: a
-        # run watched at 10 it/s sends 4 a second, not 10 (each costs the UI thread a
+        # run watched at 10 it/s sends 2 a second, not 10 (each costs the UI thread a
         # message and the worker a snapshot); the last one is never held back.
         posted, held = -math.inf, False
         while not worker.is_cancelled:

@@ -14,7 +14,7 @@ SPEEDS: tuple[float | None, ...] = (1, 3, 10, 30, 100, 300, 1000, None)
 # the worker then takes the iterations due between two status lines together.
 MAX_CATCH_UP_SECONDS = 0.6
 # The longest the worker sleeps between two looks at the speed ([ and ] act within it; a
-# pause wakes it at once).  At 10 it/s it wakes once an iteration, not twice.
+# pause wakes it at once).  A watched run waits longer: see worker_wait.
 MAX_WAIT = 0.1
 
 

@@ -28,8 +28,8 @@ PERIODS_IDLE = (0.0, 0.1, 0.0)
 # Up to this speed (iterations per second) a watched run shows each iteration.
 EVERY_ITERATION_SPEED = 4
 MIN_TIMER_DELAY = 0.001
-# While a run goes on, panels are drawn one a frame, at least this far apart (seconds):
-# each frame then repaints one panel's rectangle, not the screen around several.
+# While a run goes on, one group a frame (status line and chart, or W and b), at least this
+# far apart (seconds): a frame repaints the rectangle around what it draws, not the screen.
 PANEL_GAP = 0.04
 # How early a redraw timer may fire and still count as on time (seconds).
 TIMER_SLACK = 0.01
