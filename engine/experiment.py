@@ -18,7 +18,7 @@ import torch
 from engine.config import Config, shown_path
 from engine.core.descent import Descent
 from engine.core.problem import TORCH_DTYPES, DataNotes, Problem, notebook_problem, toy_problem
-from engine.core.theory import diverges
+from engine.core.theory import Bound, stability_bound
 from engine.data.dataset import Dataset
 from engine.data.loading import load
 from engine.student.refusal import FunctionsRefused
@@ -154,12 +154,12 @@ def run_warnings(descent: Descent) -> list[str]:
     """What to tell the user before a descent runs: a sure divergence, a batch size too large."""
     config, problem = descent.config, descent.problem
     warnings = []
-    lr_max = problem.theory.lr_max
     n = problem.X.shape[0]
-    if diverges(config.learning_rate, lr_max, config.optimizer, config.batch_size, n):
+    bound = run_bound(descent)
+    if bound is not None and config.learning_rate > bound.value:
         warnings.append(
-            f"learning rate {config.learning_rate:g} > 2/L = {lr_max:.6g}: "
-            "gradient descent will diverge on this problem"
+            f"learning rate {config.learning_rate:g} > {bound.name} = {bound.value:.6g}: "
+            f"{_method(config)} will diverge on this problem"
         )
     if config.batch_size is not None and config.batch_size >= n:
         warnings.append(
@@ -169,18 +169,30 @@ def run_warnings(descent: Descent) -> list[str]:
     return warnings
 
 
+def _method(config: Config) -> str:
+    if config.optimizer == "sgd":
+        return "gradient descent"
+    return f"gradient descent with {config.optimizer} μ = {config.momentum:g}"
+
+
+def run_bound(descent: Descent) -> Bound | None:
+    """The stability bound of ``descent``'s optimizer on its data (None where none is known)."""
+    config, problem = descent.config, descent.problem
+    return stability_bound(
+        problem.theory.lr_max,
+        config.optimizer,
+        config.batch_size,
+        problem.X.shape[0],
+        config.momentum,
+    )
+
+
 def all_run_warnings(descents: list[Descent]) -> list[str]:
     """The warnings of several descents, each said once (a comparison's share a batch size)."""
     return list(dict.fromkeys(w for descent in descents for w in run_warnings(descent)))
 
 
 def descent_diverges(descent: Descent) -> bool | None:
-    """The theory's verdict on ``descent`` before it runs (None: the bound says nothing of it)."""
-    config, problem = descent.config, descent.problem
-    return diverges(
-        config.learning_rate,
-        problem.theory.lr_max,
-        config.optimizer,
-        config.batch_size,
-        problem.X.shape[0],
-    )
+    """The theory's verdict on ``descent`` before it runs (None: no bound is known for it)."""
+    bound = run_bound(descent)
+    return None if bound is None else descent.config.learning_rate > bound.value

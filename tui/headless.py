@@ -156,16 +156,26 @@ def _ending(status: Status, iterations: int, interrupted: bool) -> str:
 
 def theory_line(descent: Descent) -> str:
     theory = descent.problem.theory
-    bound = f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g}"
-    if experiment.descent_diverges(descent) is None:  # the bound says nothing of this run
-        config = descent.config
+    bound = experiment.run_bound(descent)
+    config = descent.config
+    if bound is not None and config.optimizer == "sgd":
+        said = f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g}"
+    elif bound is not None:
+        said = (
+            f"full-batch {config.optimizer} (μ = {config.momentum:g}) diverges for "
+            f"ε > {bound.name} = {bound.value:.6g} (plain descent's 2/L = {theory.lr_max:.6g})"
+        )
+    else:  # no bound is known for this run
         runs = [config.optimizer] if config.optimizer != "sgd" else []
         if config.batch_size is not None:
             runs.append(f"mini-batches of {config.batch_size}")
-        bound = f"plain {bound}, a bound that does not hold for {' on '.join(runs)}"
+        said = (
+            f"plain full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g}, "
+            f"a bound that does not hold for {' on '.join(runs)}"
+        )
     line = (
         f"Theory: the loss cannot go under the least-squares optimum {theory.optimal_loss:.6g}; "
-        f"{bound} (condition number {theory.condition_number:.4g})."
+        f"{said} (condition number {theory.condition_number:.4g})."
     )
     note = threshold_note(descent.config.threshold, theory.optimal_loss)
     if descent.status is Status.CONVERGED and note:
@@ -436,7 +446,7 @@ def _run_compare(
     if json_output:
         result = {
             "runs": [descent.summary() for descent in descents],
-            "theory": descents[0].problem.theory.to_dict(),
+            "theory": descents[0].theory_dict(),
             "data": data_object(problem),
         }
         if runner.interrupted:

@@ -24,6 +24,7 @@ from engine.core.functions import MSE, Context, Linear
 from engine.core.history import LossHistory
 from engine.core.optimizers import Optimizer, make_optimizer
 from engine.core.problem import TORCH_DTYPES, Problem, notebook_problem
+from engine.core.theory import theory_for_run
 
 # Below this many multiply-adds per matrix product, a second BLAS thread costs
 # more to wake than it saves (measured by `make bench`), so a run on a small
@@ -356,8 +357,19 @@ class Descent:
         out["W"] = _tolist(self._W)
         out["b"] = _tolist(self._b)
         out["config"] = self.config.saved_dict()
-        out["theory"] = self.problem.theory.to_dict()
+        out["theory"] = self.theory_dict()
         return out
+
+    def theory_dict(self) -> dict[str, Any]:
+        """The theory's figures for this run: ``lr_max`` is its optimizer's stability bound."""
+        config = self.config
+        return theory_for_run(
+            self.problem.theory,
+            config.optimizer,
+            config.batch_size,
+            self.problem.shape[0],
+            config.momentum,
+        )
 
 
 def _tolist(t: torch.Tensor) -> list:

@@ -150,19 +150,133 @@ def bound_applies(optimizer: str, batch_size: int | None, n: int | None = None) 
     return batch_size is None or (n is not None and batch_size >= n)
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The largest learning rate for which a run's optimizer is stable on the quadratic loss."""
+
+    value: float
+    name: str
+    """How it is written: "2/L", "2(1+μ)/L", "2(1+μ)/((1+2μ)L)"."""
+
+
+def stability_bound(
+    lr_max: float | None,
+    optimizer: str,
+    batch_size: int | None,
+    n: int | None = None,
+    momentum: float | None = None,
+) -> Bound | None:
+    """The stability bound of a full-batch run of ``optimizer`` (None where none is known).
+
+    On a quadratic with Hessian eigenvalues λ ≤ L, each eigen-direction of the error
+    follows a linear recurrence; it shrinks for every λ exactly when ε is under:
+
+    - plain gradient descent, e ← (1 − ελ) e: ε < 2/L (``lr_max``);
+    - heavy-ball momentum μ as torch.optim.SGD writes it (v ← μv + g, θ ← θ − εv),
+      whose roots stay in the unit circle while ελ < 2(1 + μ): ε < 2(1 + μ)/L;
+    - Nesterov in torch's form (θ ← θ − ε(g + μv)): ελ < 2(1 + μ)/(1 + 2μ), so
+      ε < 2(1 + μ)/((1 + 2μ)L).
+
+    Adam scales each step by its own running averages and a mini-batch's gradient is
+    not the full loss's: no bound is claimed for them.  A batch size of at least ``n``
+    is the whole batch; with ``n`` unknown, any batch size counts as mini-batches.
+    The one place this rule is written: the settings panel, the comparison table,
+    the sweep and the headless runner all ask it.
+    """
+    if lr_max is None or not (batch_size is None or (n is not None and batch_size >= n)):
+        return None
+    if optimizer == "sgd":
+        return Bound(lr_max, "2/L")
+    if momentum is None:
+        return None
+    if optimizer == "momentum":
+        return Bound(lr_max * (1 + momentum), "2(1+μ)/L")
+    if optimizer == "nesterov":
+        return Bound(lr_max * (1 + momentum) / (1 + 2 * momentum), "2(1+μ)/((1+2μ)L)")
+    return None
+
+
 def diverges(
     learning_rate: float,
     lr_max: float | None,
     optimizer: str,
     batch_size: int | None,
     n: int | None = None,
+    momentum: float | None = None,
 ) -> bool | None:
-    """Whether the bound 2/L says a run diverges: True past it, False under it, None when
-    it does not apply to the run (see :func:`bound_applies`) or is not known yet.
-
-    The one place this rule is written: the settings panel, the comparison table
-    and the headless runner all ask it.
-    """
-    if lr_max is None or not bound_applies(optimizer, batch_size, n):
+    """Whether the run's stability bound says it diverges: True past it, False under it,
+    None when no bound is known for the run (see :func:`stability_bound`)."""
+    bound = stability_bound(lr_max, optimizer, batch_size, n, momentum)
+    if bound is None:
         return None
-    return learning_rate > lr_max
+    return learning_rate > bound.value
+
+
+def theory_for_run(
+    theory: Theory,
+    optimizer: str,
+    batch_size: int | None,
+    n: int | None,
+    momentum: float | None,
+) -> dict[str, float | str | None]:
+    """The theory's figures for one run, JSON-ready: ``lr_max`` is the stability bound of the
+    run's optimizer (null where none is known), ``bound`` how it is written, and
+    ``lr_max_sgd`` plain gradient descent's 2/L on these data."""
+    out: dict[str, float | str | None] = dict(theory.to_dict())
+    bound = stability_bound(theory.lr_max, optimizer, batch_size, n, momentum)
+    out["lr_max"] = None if bound is None else finite_or_none(bound.value)
+    out["bound"] = None if bound is None else bound.name
+    out["lr_max_sgd"] = finite_or_none(theory.lr_max)
+    return out
+
+
+def predicted_losses(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    W0: torch.Tensor,
+    b0: torch.Tensor,
+    learning_rates: np.ndarray | list[float] | tuple[float, ...],
+    updates: np.ndarray | list[int] | tuple[int, ...],
+) -> np.ndarray:
+    """The loss of full-batch plain gradient descent after ``updates[k]`` updates at ε = ``learning_rates[k]``.
+
+    Exact for the quadratic MSE (in float64): with H = 2/(n m) X̃ᵀX̃ = V diag(λ) Vᵀ
+    (one block per output column) and e = Vᵀ(θ₀ − θ*) the start's error in its
+    eigenbasis, one update multiplies eᵢ by (1 − ελᵢ), so after k updates
+
+        loss = loss* + Σᵢⱼ λᵢ/2 · eᵢⱼ² · (1 − ελᵢ)^(2k).
+
+    Infinite where the prediction overflows (the run diverges).
+    """
+    n, d = X.shape
+    m = Y.shape[1]
+    gram, moment = _normal_equations(X, Y)
+    hessian = gram * (2.0 / (n * m))
+    eigenvalues, vectors = torch.linalg.eigh(hessian)
+    solution = torch.linalg.lstsq(gram, moment, driver="gelsd").solution
+    start = torch.cat([_double(W0), _double(b0)], dim=0)
+    error = vectors.T @ (start - solution)  # (d + 1, m)
+    lam = np.maximum(eigenvalues.numpy(), 0.0)[:, None]  # round-off can make a flat λ −1e-17
+    weight = 0.5 * lam * error.numpy() ** 2  # λᵢ/2 · eᵢⱼ²
+    optimum = theory_of(X, Y).optimal_loss
+    rates = np.asarray(learning_rates, dtype=np.float64)
+    steps = np.asarray(updates, dtype=np.float64)
+    out = np.empty(len(rates))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, (rate, count) in enumerate(zip(rates, steps, strict=True)):
+            factor = np.abs(1.0 - rate * lam) ** (2.0 * count)
+            gap = float(np.sum(weight * factor))
+            out[k] = optimum + gap if math.isfinite(gap) else math.inf
+    return out
+
+
+def _normal_equations(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """X̃ᵀX̃ and X̃ᵀY in float64, a block of rows at a time."""
+    d, m = X.shape[1], Y.shape[1]
+    gram = torch.zeros(d + 1, d + 1, dtype=torch.float64)
+    moment = torch.zeros(d + 1, m, dtype=torch.float64)
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        block = _with_ones(X[start : start + BLOCK_ROWS])
+        gram += block.T @ block
+        moment += block.T @ _double(Y[start : start + BLOCK_ROWS])
+    return gram, moment

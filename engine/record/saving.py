@@ -50,7 +50,7 @@ def record(config: Config, descents: Sequence[Any]) -> dict[str, Any]:
         "format": FORMAT_COMPARE,
         "version": VERSION,
         "config": config.saved_dict(),
-        "theory": descents[0].problem.theory.to_dict(),
+        "theory": descents[0].theory_dict(),
         "runs": [_summary(descent) for descent in descents],
     }
 

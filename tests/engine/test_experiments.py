@@ -192,6 +192,28 @@ def test_compare_runs_from_the_same_start():
     assert descents[0].losses[1000] == pytest.approx(15.277046203613281, rel=1e-5)
 
 
+THEORY_KEYS = {"optimal_loss", "lr_max", "condition_number", "bound", "lr_max_sgd"}
+
+
+@pytest.mark.parametrize(
+    ("args", "bound", "factor"),
+    [
+        (["--optimizer", "momentum", "--momentum", "0.5"], "2(1+μ)/L", 1.5),
+        (["--optimizer", "nesterov", "--momentum", "0.5"], "2(1+μ)/((1+2μ)L)", 0.75),
+        (["--optimizer", "adam"], None, None),
+        (["--batch-size", "10"], None, None),
+    ],
+)
+def test_the_jsons_lr_max_is_the_bound_of_the_optimizer_in_use(capsys, args, bound, factor):
+    main(["--headless", "--json", "--no-tensorboard", "--max-iter", "3", *args])
+    theory = json.loads(capsys.readouterr().out)["theory"]
+    assert theory["bound"] == bound
+    if factor is None:
+        assert theory["lr_max"] is None
+    else:
+        assert theory["lr_max"] == pytest.approx(factor * theory["lr_max_sgd"], rel=1e-12)
+
+
 def test_compare_json_keeps_the_order_given(capsys):
     code = main(
         [
@@ -217,7 +239,9 @@ def test_compare_json_keeps_the_order_given(capsys):
     ]
     assert runs[1]["losses"][0] == pytest.approx(17.9472599029541, rel=1e-5)
     assert runs[1]["losses"][1000] == pytest.approx(15.277046203613281, rel=1e-5)
-    assert set(result["theory"]) == {"optimal_loss", "lr_max", "condition_number"}
+    assert set(result["theory"]) == THEORY_KEYS
+    assert result["theory"]["bound"] == "2/L"
+    assert result["theory"]["lr_max"] == result["theory"]["lr_max_sgd"]
 
 
 def test_compare_without_a_cap_converges_at_1513(capsys):
@@ -283,11 +307,7 @@ def test_saved_run_reloads_identically(tmp_path, capsys):
     first = json.loads(capsys.readouterr().out)
     saved = json.loads(path.read_text())
     assert saved["format"] == "amal-tui run" and saved["losses"] == first["losses"]
-    assert saved["W"] == first["W"] and set(saved["theory"]) == {
-        "optimal_loss",
-        "lr_max",
-        "condition_number",
-    }
+    assert saved["W"] == first["W"] and set(saved["theory"]) == THEORY_KEYS
     csv = (tmp_path / "run.losses.csv").read_text().splitlines()
     assert csv[0] == "iteration,loss" and len(csv) == first["iterations"] + 1
     assert float(csv[1].split(",")[1]) == first["losses"][0]
