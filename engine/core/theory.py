@@ -189,15 +189,16 @@ def rate_applies(optimizer: str, batch_size: int | None, n: int | None = None) -
 def why_no_rate(
     optimizer: str, batch_size: int | None, n: int | None = None, known: bool = True
 ) -> str | None:
-    """Why no rate is predicted for a run, in a few words, or None when it is
-    (``known``: whether the theory of the data could be computed)."""
+    """Why no rate is predicted for a run, in a few words (the chart's plot at 80×24 has
+    some 32 columns for them), or None when it is (``known``: whether the theory of the
+    data could be computed)."""
     if not known:
         return "no rate: no theory of the data"
     if rate_applies(optimizer, batch_size, n):
         return None
     if optimizer != "sgd":
-        return f"no rate for {optimizer}: plain SGD only"
-    return f"no rate for batches of {batch_size}: full batch only"
+        return f"no rate for {optimizer} (plain SGD)"
+    return f"no rate for mini-batches of {batch_size}"
 
 
 def contraction(learning_rate: float, eigenvalues: np.ndarray) -> float:

@@ -152,11 +152,11 @@ def test_the_anchor_is_the_last_gap_above_rounding():
         ("sgd", None, 50, None),
         ("sgd", 50, 50, None),
         ("sgd", 64, 50, None),
-        ("sgd", 10, 50, "no rate for batches of 10: full batch only"),
-        ("sgd", 10, None, "no rate for batches of 10: full batch only"),
-        ("momentum", None, 50, "no rate for momentum: plain SGD only"),
-        ("nesterov", None, 50, "no rate for nesterov: plain SGD only"),
-        ("adam", None, 50, "no rate for adam: plain SGD only"),
+        ("sgd", 10, 50, "no rate for mini-batches of 10"),
+        ("sgd", 10, None, "no rate for mini-batches of 10"),
+        ("momentum", None, 50, "no rate for momentum (plain SGD)"),
+        ("nesterov", None, 50, "no rate for nesterov (plain SGD)"),
+        ("adam", None, 50, "no rate for adam (plain SGD)"),
     ],
 )
 def test_the_rate_applies_where_the_bound_does(optimizer, batch_size, n, reason):

@@ -120,9 +120,9 @@ async def test_the_prediction_meets_the_curve_at_the_anchor_and_lies_under_it_be
 @pytest.mark.parametrize(
     "config, note",
     [
-        (CONFIG.replace(optimizer="momentum"), "no rate for momentum: plain SGD only"),
-        (CONFIG.replace(optimizer="adam"), "no rate for adam: plain SGD only"),
-        (CONFIG.replace(batch_size=10), "no rate for batches of 10: full batch only"),
+        (CONFIG.replace(optimizer="momentum"), "no rate for momentum (plain SGD)"),
+        (CONFIG.replace(optimizer="adam"), "no rate for adam (plain SGD)"),
+        (CONFIG.replace(batch_size=10), "no rate for mini-batches of 10"),
     ],
     ids=["momentum", "adam", "mini-batches"],
 )
@@ -266,7 +266,7 @@ async def test_comparing_momentum_says_there_is_no_rate():
     async with app.run_test(size=(100, 30)) as pilot:
         chart = await _converged(pilot)
         await _press(pilot, "g")
-        assert chart_rows(chart)[1].rstrip("│").endswith("no rate for momentum: plain SGD only")
+        assert chart_rows(chart)[1].rstrip("│").endswith("no rate for momentum (plain SGD)")
         assert "ρ=" not in chart.border_subtitle
 
 
