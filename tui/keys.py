@@ -58,7 +58,7 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ("x", "reset to iteration 0, same seeds (same W and b to start)"),
         ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
         ("e", f"save the run (or the comparison): JSON and CSV, in {save_dir}/ (--save-dir)"),
-        ("l", "loss chart: logarithmic / linear y axis"),
+        ("l", "loss chart: logarithmic / linear y axis (the gap view g is always logarithmic)"),
         (
             "g",
             "chart: the gap loss − loss* to the optimum, on a log scale; ·· the gap the theory "

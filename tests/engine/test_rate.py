@@ -88,9 +88,10 @@ def test_a_run_goes_at_the_predicted_rate_late_in_the_run(toy, learning_rate, it
     (descent,) = make_descents(config, toy, {})
     descent.run()
     gaps = np.asarray(descent.losses) - toy.theory.optimal_loss
-    # Late in the run (the gap under 1e-6, 10⁻⁷ of where it starts), yet above float64
-    # rounding (over 1e-11: 4e-14 is 256 ulps of the optimum 0.697).
-    late = np.flatnonzero((gaps < 1e-6) & (gaps > 1e-11))
+    # Late in the run (the gap under 1e-8, 10⁻⁹ of where it starts: the faster modes have
+    # died out), yet above float64 rounding (over 1e-11: 4e-14 is 256 ulps of the optimum
+    # 0.697).  Measured there: 0.4% (ε = 0.01), 0.3% (ε = 0.5), 0.0% (ε = 1.5) off 2 log ρ.
+    late = np.flatnonzero((gaps < 1e-8) & (gaps > 1e-11))
     assert len(late) > 20
     slope = np.polyfit(late, np.log(gaps[late]), 1)[0]
     rate = contraction(learning_rate, toy.theory.hessian_eigenvalues)
