@@ -385,6 +385,15 @@ class AmalApp(Leaving, App[int]):
     def action_toggle_log_scale(self) -> None:
         self._chart.log_scale = not self._chart.log_scale
 
+    def action_toggle_gap_view(self) -> None:
+        self._chart.gap_view = not self._chart.gap_view
+
+    def action_toggle_log_iterations(self) -> None:
+        self._chart.log_iterations = not self._chart.log_iterations
+
+    def action_cycle_zoom(self) -> None:
+        self._chart.cycle_zoom()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.controller.save_dir))
@@ -444,12 +453,15 @@ class AmalApp(Leaving, App[int]):
         if CHART in drawing:
             threshold = self.config.threshold
             data = presenter.data_description(experiment.problem)
+            gap = presenter.gap_theory(views, experiment.config, theory, experiment.problem)
             if controller.comparing:
                 curves = presenter.comparison_curves(views)
-                self._chart.show_comparison(curves, threshold, optimum, data=data)
+                self._chart.show_comparison(curves, threshold, optimum, data=data, gap=gap)
             else:
                 run = views[0]
-                self._chart.show(run.losses, threshold, run.test_losses, optimum, data=data)
+                self._chart.show(
+                    run.losses, threshold, run.test_losses, optimum, data=data, gap=gap
+                )
 
 
 class CrashedWithoutTraceback(RuntimeError):

@@ -43,6 +43,15 @@ class HLine:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A line of text in the plot's top right corner, over whatever is drawn there (a
+    decreasing curve leaves that corner empty); cut to the plot's width with an ellipsis."""
+
+    text: str
+    color: str | None
+
+
+@dataclass(frozen=True)
 class Figure:
     """What to draw: the limits, the ticks with their labels, then layers, bottom first."""
 
@@ -50,7 +59,7 @@ class Figure:
     y_limits: tuple[float, float]
     x_ticks: Sequence[tuple[float, str]]
     y_ticks: Sequence[tuple[float, str]]
-    layers: Sequence[Curve | HLine]
+    layers: Sequence[Curve | HLine | Note]
 
 
 Run = tuple[str, str | None]
@@ -117,6 +126,11 @@ def draw(figure: Figure, width: int, height: int) -> list[list[Run]]:
         if layer.color not in palette:
             palette.append(layer.color)
         color = palette.index(layer.color)
+        if isinstance(layer, Note):
+            text = layer.text if len(layer.text) <= columns else layer.text[: columns - 1] + "…"
+            chars[0, columns - len(text) :] = list(text)
+            colors[0, columns - len(text) :] = color
+            continue
         if isinstance(layer, HLine):
             if not (y_low <= layer.y <= y_high):
                 continue

@@ -31,6 +31,10 @@ KEYS = [
         Binding(keys, f"scale_learning_rate({factor!r})", label, key_display=shown)
         for keys, shown, factor, label in LEARNING_RATE_KEYS
     ),
+    # The chart's views: in the help, not the footer (no room at 80 columns).
+    Binding("g", "toggle_gap_view", "Gap", show=False),
+    Binding("k", "toggle_log_iterations", "Log x", show=False),
+    Binding("z", "cycle_zoom", "Zoom", show=False),
     # Not in the footer (no room at 80 columns): the status line shows the speed and keys.
     Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
     Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
@@ -54,7 +58,15 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ("x", "reset to iteration 0, same seeds (same W and b to start)"),
         ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
         ("e", f"save the run (or the comparison): JSON and CSV, in {save_dir}/ (--save-dir)"),
-        ("l", "loss chart: logarithmic / linear y axis"),
+        ("l", "loss chart: logarithmic / linear y axis (the gap view g is always logarithmic)"),
+        (
+            "g",
+            "chart: the gap loss − loss* to the optimum, on a log scale; ·· the gap the theory "
+            "predicts for plain full-batch SGD, ×ρ² an iteration with ρ = max|1 − ελᵢ| (λᵢ the "
+            "Hessian's eigenvalues), drawn from the last iteration above float rounding",
+        ),
+        ("k", "chart: iterations on a logarithmic / linear x axis"),
+        ("z", "chart: all iterations, the last 1000, the last 100"),
         _learning_rate_row(0, 1),
         _learning_rate_row(2, 3),
         ("tab", "edit the settings (shift+tab: back); each field keeps what you type"),

@@ -8,6 +8,11 @@ character (``+``, ``x``, ``o``…) named in the legend, so a 16-colour or
 Only finite numbers reach the drawing (nan, inf and values near the float limits
 have no place on an axis), and never more points than the chart has columns to
 show: a run of 10⁷ iterations costs the same to draw as one of 10³.
+
+Views, each a key (``tui/keys.py``): the gap to the optimum ``loss − loss*`` on a
+log scale (``g``), with the rate the theory predicts for plain full-batch gradient
+descent drawn beside it; the iterations on a log scale (``k``); the last 1000 or
+100 iterations only (``z``).  They combine, in one run and in a comparison.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rich.segment import Segment
@@ -23,7 +29,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from .chart_canvas import BRAILLE, Curve, Figure, HLine, draw
+from .chart_canvas import BRAILLE, Curve, Figure, HLine, Note, draw
 from .formatting import axis_text, count_text
 from .text_block import refresh_rows
 
@@ -40,6 +46,16 @@ COMPARE_COLORS = ("cyan", "magenta", "yellow", "blue", "green", "white", "cyan",
 OPTIMUM_MARKER, DOT_SPACING = "·", 2
 CURRENT_MARKER = "●"
 MESSAGE_STYLE = Style(italic=True)
+# The gap view's predicted line: a dot every DOT_SPACING columns, like the optimum's line
+# (which that view has no room for: the optimum is a gap of 0, at −∞ on its log scale).
+PREDICTED_MARKER, PREDICTED_COLOR = "·", "yellow"
+# What z cycles through: every iteration, then the last 1000, then the last 100.
+ZOOMS: tuple[int | None, ...] = (None, 1000, 100)
+# One line each, short enough for the chart at 80×24.
+GAP_UNKNOWN = "gap view: no loss* (no theory of the data)"
+GAP_NONE = "gap view: loss − loss* ≤ 0 (rounding)"
+# Said in the gap view once a run's gap has reached the rounding of its loss.
+AT_ROUNDING = "the gap is at float rounding"
 
 
 def compare_marker(index: int) -> str:
@@ -56,6 +72,8 @@ class Series:
     color: str
     diverged: bool = False
     """The run's last loss is not finite: it left the chart."""
+    index: int = 0
+    """Which of the comparison's runs it is (0 for one run)."""
 
 
 def sample_indices(count: int, points: int) -> np.ndarray:
@@ -96,6 +114,33 @@ def ticks(low: float, high: float, count: int) -> list[float]:
     return [float(v) for v in np.linspace(low, high, max(count, 2))]
 
 
+def window_indices(start: int, count: int, points: int, log: bool) -> np.ndarray:
+    """At most ``points`` indices of ``range(start, count)``, both ends included: spread
+    evenly, or on a ``log`` axis of the iteration (index + 1) evenly in its logarithm."""
+    if count - start <= points or not log:
+        return start + sample_indices(count - start, points)
+    iterations = np.geomspace(start + 1, count, max(points, 2)).round().astype(np.int64)
+    indices = np.clip(iterations - 1, start, count - 1)
+    return indices[np.concatenate(([True], indices[1:] != indices[:-1]))]
+
+
+def log_ticks(low: float, high: float, count: int) -> list[float]:
+    """Ticks of a log10 axis from ``low`` to ``high``: the powers of ten in it when there
+    are two or more (at most ``count`` of them, the first and the last kept), else evenly."""
+    decades = list(range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1))
+    if len(decades) < 2:
+        return ticks(low, high, count)
+    kept = np.linspace(0, len(decades) - 1, min(max(count, 2), len(decades))).round()
+    return [float(decades[int(i)]) for i in kept]
+
+
+def rate_text(rate: float) -> str:
+    """ρ with the digits that tell it from 1: two significant ones of 1 − ρ."""
+    distance = abs(1.0 - rate)
+    decimals = 3 if distance == 0 else min(max(3, math.ceil(-math.log10(distance)) + 1), 10)
+    return f"ρ={rate:.{decimals}f}"
+
+
 class LossChart(Widget):
     """``show`` hands it one run, ``show_comparison`` several; it draws when Textual renders it.
 
@@ -104,6 +149,11 @@ class LossChart(Widget):
     """
 
     log_scale: reactive[bool] = reactive(False)
+    gap_view: reactive[bool] = reactive(False)
+    """Draw loss − loss* on a log scale (whatever ``log_scale`` says) with the predicted rate."""
+    log_iterations: reactive[bool] = reactive(False)
+    zoom: reactive[int | None] = reactive(None)
+    """Show only the last ``zoom`` iterations (None: all)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -112,6 +162,10 @@ class LossChart(Widget):
         self._test_losses: np.ndarray | None = None
         self._threshold: float | None = None
         self._optimum: float | None = None
+        # The gap view's theory (a ``tui.presenter.GapTheory``): ρ of each curve, why there
+        # is none, and the prediction, all from engine.core.theory (which this module
+        # cannot import: the first screen comes before torch).
+        self._gap: Any = None
         self._data = ""
         self._drawn: tuple[tuple[int, int], list[Strip]] | None = None
         # The (title, subtitle) last set on the border.
@@ -130,16 +184,19 @@ class LossChart(Widget):
         optimum: float | None = None,
         *,
         data: str = "",
+        gap: Any = None,
     ) -> None:
         """The whole run's losses (read-only, never changed afterwards), the threshold, the
         test loss of each iteration when the data have a test part, the least-squares optimum,
-        and a line that says what the data are (in the title)."""
+        a line that says what the data are (in the title), and what the gap view needs of
+        the theory (a ``tui.presenter.GapTheory``)."""
         self._data = data
         self._curves = (losses,)
         self._labels = ()
         self._test_losses = test_losses
         self._threshold = threshold
         self._optimum = optimum
+        self._set_gap(gap)
         self._update_titles()
         self._redraw()
 
@@ -150,6 +207,7 @@ class LossChart(Widget):
         optimum: float | None = None,
         *,
         data: str = "",
+        gap: Any = None,
     ) -> None:
         """One (label, losses) per learning rate, drawn with ``compare_marker(i)``."""
         self._data = data
@@ -158,12 +216,32 @@ class LossChart(Widget):
         self._test_losses = None
         self._threshold = threshold
         self._optimum = optimum
+        self._set_gap(gap)
         self._update_titles()
         self._redraw()
 
-    def watch_log_scale(self) -> None:
+    def _set_gap(self, gap: Any) -> None:
+        self._gap = gap
+
+    def cycle_zoom(self) -> None:
+        """All iterations → the last 1000 → the last 100 → all."""
+        self.zoom = ZOOMS[(ZOOMS.index(self.zoom) + 1) % len(ZOOMS)]
+
+    def _view_changed(self) -> None:
         self._update_titles()
         self._redraw()
+
+    watch_log_scale = watch_gap_view = watch_log_iterations = watch_zoom = _view_changed
+
+    @property
+    def _gap_known(self) -> bool:
+        return self._optimum is not None and math.isfinite(self._optimum)
+
+    def _rate(self, index: int) -> float | None:
+        """ρ of curve ``index``, when the theory predicts one."""
+        rates = () if self._gap is None else self._gap.rates
+        rate = rates[index] if index < len(rates) else None
+        return rate if rate is not None and math.isfinite(rate) and rate > 0 else None
 
     def _redraw(self) -> None:
         """Draw the figure again now; repaint only the rows that changed."""
@@ -175,67 +253,122 @@ class LossChart(Widget):
 
     def _update_titles(self) -> None:
         # Set only when they change: setting a border's title repaints the whole chart.
-        scale = "log scale" if self.log_scale else "linear"
-        title = " · ".join(filter(None, ("Loss", scale, self._data)))
+        gap = self.gap_view
+        scale = "log scale" if self.log_scale or gap else "linear"
+        # Short words, the views before the data: the title of the chart at 80×24 shows ~40
+        # characters.
+        what = "Loss − loss*" if gap else "Loss"
+        zoom = None if self.zoom is None else f"last {self.zoom}"
+        iterations = "log x" if self.log_iterations else None
+        title = " · ".join(filter(None, (what, scale, zoom, iterations, self._data)))
         if title != self._titles[0]:
             self.border_title = title
         # The legend names only the lines the chart can draw (no threshold of 0 on a log scale).
         drawn = [("─ threshold", self._line(self._threshold) is not None)]
-        if self._optimum is not None and math.isfinite(self._optimum):
+        if self._optimum is not None and math.isfinite(self._optimum) and not gap:
             drawn.append((f"{OPTIMUM_MARKER * 2} optimum {self._optimum:.4g}", True))
         lines = "  ".join(name for name, shown in drawn if shown)
         if self._labels:
+            # With ρ, each marker is named by it alone (the comparison's table names its ε):
+            # three runs' legend then fits the chart at 80×24.
             legend = "  ".join(
-                f"{compare_marker(i)} {label}" for i, label in enumerate(self._labels)
+                f"{compare_marker(i)} {self._rate_name(i) or label}"
+                for i, label in enumerate(self._labels)
             )
             subtitle = "  ".join(filter(None, (legend, lines)))
         else:
-            test = "  • test" if self._test_losses is not None else ""
-            subtitle = "  ".join(filter(None, (lines, f"● now{test}")))
+            test = "  • test" if self._test_losses is not None and not gap else ""
+            rate = self._rate_name(0)
+            predicted = f"{PREDICTED_MARKER * 2} {rate}" if rate else None
+            subtitle = "  ".join(filter(None, (predicted, lines, f"● now{test}")))
         if subtitle != self._titles[1]:
             self.border_subtitle = subtitle
         self._titles = (title, subtitle)
 
-    def _series(self, counts: list[int], columns: int) -> list[Series]:
-        log_scale = self.log_scale
+    def _rate_name(self, index: int) -> str | None:
+        """``ρ=0.9984`` for curve ``index`` in the gap view, when the theory predicts it."""
+        rate = self._rate(index) if self.gap_view and self._gap_known else None
+        return None if rate is None else rate_text(rate)
+
+    def _values(self, losses: np.ndarray) -> np.ndarray:
+        """Losses on the chart's y scale: their log, their gap's log, or themselves."""
+        if self.gap_view:
+            return chart_values(np.asarray(losses, dtype=np.float64) - self._optimum, True)
+        return chart_values(losses, self.log_scale)
+
+    def _series(self, counts: list[int], columns: int, start: int) -> list[Series]:
+        """The curves from iteration ``start + 1`` on (the zoom's window)."""
+        log = self.log_iterations
         if not self._labels:
             (losses,), (count,) = self._curves, counts
-            indices = sample_indices(count, columns * POINTS_PER_COLUMN)
+            indices = window_indices(start, count, columns * POINTS_PER_COLUMN, log)
             series = []
             test = self._test_losses
-            if test is not None:
+            if test is not None and not self.gap_view:
+                # The test loss has an optimum of its own, not loss*: no gap for it.
                 tested = min(finite_count(test), count)
                 kept = indices[indices < tested]
                 if len(kept):
                     # Dots, not braille: told apart from the training loss without colours too.
-                    series.append(
-                        Series(kept + 1, chart_values(test[kept], log_scale), "•", "magenta")
-                    )
-            series.append(
-                Series(indices + 1, chart_values(losses[indices], log_scale), "braille", "blue")
-            )
+                    series.append(Series(kept + 1, self._values(test[kept]), "•", "magenta"))
+            series.append(Series(indices + 1, self._values(losses[indices]), "braille", "blue"))
             return series
         # A comparison: one point per column (markers are whole characters), on a grid common to
         # every curve so that they line up, each curve ending at its own last iteration.
-        grid = sample_indices(max(counts), columns)
+        grid = window_indices(start, max(counts), columns, log)
         series = []
         for i, (losses, count) in enumerate(zip(self._curves, counts, strict=True)):
-            if count == 0:
-                continue
+            if count <= start:
+                continue  # it stopped before the window: only the legend names it
             indices = np.union1d(grid[grid < count], [count - 1])
-            values = chart_values(losses[indices], log_scale)
+            values = self._values(losses[indices])
             color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
             diverged = count < len(losses)
-            series.append(Series(indices + 1, values, compare_marker(i), color, diverged))
+            series.append(Series(indices + 1, values, compare_marker(i), color, diverged, i))
         return series
 
     def _line(self, value: float | None) -> float | None:
         """A horizontal line's height on the chart's scale, or None when it cannot be drawn."""
         if value is None or not math.isfinite(value):
             return None
-        if self.log_scale:
+        if self.gap_view:
+            if not self._gap_known:
+                return None
+            value -= self._optimum
+        if self.log_scale or self.gap_view:
             return math.log10(value) if value > 0 else None
         return min(max(value, -LINEAR_LIMIT), LINEAR_LIMIT)
+
+    def _gaps(self, s: Series) -> np.ndarray:
+        """loss − loss* at the points of ``s``, not made safe for a log scale."""
+        return np.asarray(self._curves[s.index][s.x - 1], dtype=np.float64) - self._optimum
+
+    def _x(self, iterations: np.ndarray) -> np.ndarray:
+        """Iterations on the x axis: themselves, or their log10."""
+        iterations = np.asarray(iterations, dtype=np.float64)
+        return np.log10(iterations) if self.log_iterations else iterations
+
+    def _prediction(
+        self, s: Series, rate: float, x_limits: tuple[float, float],
+        y_limits: tuple[float, float], dots: int,
+    ) -> Curve | None:  # fmt: skip
+        """The gap the theory predicts for series ``s``: from its anchor, the last point
+        drawn whose gap is above rounding (the current iteration but for a run that has
+        reached its float's floor), shrinking by ρ² per iteration; only where it is on
+        the chart."""
+        gaps = self._gaps(s)
+        anchor = self._gap.anchor(gaps)
+        if anchor is None:
+            return None
+        x = np.linspace(*x_limits, max(dots, 2))
+        iterations = 10.0**x if self.log_iterations else x
+        predicted = self._gap.predicted(rate, int(s.x[anchor]), float(gaps[anchor]), iterations)
+        with np.errstate(divide="ignore"):
+            y = np.log10(predicted)
+        low, high = y_limits
+        shown = np.isfinite(y) & (y >= low) & (y <= high)
+        color = PREDICTED_COLOR if not self._labels else s.color
+        return Curve(x[shown], y[shown], PREDICTED_MARKER, color)
 
     def render_line(self, y: int) -> Strip:
         """Row ``y`` of the chart, from the rows drawn once per change of the data or the size."""
@@ -278,9 +411,14 @@ class LossChart(Widget):
             if not recorded:
                 return "no iteration yet: s steps, r runs"
             return "the first loss is not finite: nothing to draw" if max(counts) == 0 else ""
+        if self.gap_view and not self._gap_known:
+            return GAP_UNKNOWN
         # Room for the y labels (up to 9 characters) and the frame.
         columns = max(width - 12, 4)
-        series = self._series(counts, columns)
+        start = 0 if self.zoom is None else max(max(counts) - self.zoom, 0)
+        series = self._series(counts, columns, start)
+        if self.gap_view and not any(np.any(self._gaps(s) > 0) for s in series):
+            return GAP_NONE  # a log scale has no place for them
         scaled = series
         if self._labels:
             # A diverged run would squash every other curve into the bottom row: the axis
@@ -289,6 +427,8 @@ class LossChart(Widget):
         low = min(float(s.y.min()) for s in scaled)
         high = max(float(s.y.max()) for s in scaled)
         threshold, optimum = self._line(self._threshold), self._line(self._optimum)
+        if self.gap_view:
+            optimum = None  # a gap of 0: no place on a log scale
         for line in (threshold, optimum):
             if line is not None:
                 low, high = min(low, line), max(high, line)
@@ -296,35 +436,67 @@ class LossChart(Widget):
             pad = max(abs(high) * 0.1, 1e-3)
             low, high = low - pad, high + pad
 
-        first = 1
-        last = max(max(int(s.x[-1]) for s in series), 2)
-        layers: list[Curve | HLine] = []
+        first = start + 1
+        last = max(max(int(s.x[-1]) for s in series), first + 1)
+        x_limits = (float(self._x([first])[0]), float(self._x([last])[0]))
+        dots = max(columns // DOT_SPACING, 2)
+        layers: list[Curve | HLine | Note] = []
         if threshold is not None:
             layers.append(HLine(threshold, "red"))
         if optimum is not None:
             # Drawn before the curves: they stay on top where they cross it; over the
             # threshold (0.6971 and 0.70 share a row on the notebook's problem) it reads ·─·─.
-            dots = max(columns // DOT_SPACING, 2)
             layers.append(
-                Curve(np.linspace(first, last, dots), np.full(dots, optimum), OPTIMUM_MARKER,
+                Curve(np.linspace(*x_limits, dots), np.full(dots, optimum), OPTIMUM_MARKER,
                       "green", lines=False)
             )  # fmt: skip
+        if self.gap_view:
+            layers.extend(self._predictions(series, x_limits, (low, high), dots))
         for s in series:
             y = np.clip(s.y, low, high) if s.diverged else s.y
-            layers.append(Curve(s.x, y, BRAILLE if s.marker == "braille" else s.marker, s.color))
+            marker = BRAILLE if s.marker == "braille" else s.marker
+            layers.append(Curve(self._x(s.x), y, marker, s.color))
         if not self._labels:
             current = series[-1]
             layers.append(
-                Curve(current.x[-1:], current.y[-1:], CURRENT_MARKER, "green", lines=False)
-            )
+                Curve(self._x(current.x[-1:]), current.y[-1:], CURRENT_MARKER, "green",
+                      lines=False)
+            )  # fmt: skip
+        if self.gap_view:
+            note = None if self._gap is None else self._gap.no_rate
+            resolution = 0.0 if self._gap is None else self._gap.resolution
+            if note is None and any(self._gaps(s)[-1] <= resolution for s in series):
+                note = AT_ROUNDING
+            if note:
+                layers.append(Note(note, None))
 
         y_ticks = ticks(low, high, min(5, max(2, height // 4)))
-        y_labels = [axis_text(10**v if self.log_scale else v) for v in y_ticks]
-        x_ticks = sorted({round(v) for v in ticks(first, last, min(5, max(2, columns // 10)))})
+        log_y = self.log_scale or self.gap_view
+        y_labels = [axis_text(10**v if log_y else v) for v in y_ticks]
+        x_count = min(5, max(2, columns // 10))
+        if self.log_iterations:
+            x_ticks = sorted({round(10**v) for v in log_ticks(*x_limits, x_count)})
+        else:
+            x_ticks = sorted({round(v) for v in ticks(first, last, x_count)})
         return Figure(
-            x_limits=(first, last),
+            x_limits=x_limits,
             y_limits=(low, high),
-            x_ticks=[(x, count_text(x)) for x in x_ticks],
+            x_ticks=[(float(self._x([x])[0]), count_text(x)) for x in x_ticks],
             y_ticks=list(zip(y_ticks, y_labels, strict=True)),
             layers=layers,
         )
+
+    def _predictions(
+        self, series: list[Series], x_limits: tuple[float, float],
+        y_limits: tuple[float, float], dots: int,
+    ) -> list[Curve]:  # fmt: skip
+        """The predicted gap of each curve the theory has a rate for (drawn under the curves)."""
+        out = []
+        for s in series:
+            rate = self._rate(s.index)
+            if rate is None or s.diverged:
+                continue
+            curve = self._prediction(s, rate, x_limits, y_limits, dots)
+            if curve is not None and len(curve.x):
+                out.append(curve)
+        return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.config import Config, shown_path
@@ -159,6 +160,41 @@ def distances(snapshot: Any, theory: Any, problem: Any) -> tuple[tuple[str, floa
 def data_description(problem: Any) -> str:
     """``toy: n=50, d=13, m=3``: the data of the run on screen."""
     return problem.describe()
+
+
+@dataclass(frozen=True)
+class GapTheory:
+    """What the chart's gap view needs of the theory: each run's ρ (None: no rate), why none
+    is predicted, and the prediction itself, all from ``engine.core.theory``."""
+
+    rates: tuple[float | None, ...]
+    no_rate: str | None
+    resolution: float
+
+    def anchor(self, gaps: Any) -> int | None:
+        from engine.core.theory import gap_anchor
+
+        return gap_anchor(gaps, self.resolution)
+
+    def predicted(self, rate: float, iteration: int, gap: float, iterations: Any) -> Any:
+        from engine.core.theory import predicted_gaps
+
+        return predicted_gaps(rate, iteration, gap, iterations)
+
+
+def gap_theory(views: Sequence[RunView], config: Config, theory: Any, problem: Any) -> GapTheory:
+    """The gap view's theory for the runs on screen (the engine decides when a rate applies)."""
+    from engine.core.theory import contraction, gap_resolution, why_no_rate
+
+    n = problem.X.shape[0]
+    no_rate = why_no_rate(config.optimizer, config.batch_size, n, known=theory is not None)
+    if theory is None:
+        return GapTheory((None,) * len(views), no_rate, 0.0)
+    resolution = gap_resolution(theory.optimal_loss, config.dtype)
+    if no_rate is not None:
+        return GapTheory((None,) * len(views), no_rate, resolution)
+    rates = tuple(contraction(run.learning_rate, theory.hessian_eigenvalues) for run in views)
+    return GapTheory(rates, None, resolution)
 
 
 def comparison_curves(views: Sequence[RunView]) -> list[tuple[str, Any]]:

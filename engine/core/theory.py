@@ -3,13 +3,15 @@
 The loss does not go to zero: it goes to the least-squares optimum of the
 affine model.  And gradient descent with a step ε on a quadratic converges only
 when ε < 2/L, L the largest eigenvalue of the loss's Hessian: past it, the
-iterates oscillate with a growing amplitude and the loss blows up.
+iterates oscillate with a growing amplitude and the loss blows up.  Under it,
+the gap to the optimum shrinks by ρ² per iteration, ρ = max |1 − ε λᵢ|
+(:func:`contraction`): a straight line on a log scale.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,6 +29,9 @@ class Theory:
     """L / λ_min of the Hessian: how elongated the valley is (inf when it is flat somewhere)."""
     W_star: np.ndarray
     b_star: np.ndarray
+    hessian_eigenvalues: np.ndarray = field(default_factory=lambda: np.empty(0))
+    """The eigenvalues of 2/(n m) X̃ᵀX̃, ascending: the Hessian of the MSE in (W, b) has each
+    of them m times (once per output column, which the loss treats alike)."""
 
     def to_dict(self) -> dict[str, float | None]:
         """The three figures, JSON-ready (a non-finite one becomes null)."""
@@ -121,6 +126,7 @@ def theory_of(X: torch.Tensor, Y: torch.Tensor) -> Theory:
         condition_number=math.inf if flat else largest / smallest,
         W_star=solution[:-1].numpy(),
         b_star=solution[-1:].numpy(),
+        hessian_eigenvalues=eigenvalues.numpy(),
     )
 
 
@@ -139,8 +145,8 @@ def bound_applies(optimizer: str, batch_size: int | None, n: int | None = None) 
 
     The bound comes from the update W ← W − ε ∇L on a quadratic: past 2/L the step
     overshoots along the Hessian's steepest direction and grows each iteration.
-    Momentum and Nesterov change the update (their stable range reaches
-    2(1 + μ)/L), Adam scales each step by its own running averages, and a
+    Momentum and Nesterov change the update (their own bounds are in
+    :func:`stability_bound`), Adam scales each step by its own running averages, and a
     mini-batch's gradient is not the full loss's: the bound says nothing of those.
     A batch size of at least ``n`` is the whole batch; with ``n`` unknown, any
     batch size counts as mini-batches.
@@ -280,3 +286,76 @@ def _normal_equations(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, t
         gram += block.T @ block
         moment += block.T @ _double(Y[start : start + BLOCK_ROWS])
     return gram, moment
+
+
+# -- how fast: the gap to the optimum ------------------------------------------------------
+
+
+def rate_applies(optimizer: str, batch_size: int | None, n: int | None = None) -> bool:
+    """Whether the gap to the optimum shrinks by ρ² per iteration (:func:`contraction`).
+
+    The same runs as the bound 2/L (:func:`bound_applies`): both read the update
+    θ ← θ − ε H (θ − θ*) of plain full-batch gradient descent on a quadratic.
+    """
+    return bound_applies(optimizer, batch_size, n)
+
+
+def why_no_rate(
+    optimizer: str, batch_size: int | None, n: int | None = None, known: bool = True
+) -> str | None:
+    """Why no rate is predicted for a run, in a few words (the chart's plot at 80×24 has
+    some 32 columns for them), or None when it is (``known``: whether the theory of the
+    data could be computed)."""
+    if not known:
+        return "no rate: no theory of the data"
+    if rate_applies(optimizer, batch_size, n):
+        return None
+    if optimizer != "sgd":
+        return f"no rate for {optimizer} (plain SGD)"
+    return f"no rate for mini-batches of {batch_size}"
+
+
+def contraction(learning_rate: float, eigenvalues: np.ndarray) -> float:
+    """ρ = max |1 − ε λᵢ| over the Hessian's eigenvalues λᵢ that are not zero.
+
+    With H the Hessian, the error θ − θ* of full-batch gradient descent is
+    multiplied by I − ε H at each iteration, so its part along λᵢ by 1 − ε λᵢ; the
+    gap loss − loss* = ½ (θ − θ*)ᵀ H (θ − θ*) is quadratic in it and shrinks by ρ²
+    (or grows, past 2/L).  A flat direction (λ = 0: a constant column, more features
+    than points) keeps its error forever but adds nothing to the gap: left out.
+    """
+    eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
+    if not len(eigenvalues):
+        return math.nan
+    largest = float(eigenvalues.max())
+    curved = eigenvalues[eigenvalues > largest * len(eigenvalues) * np.finfo(np.float64).eps]
+    if not len(curved):
+        return math.nan
+    return float(np.max(np.abs(1.0 - learning_rate * curved)))
+
+
+def predicted_gaps(
+    rate: float, anchor_iteration: int, anchor_gap: float, iterations: np.ndarray
+) -> np.ndarray:
+    """The gap at each of ``iterations`` if it went by ρ² per iteration from ``anchor_gap``
+    at ``anchor_iteration``: anchor_gap · ρ^(2 (k − anchor)).  Overflow gives inf,
+    underflow 0 (no warning): the caller draws what fits."""
+    steps = np.asarray(iterations, dtype=np.float64) - anchor_iteration
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        return anchor_gap * np.exp(2.0 * steps * math.log(rate))
+
+
+# A gap under this many units in the last place of the optimum is the rounding of the loss,
+# not its descent: float32 runs of the toy problem stop at ±3e-8 (half an ulp of 0.697).
+ROUNDING_ULPS = 256
+
+
+def gap_resolution(optimal_loss: float, dtype: str) -> float:
+    """The smallest gap to the optimum a ``dtype`` run's loss tells apart from rounding."""
+    return ROUNDING_ULPS * float(np.finfo(dtype).eps) * max(abs(optimal_loss), 1e-300)
+
+
+def gap_anchor(gaps: np.ndarray, resolution: float) -> int | None:
+    """The index of the last gap above ``resolution`` (the prediction's anchor), or None."""
+    above = np.flatnonzero(np.asarray(gaps, dtype=np.float64) > resolution)
+    return int(above[-1]) if len(above) else None
