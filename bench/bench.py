@@ -393,6 +393,68 @@ def bench_cpu() -> None:
     row("CPU share animating / top -d 0.25", animating / max(top, 1e-9), None)
 
 
+# -- 6. a learning-rate sweep as one batched run -----------------------------------------
+
+SWEEP_PROBE = """
+import resource, sys, time
+from engine import make_config
+from engine.core.sweep import Sweep, sweep_rates
+config = make_config(tensorboard=False)
+start = time.perf_counter()
+sweep = Sweep(config, sweep_rates(1e-3, 3, 1024))
+sweep.run()
+runs = sweep.results()
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      sum(r.status.value == 'converged' for r in runs), sum(r.status.value == 'diverged' for r in runs),
+      max(r.iterations for r in runs))
+"""
+
+
+def bench_sweep(quick: bool) -> None:
+    from engine.core.problem import notebook_problem
+    from engine.core.sweep import Sweep, sweep_rates
+
+    config = make_config(threshold=0.0, max_iter=1000, tensorboard=False)
+    problem = notebook_problem(config)
+    rates = sweep_rates(1e-4, 3, 64)
+
+    def one_run() -> float:
+        descent = Descent(config, problem)
+        start = time.perf_counter()
+        descent.run()
+        return time.perf_counter() - start
+
+    def sweep_64() -> float:
+        sweep = Sweep(config, rates, problem)
+        start = time.perf_counter()
+        sweep.run()
+        return time.perf_counter() - start
+
+    times = median_times({"one run": one_run, "sweep of 64": sweep_64}, 3 if quick else 7)
+    print(
+        "\n6. A learning-rate sweep as one batched run (the notebook's problem, 1,000 iterations)"
+    )
+    for name, seconds in times.items():
+        print(f"  {name:<40} {seconds * 1e3:10.1f} ms")
+    row(
+        "64-rate sweep vs one run (time; stretch 1.5×)",
+        times["sweep of 64"] / times["one run"],
+        3,
+        at_least=False,
+    )
+    if quick:
+        return
+    result = subprocess.run(
+        [sys.executable, "-c", SWEEP_PROBE], capture_output=True, text=True, check=True
+    )
+    seconds, peak_mib, converged, diverged, longest = result.stdout.split()
+    print(
+        f"  1,024 rates from 1e-3 to 3, default problem and threshold: {float(seconds):.1f} s, "
+        f"peak memory {float(peak_mib):.0f} MiB ({converged} converged, {diverged} diverged, "
+        f"longest run {longest} iterations)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -402,9 +464,13 @@ def main() -> None:
     parser.add_argument(
         "--cpu-only", action="store_true", help="only the CPU while watching (section 5)"
     )
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep (section 6)")
     args = parser.parse_args()
     if args.cpu_only:
         bench_cpu()
+        return
+    if args.sweep_only:
+        bench_sweep(args.quick)
         return
     print(
         f"amal-tui benchmarks — {platform.processor() or platform.machine()}, "
@@ -413,6 +479,7 @@ def main() -> None:
     bench_default_problem(args.quick)
     bench_sizes(args.quick)
     bench_gpu(args.quick)
+    bench_sweep(args.quick)
     if args.no_tui:
         print("\n3. The app: skipped (--no-tui)")
     else:

@@ -21,6 +21,7 @@ from typing import Any
 DTYPES = ("float32", "float64")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 MAX_COMPARE = 8
+MAX_SWEEP = 4096
 MAX_SEED = 2**63 - 1
 MAX_COUNT = 2**63 - 1
 """The largest iteration count, batch or data size: what a tensor dimension can hold."""
@@ -427,6 +428,43 @@ def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
     return tuple(values)
 
 
+def parse_sweep(text: Any, field: str = "sweep") -> tuple[float, float, int] | tuple[()]:
+    """``FROM:TO:K``: K learning rates log-spaced from FROM to TO ("1e-4:3:64")."""
+    if text is None:
+        return ()
+    if isinstance(text, (list, tuple)):
+        items = list(text)
+        if not items:
+            return ()
+    else:
+        text = _text(field, text).strip()
+        if not text:
+            return ()
+        items = text.split(":")
+    if len(items) != 3:
+        raise ConfigError(field, f"expected FROM:TO:K, e.g. 1e-4:3:64, got {_shown(str(text))}")
+    rates = []
+    for part, item in zip(("FROM", "TO"), items[:2], strict=True):
+        try:
+            rates.append(parse_learning_rate(item, field))
+        except ConfigError as error:
+            raise ConfigError(field, f"{part}: {error.reason}") from None
+    start, stop = rates
+    try:
+        count = int(str(items[2]).strip())
+    except ValueError:
+        raise ConfigError(
+            field, f"K must be a whole number of runs, got {_shown(str(items[2]))}"
+        ) from None
+    if not 1 <= count <= MAX_SWEEP:
+        raise ConfigError(field, f"K must be between 1 and {MAX_SWEEP}, got {count}")
+    if count > 1 and start == stop:
+        raise ConfigError(
+            field, f"FROM and TO are both {start:g}: {count} runs would be the same run"
+        )
+    return (start, stop, count)
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting of a run.  Build it with :func:`make_config` to validate it."""
@@ -446,6 +484,8 @@ class Config:
     beta1: float = 0.9
     beta2: float = 0.999
     compare: tuple[float, ...] = ()
+    sweep: tuple = ()
+    """(FROM, TO, K): K learning rates log-spaced from FROM to TO, run as one batch."""
     functions: str | None = None
     data: str = "toy"
     target: str | None = None
@@ -464,6 +504,7 @@ class Config:
         """Plain JSON values; an infinite threshold is written "inf" / "-inf", which parses back."""
         out = asdict(self)
         out["compare"] = list(self.compare)
+        out["sweep"] = list(self.sweep)
         for name, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
                 out[name] = str(value)
@@ -516,7 +557,7 @@ class Config:
 
     def for_learning_rate(self, learning_rate: float) -> Config:
         """The same run with another learning rate, outside any comparison."""
-        return replace(self, learning_rate=learning_rate, compare=())
+        return replace(self, learning_rate=learning_rate, compare=(), sweep=())
 
 
 # The settings that decide the data and the initial W, b (see engine.core.problem.make_problem).
@@ -559,7 +600,10 @@ CONDITIONAL: dict[str, tuple[Callable[[Config], bool], str]] = {
         (lambda c: c.functions is not None, "--functions FILE"),
     ),
     "logdir": (lambda c: c.tensorboard, "TensorBoard logging (not --no-tensorboard)"),
-    "learning_rate": (lambda c: not c.compare, "one run (with --compare each ε of the list runs)"),
+    "learning_rate": (
+        lambda c: not c.compare and not c.sweep,
+        "one run (with --compare or --sweep each ε of the list runs)",
+    ),
 }
 
 PARSERS: dict[str, Callable[..., Any]] = {
@@ -578,6 +622,7 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "beta1": parse_beta,
     "beta2": parse_beta,
     "compare": parse_compare,
+    "sweep": parse_sweep,
     "functions": parse_functions,
     "data": parse_data,
     "target": parse_target,

@@ -21,6 +21,7 @@ from engine.config import (
     parse_beta,
     parse_class_name,
     parse_compare,
+    parse_sweep,
     parse_data,
     parse_device,
     parse_dtype,
@@ -155,6 +156,11 @@ SETTINGS = [
      "default: the whole batch. The loss recorded is the full-batch loss"),
     ("experiments", ["--compare"], "compare", parse_compare, "EPS,EPS,...",
      "run each learning rate from the same data and W, b, and compare them"),
+    ("experiments", ["--sweep"], "sweep", parse_sweep, "FROM:TO:K",
+     "with --headless: K learning rates log-spaced from FROM to TO (e.g. 1e-4:3:64), run "
+     "from the same start as one batched computation; prints each run's end, the theory's "
+     "predicted loss and where convergence turns into divergence (exit 0 even when some "
+     "runs diverge: finding them is the point)"),
     ("data", ["--data"], "data", parse_data, "SOURCE",
      "toy (the notebook's problem), synthetic (a known ground truth) or a CSV, TSV or "
      "whitespace-separated .data file"),
@@ -451,6 +457,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for setting, (applies, what) in CONDITIONAL.items():
         if setting in given and not applies(config):
             parser.error(f"{_flag(setting)} is for {what}: here it would be ignored")
+    sweep_problem = _sweep_conflict(config, args)
+    if sweep_problem:
+        parser.error(f"argument --sweep: {sweep_problem}")
     app_only = _app_options(args)
     if args.headless and app_only:
         parser.error(f"{_flag(app_only[0])} is for the app, not --headless")
@@ -474,6 +483,24 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         speed=args.speed,
         save_dir=args.save_dir or DEFAULT_SAVE_DIR,
     )
+
+
+def _sweep_conflict(config: Config, args: argparse.Namespace) -> str | None:
+    """Why ``--sweep`` cannot run with the other options given (None when it can)."""
+    if not config.sweep:
+        return None
+    if config.compare:
+        return "give either --sweep or --compare, not both"
+    if config.functions is not None:
+        return (
+            "a sweep batches the reference Functions; a student's run one at a time "
+            "(--compare EPS,EPS,... with --functions)"
+        )
+    if not args.headless:
+        return "sweeps run with --headless for now (in the app, c compares up to 8 rates)"
+    if args.save:
+        return "--save keeps one run or a comparison; use --json > FILE for a sweep"
+    return None
 
 
 def run_check(args: argparse.Namespace) -> int:

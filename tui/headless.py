@@ -25,6 +25,7 @@ from typing import TextIO
 from engine import experiment
 from engine.config import Config, shown_path
 from engine.core.descent import Descent, Status
+from engine.core.finite import finite_or_none
 from engine.core.theory import threshold_note
 from engine.data.dataset import DataError
 from engine.record.saving import SaveError, save_run
@@ -319,6 +320,8 @@ def run(
             err.write(f"amal-tui: {stop.reason}: stopped before the run started; nothing to save\n")
         return EXIT_INTERRUPTED
     try:
+        if config.sweep:
+            return _run_sweep(config, json_output, out, err, problem, stop)
         if config.compare:
             return _run_compare(config, json_output, save, out, err, functions, problem, stop)
         return _run_one(config, json_output, save, out, err, functions, problem, stop)
@@ -469,6 +472,97 @@ def _run_compare(
     if any(descent.status is Status.DIVERGED for descent in descents):
         return EXIT_DIVERGED
     return EXIT_OK
+
+
+def _run_sweep(config: Config, json_output: bool, out, err, problem, stop: StopRequest) -> int:
+    """``--sweep FROM:TO:K``: K rates as one batched run; a row per rate, the edges, the theory."""
+    from engine.core.sweep import Sweep, edges, predicted_last_losses, sweep_rates
+
+    start, stop_rate, count = config.sweep
+    sweep = Sweep(config, sweep_rates(start, stop_rate, count), problem)
+    progress = _Progress(err, config.max_iter)
+    interrupted = False
+    size = 16
+    while not sweep.finished:
+        if stop.is_set():
+            interrupted = True
+            break
+        began = time.perf_counter()
+        sweep.run(size)
+        # Chunks of about CHUNK_SECONDS, so that Ctrl+C is heard at once whatever K costs.
+        if time.perf_counter() - began < CHUNK_SECONDS / 2:
+            size = min(size * 2, 1 << 16)
+        progress.update(sweep.iteration, None, label=f"{count} rates  ")
+    progress.clear()
+    runs = sweep.results()
+    predicted = predicted_last_losses(sweep, runs)
+    found = edges(runs)
+    descent = Descent(config.for_learning_rate(start), problem)
+    bound = experiment.run_bound(descent)
+    if json_output:
+        finals = sweep.final_losses()
+        result = {
+            "runs": [sweep.summary(k, final_loss=float(finals[k])) for k in range(len(runs))],
+            "theory": descent.theory_dict(),
+            "data": data_object(problem),
+            "sweep": {
+                "from": start,
+                "to": stop_rate,
+                "count": count,
+                "learning_rates": list(sweep.learning_rates),
+                "largest_converged": found.largest_converged,
+                "smallest_diverged": found.smallest_diverged,
+                "predicted_losses": None
+                if predicted is None
+                else [finite_or_none(float(v)) for v in predicted],
+            },
+        }
+        if interrupted:
+            result["interrupted"] = True
+        out.write(json.dumps(result, allow_nan=False) + "\n")
+    else:
+        out.writelines(data_lines(problem))
+        out.write(
+            f"Sweep: {count} learning rates from {start:g} to {stop_rate:g} (log-spaced), "
+            f"from one start, as one batched run of at most {config.max_iter} iterations\n"
+        )
+        out.write(sweep_table(runs, predicted) + "\n")
+        if interrupted:
+            out.write("  (interrupted)\n")
+        out.write(edges_line(found, bound) + "\n")
+        out.write(theory_line(descent) + "\n")
+    out.flush()
+    if interrupted:
+        if stop.reason:
+            err.write(f"amal-tui: {stop.reason}: stopped at iteration {sweep.iteration}\n")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def sweep_table(runs, predicted) -> str:
+    """A row per rate: its end, and the theory's loss at its last iteration where exact."""
+    theory = "" if predicted is None else f"  {'theory':>12}"
+    lines = [f"  {'learning rate':>13}  {'status':<10} {'iterations':>10}  {'loss':>12}{theory}"]
+    for k, run in enumerate(runs):
+        last = f"{run.losses[-1]:.6g}" if run.iterations else "—"
+        row = (
+            f"  {run.learning_rate:>13.4g}  {run.status.value:<10} {run.iterations:>10}  {last:>12}"
+        )
+        if predicted is not None:
+            row += f"  {predicted[k]:>12.6g}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def edges_line(found, bound) -> str:
+    """Where convergence turned into divergence, and whether the run's bound lies there."""
+    low = "none" if found.largest_converged is None else f"{found.largest_converged:.4g}"
+    high = "none" if found.smallest_diverged is None else f"{found.smallest_diverged:.4g}"
+    line = f"Largest ε that converged: {low}; smallest that diverged: {high}"
+    if bound is None:
+        return line + " (no stability bound is known for this run)."
+    where = "lies between them" if found.brackets(bound.value) else "is not between them"
+    return f"{line}; the bound {bound.name} = {bound.value:.4g} {where}."
 
 
 def run_headless(config: Config, json_output: bool = False, save: str | None = None) -> int:

@@ -29,7 +29,7 @@ from engine.core.descent import SINGLE_THREAD_MAX_WORK, MiniBatches, Status
 from engine.core.finite import finite_or_none
 from engine.core.optimizers import ADAM_EPS
 from engine.core.problem import TORCH_DTYPES, Problem, notebook_problem
-from engine.core.theory import theory_for_run
+from engine.core.theory import predicted_losses, rate_applies, theory_for_run
 
 # Iterations per slice of a long chunk: bounds the losses held on the device at once.
 SLICE = 4096
@@ -375,3 +375,39 @@ class Sweep:
             problem.theory, config.optimizer, config.batch_size, problem.shape[0], config.momentum
         )
         return out
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Where convergence turns into divergence in a sweep."""
+
+    largest_converged: float | None
+    smallest_diverged: float | None
+
+    def brackets(self, value: float) -> bool:
+        """Whether ``value`` lies between the two (both known)."""
+        low, high = self.largest_converged, self.smallest_diverged
+        return low is not None and high is not None and low < value < high
+
+
+def edges(runs: list[SweepRun]) -> Edges:
+    converged = [r.learning_rate for r in runs if r.status is Status.CONVERGED]
+    diverged = [r.learning_rate for r in runs if r.status is Status.DIVERGED]
+    return Edges(max(converged, default=None), min(diverged, default=None))
+
+
+def predicted_last_losses(sweep: Sweep, runs: list[SweepRun]) -> np.ndarray | None:
+    """The theory's loss at each run's last iteration, where it is exact: plain full-batch
+    descent (:func:`engine.core.theory.rate_applies`); None otherwise."""
+    config, problem = sweep.config, sweep.problem
+    if not rate_applies(config.optimizer, config.batch_size, problem.shape[0]):
+        return None
+    return predicted_losses(
+        problem.X,
+        problem.Y,
+        problem.W0,
+        problem.b0,
+        [r.learning_rate for r in runs],
+        # The loss recorded at iteration k is the one before its update: k − 1 updates.
+        [max(r.iterations - 1, 0) for r in runs],
+    )
