@@ -386,14 +386,33 @@ class PathSuggester(Suggester):
         return complete_path(value)
 
 
-def _row(*children: Any, id: str | None = None) -> Horizontal:
-    return Horizontal(*children, classes="data-row", id=id)
+class MarkedCheckbox(Checkbox):
+    """A checkbox whose mark says on or off without colour: Textual draws its X in both
+    states, told apart by colour only (NO_COLOR, a 16-colour terminal)."""
+
+    def render(self) -> Any:
+        self.BUTTON_INNER = "X" if self.value else " "
+        return super().render()
+
+
+class MarkedRadioButton(RadioButton):
+    """A radio button whose ● shows only when it is the one chosen (see MarkedCheckbox)."""
+
+    def render(self) -> Any:
+        self.BUTTON_INNER = "●" if self.value else " "
+        return super().render()
 
 
 class DataScreen(OneShotScreen):
     """The data of the run: Enter gives the settings to apply (a dict), Escape None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        # The App keeps its own keys (tab among them) off while a screen covers it: the
+        # screen moves between its fields itself.
+        Binding("tab", "next_field", "Next", show=False),
+        Binding("shift+tab", "previous_field", "Previous", show=False),
+    ]
 
     def __init__(self, config: Config, in_use: Sequence[str] = (), columns: Any = None) -> None:
         super().__init__(id="data-screen")
@@ -413,10 +432,11 @@ class DataScreen(OneShotScreen):
         with VerticalScroll(id="data-box") as box:
             box.border_title = "Data"
             box.border_subtitle = "tab next · enter apply · esc cancel"
+            box.can_focus = False  # tab goes from field to field; the box scrolls to each
             yield Static(self._in_use_text(), id="data-in-use")
             with RadioSet(id="data-source", compact=True):
                 for source in SOURCES:
-                    yield RadioButton(
+                    yield MarkedRadioButton(
                         SOURCE_LABELS[source],
                         value=source == draft.source,
                         id=f"data-source-{source}",
@@ -431,10 +451,10 @@ class DataScreen(OneShotScreen):
             yield SelectionList[int](id="data-target", compact=True)
             yield Static("", id="data-target-error", classes="field-error")
             with Horizontal(classes="data-row", id="data-flags-row"):
-                yield Checkbox(
+                yield MarkedCheckbox(
                     "standardise", draft.standardize, id="data-standardize", compact=True
                 )
-                yield Checkbox(
+                yield MarkedCheckbox(
                     "drop rows with a missing value", draft.dropna, id="data-dropna", compact=True
                 )
             for key, setting, label in NUMBER_FIELDS:
@@ -502,13 +522,28 @@ class DataScreen(OneShotScreen):
                         (Text(name), j, j in chosen) for j, name in enumerate(table.names)
                     )
         self._mark("path", self._file_reason())
+        self._show_targets_chosen()
+
+    def _show_targets_chosen(self) -> None:
+        """The targets marked, in words above the list: its marks differ by colour only."""
+        table, chosen = self.form.table, sorted(self.form.draft.targets or ())
+        names = "" if table is None else ", ".join(table.names[j] for j in chosen)
+        label = self.query_one("#data-target-label", Label)
+        label.update(Text(f"target (space marks a column): {names or 'none'}"))
 
     def _file_reason(self) -> str | None:
-        """Why the file typed cannot be read, shown as it is typed (None: it can, or none)."""
-        error = self.form.table_error
-        if error is None or self.form.draft.source != "file" or not self.form.draft.path.strip():
+        """Why the file typed cannot be read, shown as it is typed (None: it can, or none).
+
+        Only for a file that exists: a path half typed is no such file, or a folder, on
+        its way to one (Enter says so)."""
+        error, path = self.form.table_error, self.form.draft.path
+        if error is None or self.form.draft.source != "file" or not path.strip():
             return None
-        return f"file: {getattr(error, 'reason', error)}"
+        try:
+            exists = os.path.isfile(os.path.expanduser(path))
+        except (OSError, ValueError):
+            exists = False
+        return f"file: {getattr(error, 'reason', error)}" if exists else None
 
     def _mark(self, key: str, reason: str | None) -> None:
         error = self.query_one(f"#data-{key}-error", Static)
@@ -561,6 +596,7 @@ class DataScreen(OneShotScreen):
         event.stop()
         self.form.edit(targets=tuple(sorted(event.selection_list.selected)))
         self._mark("target", None)
+        self._show_targets_chosen()
 
     @on(Checkbox.Changed)
     def _flag(self, event: Checkbox.Changed) -> None:
@@ -593,6 +629,12 @@ class DataScreen(OneShotScreen):
             self.app.bell()
             return
         await self.action_dismiss(submission.changes)
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
 
     async def action_cancel(self) -> None:
         await self.action_dismiss(None)

@@ -266,7 +266,10 @@ async def test_pick_a_file_choose_its_targets_and_apply():
         assert "in use: toy: n=50, d=13, m=3" in screen_text(app)
         await choose_source(pilot, 2)
         assert data.form.draft.source == "file"
-        await retype(pilot, "path", "diab")
+        await pilot.press("tab")  # from the source to the file's path
+        assert app.focused is data.field("path")
+        await pilot.press(*"diab")
+        await pilot.pause()
         await pilot.press("right")  # accepts the completion
         await pilot.pause()
         assert data.field("path").value == path
@@ -336,10 +339,13 @@ async def test_each_invalid_field_keeps_the_screen_open_with_its_reason_beside_i
             assert data.error_text(error_id) is None  # typing clears it
         await choose_source(pilot, 2)
         await retype(pilot, "path", "nosuch.csv")
-        assert data.error_text("path") == "✗ file: no such file"  # said as it is typed
+        assert data.error_text("path") is None  # a path half typed: not yet
         await pilot.press("enter")
         await pilot.pause()
         assert screen(app) is data and data.error_text("path") == "✗ file: no such file"
+        Path("binary.csv").write_bytes(b"\0\1\2")
+        await retype(pilot, "path", "binary.csv")  # a file that is there: said as it is typed
+        assert data.error_text("path") == "✗ file: binary content (NUL bytes), not a text table"
         await retype(pilot, "path", "diabetes.csv")
         assert data.error_text("path") is None
         targets = data.field("target")
