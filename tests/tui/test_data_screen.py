@@ -409,3 +409,7 @@ async def test_the_screen_fits_80x24_and_says_what_the_loader_did():
         for word in ("toy", "synthetic", "file", "gaps.csv", "standardise", "test fraction"):
             assert word in text, word
         assert "Apply" in text and "Cancel" in text
+        # On or off in characters, not colour alone (NO_COLOR, 16 colours).
+        assert "▐▌ toy" in text and "▐●▌ file" in text  # (blanks are dropped here)
+        assert "▐X▌ standardise" in text and "▐X▌ drop rows" in text
+        assert "target (space marks a column): y" in text
