@@ -54,6 +54,7 @@ from engine.record.saving import DEFAULT_SAVE_DIR
 from . import presenter
 from .comparison import ComparisonPanel
 from .controller import RunController, allowed
+from .data_screen import DataScreen
 from .exits import EXIT_ERROR
 from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check says it
 from .experiment import Experiment, build_experiment
@@ -279,6 +280,11 @@ class AmalApp(Leaving, App[int]):
         screen = PromptScreen(*prompt[:3], parse_save_path, prompt[3], id="save-prompt")
         self.push_screen(screen, self.controller.save_chosen)
 
+    def ask_data(self, config: Config, problem: Any) -> None:
+        if not isinstance(self.screen, DataScreen):
+            screen = DataScreen(config, presenter.data_in_use(problem))
+            self.push_screen(screen, self.controller.data_chosen)
+
     wait = staticmethod(_wait_for)
 
     # Not exclusive: a new load starts while the last one's thread may still be returning,
@@ -381,6 +387,7 @@ class AmalApp(Leaving, App[int]):
     action_scale_learning_rate = _key("scale_learning_rate")
     action_compare = _key("compare")
     action_save = _key("save")
+    action_choose_data = _key("choose_data")
 
     def action_toggle_log_scale(self) -> None:
         self._chart.log_scale = not self._chart.log_scale
@@ -449,7 +456,8 @@ class AmalApp(Leaving, App[int]):
             else:
                 snapshot = views[0].snapshot
                 distances = presenter.distances(snapshot, theory, experiment.problem)
-                self._parameters.show(snapshot, distances)
+                names = presenter.parameter_names(experiment.problem)
+                self._parameters.show(snapshot, distances, names)
         if CHART in drawing:
             threshold = self.config.threshold
             data = presenter.data_description(experiment.problem)

@@ -114,6 +114,10 @@ class Port(Protocol):
     def ask_save_path(self, path: str) -> None:
         """Prompt for a path; the answer goes to ``save_chosen``."""
 
+    def ask_data(self, config: Config, problem: Any) -> None:
+        """The data screen for ``config`` (``problem``: the data on screen, None while the
+        first loads); the settings chosen go to ``data_chosen``."""
+
     def leaving(self) -> bool:
         """Whether the app is quitting (no run starts any more)."""
 
@@ -506,6 +510,17 @@ class RunController:
         elif not config.compare:
             return
         await self.apply(config.replace(compare=rates))
+
+    def choose_data(self) -> None:
+        """d: the data screen, for the settings in use or waiting to load (it needs no engine)."""
+        problem = None if self.experiment is None else self.experiment.problem
+        self.port.ask_data(self.wanted or self.config, problem)
+
+    async def data_chosen(self, changes: Mapping[str, Any] | None) -> None:
+        """The data screen closed: Enter's settings start the run over, as the form's do."""
+        if changes is None:
+            return  # Escape: nothing changes
+        await self.apply_settings(changes)
 
     def save(self) -> None:
         """e: ask where to save (once loaded; nothing to save before)."""

@@ -26,6 +26,7 @@ KEYS = [
     # Help and Quit before the keys a narrow terminal's footer may cut off (72 columns).
     Binding("question_mark", "help", "Help", key_display="?"),
     Binding("q", "quit", "Quit"),
+    Binding("d", "choose_data", "Data"),
     Binding("l", "toggle_log_scale", "Log y"),
     *(
         Binding(keys, f"scale_learning_rate({factor!r})", label, key_display=shown)
@@ -58,6 +59,11 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ("x", "reset to iteration 0, same seeds (same W and b to start)"),
         ("c", "compare learning rates from the same start (a list; empty: back to one run)"),
         ("e", f"save the run (or the comparison): JSON and CSV, in {save_dir}/ (--save-dir)"),
+        (
+            "d",
+            "the data: toy, synthetic (n, d, m, noise) or a CSV file and its target columns; "
+            "standardise, drop rows with a missing value, test fraction (enter: apply and reset)",
+        ),
         ("l", "loss chart: logarithmic / linear y axis (the gap view g is always logarithmic)"),
         (
             "g",

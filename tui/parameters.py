@@ -24,6 +24,8 @@ CHANGED_MARK = "◆"
 # How many entries of W (and of b) are marked as the ones the last step changed most.
 MOST_CHANGED_W = 3
 MOST_CHANGED_B = 1
+# A feature's name labels W's row in this many characters at most (longer ones end in …).
+ROW_LABEL_WIDTH = 6
 # θ = (W, b); θ* the least-squares optimum, θ_true the ground truth of synthetic data.
 TO_OPTIMUM, TO_TRUTH = "‖θ−θ*‖", "‖θ−θ_true‖"
 POSITIVE = ("#5f87af", "#5fafff", "bold #87d7ff")
@@ -75,16 +77,24 @@ def _largest(values: np.ndarray) -> float:
 
 
 def matrix_lines(
-    values: np.ndarray, delta: np.ndarray | None, marks: int, index_width: int
+    values: np.ndarray,
+    delta: np.ndarray | None,
+    marks: int,
+    index_width: int,
+    labels: list[str] | None = None,
 ) -> list[Text]:
-    """The lines of one matrix: a row index, then each entry as value, bar and mark."""
+    """The lines of one matrix: a row index (or its ``labels``), then each entry as value,
+    bar and mark."""
     largest = _largest(values)
     changed = most_changed(delta, marks)
     lines = []
     rows, _ = values.shape
     for r, row in enumerate(values.tolist()):
         # The plain text and its spans at once: Text.append per cell cost most of a redraw.
-        parts = [f"{r:>{index_width}} " if rows > 1 else " " * (index_width + 1)]
+        if labels is not None:
+            parts = [f"{labels[r]:<{index_width}} "]
+        else:
+            parts = [f"{r:>{index_width}} " if rows > 1 else " " * (index_width + 1)]
         spans, at = [], len(parts[0])
         for c, value in enumerate(row):
             cell = f"{parameter_text(value):>{PARAMETER_WIDTH}}{bar(abs(value), largest)}"
@@ -101,11 +111,44 @@ def matrix_lines(
     return lines
 
 
+def short_label(name: str, width: int) -> str:
+    """A column's name in ``width`` characters at most, cut with "…"; escaped when it holds a
+    character a terminal would not print as it is."""
+    if not name.isprintable():
+        name = repr(name)[1:-1]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def axis_labels(
+    names: tuple[Any, Any] | None,
+) -> tuple[list[str] | None, str | None]:
+    """W's row labels (the feature names, cut to ``ROW_LABEL_WIDTH``) and the line that names
+    the columns of W and b (the target names, right-aligned over each value); (None, None)
+    without names: rows keep their indexes, columns have no header."""
+    if names is None:
+        return None, None
+    features, targets = names
+    rows = [short_label(str(name), ROW_LABEL_WIDTH) for name in features]
+    width = max(map(len, rows), default=1)
+    header = " " * (width + 1) + "".join(
+        f"{short_label(str(name), PARAMETER_WIDTH):>{PARAMETER_WIDTH}}  " for name in targets
+    )
+    return rows, header.rstrip()
+
+
 def parameter_text_block(
-    snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()
+    snapshot: Any,
+    distances: tuple[tuple[str, float | None], ...] = (),
+    names: tuple[Any, Any] | None = None,
 ) -> Text:
-    """Everything the panel shows for a StepSnapshot, the distances (name, value) first."""
+    """Everything the panel shows for a StepSnapshot, the distances (name, value) first.
+
+    ``names``: (feature names, target names) of a data file, which label W's rows and the
+    columns of W and b; None for indexes."""
     W, b = snapshot.W, snapshot.b
+    labels, header = axis_labels(names)
+    if labels is not None and len(labels) != W.shape[0]:
+        labels, header = None, None  # names of other data (a reload under way): indexes
     out = Text()
     if distances:
         for i, (name, value) in enumerate(distances):
@@ -114,14 +157,20 @@ def parameter_text_block(
         out.append("\n")
     rows, cols = W.shape
     index_width = len(str(max(rows, b.shape[0]) - 1))
+    if labels is not None:
+        index_width = max(map(len, labels), default=1)
     out.append(f"W ({rows}×{cols})", style="bold")
     out.append(f"   ‖∇W‖ {norm_text(snapshot.grad_W_norm)}\n")
-    for line in matrix_lines(W, snapshot.delta_W, MOST_CHANGED_W, index_width):
+    if header is not None:
+        out.append(header + "\n", style="dim")
+    for line in matrix_lines(W, snapshot.delta_W, MOST_CHANGED_W, index_width, labels):
         out.append_text(line)
         out.append("\n")
     rows, cols = b.shape
     out.append(f"b ({rows}×{cols})", style="bold")
     out.append(f"    ‖∇b‖ {norm_text(snapshot.grad_b_norm)}\n")
+    if header is not None:
+        out.append(header + "\n", style="dim")
     for line in matrix_lines(b, snapshot.delta_b, MOST_CHANGED_B, index_width):
         out.append_text(line)
         out.append("\n")
@@ -144,13 +193,19 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
     def compose(self) -> ComposeResult:
         yield TextBlock("loading…", id="parameter-values")
 
-    def show(self, snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()) -> None:
-        """W and b, after the distances to the optimum (and to the truth).
+    def show(
+        self,
+        snapshot: Any,
+        distances: tuple[tuple[str, float | None], ...] = (),
+        names: tuple[Any, Any] | None = None,
+    ) -> None:
+        """W and b, after the distances to the optimum (and to the truth); ``names``: the
+        feature and target names that label W's rows and the columns (None: indexes).
 
         The distances are a line of the text, not the border's title: a title that
         changes repaints the whole panel, borders and blank rows included.
         """
-        text = parameter_text_block(snapshot, distances)
+        text = parameter_text_block(snapshot, distances, names)
         # Late in a run most digits stop moving: an identical panel is not sent again.
         if self._shown is not None and text == self._shown:
             return

@@ -197,6 +197,33 @@ def gap_theory(views: Sequence[RunView], config: Config, theory: Any, problem: A
     return GapTheory(rates, None, resolution)
 
 
+def data_in_use(problem: Any) -> list[str]:
+    """What the data screen says of the data in use: what the loader learned (the rows, the
+    columns used, standardised or not), then its notes (rows dropped, a constant column)."""
+    if problem is None:
+        return []
+    data = getattr(problem, "data", None)
+    if data is None:
+        lines = [problem.describe()]
+    else:
+        first, *notes = data.lines()
+        lines = [f"{os.path.basename(data.source) or data.source}: {first}", *notes]
+    # A line may quote a file's name or a column's: escaped, never sent raw.
+    return [line if line.isprintable() else repr(line)[1:-1] for line in lines]
+
+
+def parameter_names(problem: Any) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The names that label W's rows and the columns of W and b: a data file's columns (its
+    header's, or "0", "1"… without one), as the loader read them; None for the toy and
+    synthetic data, whose rows keep their indexes."""
+    from engine.data.loading import SOURCES
+
+    data = getattr(problem, "data", None)
+    if data is None or data.source in SOURCES:
+        return None
+    return data.features, data.targets
+
+
 def comparison_curves(views: Sequence[RunView]) -> list[tuple[str, Any]]:
     """The chart's curves while comparing: each learning rate's losses, named by it."""
     return [(f"{run.learning_rate:g}", run.losses) for run in views]

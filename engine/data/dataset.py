@@ -24,10 +24,18 @@ class DataError(ValueError):
 
     ``row`` is 1-based, the line number a text editor shows; ``column`` is the
     column's name (a str) when the file has a header, else its 0-based index.
+    ``setting`` is the Config field the problem is about, when it is one (``"target"``,
+    ``"n"``, ``"test_fraction"``): a form shows the reason beside that field.
     """
 
     def __init__(
-        self, source: str, reason: str, row: int | None = None, column: str | int | None = None
+        self,
+        source: str,
+        reason: str,
+        row: int | None = None,
+        column: str | int | None = None,
+        *,
+        setting: str | None = None,
     ) -> None:
         where = shown_path(source)
         if row is not None:
@@ -41,6 +49,7 @@ class DataError(ValueError):
         self.reason = reason
         self.row = row
         self.column = column
+        self.setting = setting
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,11 +101,13 @@ class Dataset:
         return self.x_mean is not None
 
     def describe(self) -> str:
-        """One line for a panel: "diabetes.csv: n=354 (+88 test), d=10, m=1, standardised"."""
+        """One line for a panel: "diabetes.csv: n=354 (+88 test), d=10, m=1, standardised",
+        and ", 2 rows dropped" when rows with missing values were left out."""
         test = f" (+{self.n_test} test)" if self.n_test else ""
         scaled = ", standardised" if self.standardized else ""
+        dropped = f", {_rows(self.dropped_rows)} dropped" if self.dropped_rows else ""
         name = shown_path(os.path.basename(self.source))
-        return f"{name}: n={self.n}{test}, d={self.d}, m={self.m}{scaled}"
+        return f"{name}: n={self.n}{test}, d={self.d}, m={self.m}{scaled}{dropped}"
 
     def original_parameters(self, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """W (d, m) and b (1, m) learnt on standardised data, as they act on the original units."""

@@ -23,6 +23,7 @@ def _test_rows(source: str, n: int, test_fraction: float) -> int:
             source,
             f"a test fraction of {test_fraction:g} leaves no training row out of {_rows(n)}"
             " (need at least 1 training and 1 test row)",
+            setting="test_fraction",
         )
     return n_test
 
@@ -235,4 +236,4 @@ def _fraction(source: str, value: Any) -> float:
     try:
         return parse_test_fraction(value)
     except ValueError as error:
-        raise DataError(source, str(error)) from None
+        raise DataError(source, str(error), setting="test_fraction") from None

@@ -12,9 +12,11 @@ exact row and column in a one-line :class:`DataError` (or to drop the row).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -58,33 +60,16 @@ def load_table(
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    try:
-        tokens = target_columns(target)
-    except ValueError as error:
-        raise DataError(path, str(error)) from None
+    tokens = _target_tokens(path, target)
     test_fraction = _fraction(path, test_fraction)
     try:
         dtype = _dtype(dtype)
     except ValueError as error:
         raise DataError(path, str(error)) from None
 
-    try:
-        handle = open(os.path.expanduser(path), "rb")
-    except FileNotFoundError:
-        raise DataError(path, "no such file") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a folder, not a file") from None
-    except PermissionError:
-        raise DataError(path, "cannot be read: permission denied") from None
-    except OSError as error:
-        raise DataError(path, f"cannot be read: {error.strerror or error}") from None
-    with handle:
+    with _open(path) as handle:
         try:
-            size = os.fstat(handle.fileno()).st_size
-            if size == 0:
-                raise DataError(path, "empty file")
-            head, start = _read_head(path, handle, size)
-            table, notes, rows = _describe_table(path, head, start, size, tokens)
+            size, table, notes, rows = _sniff(path, handle, tokens)
             # The arrays, plus a few chunks in flight while parsing.
             working = min(size, CHUNK_BYTES) * 4
             _check_memory(path, rows * table.columns * dtype.itemsize + working, max_bytes)
@@ -125,6 +110,90 @@ def load_table(
         dropped_rows=dropped,
         notes=notes,
     )
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """What the first lines of a table file say: its columns, and which ones a target takes."""
+
+    path: str
+    names: tuple[str, ...]
+    """Every column's name: the header's, or "0", "1"… without a header."""
+    header: bool
+    """Whether the first row was a header."""
+    targets: tuple[int, ...]
+    """The 0-based indexes of the target columns (the last one when no target is given)."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> tuple[int, ...]:
+        return tuple(j for j in range(len(self.names)) if j not in self.targets)
+
+
+def table_columns(path: str | os.PathLike, target: Any = None) -> TableColumns:
+    """The columns of a table file and the target's, from its first lines only (a megabyte
+    at most for an ordinary file): cheap enough to call as a path is typed.
+
+    The checks are :func:`load_table`'s own: the same :class:`DataError` for a missing
+    file, a binary one, a single column, or a target the header does not have (its
+    ``setting`` is ``"target"`` then).  Rows further down are not read, so a bad cell
+    there is found only by :func:`load_table`.
+    """
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    tokens = _target_tokens(path, target)
+    try:
+        mode = os.stat(os.path.expanduser(path)).st_mode
+    except OSError:
+        mode = None  # _open names the problem
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        # A pipe or a device: opening it may wait for a writer, or read without end.
+        raise DataError(path, "not a regular file")
+    with _open(path) as handle:
+        try:
+            _, table, notes, _ = _sniff(path, handle, tokens)
+        except IsADirectoryError:
+            raise DataError(path, "is a folder, not a file") from None
+        except OSError as error:
+            raise DataError(path, f"cannot be read: {error.strerror or error}") from None
+    names = table.header or [str(j) for j in range(table.columns)]
+    return TableColumns(
+        path, tuple(names), table.header is not None, tuple(table.y_columns), tuple(notes)
+    )
+
+
+def _sniff(
+    path: str, handle: BinaryIO, tokens: tuple[str, ...] | None
+) -> tuple[int, _Table, list[str], int]:
+    """The file's size, its table's shape, the notes on it and an estimate of its rows."""
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        raise DataError(path, "empty file")
+    head, start = _read_head(path, handle, size)
+    table, notes, rows = _describe_table(path, head, start, size, tokens)
+    return size, table, notes, rows
+
+
+def _target_tokens(path: str, target: Any) -> tuple[str, ...] | None:
+    try:
+        return target_columns(target)
+    except ValueError as error:
+        raise DataError(path, str(error), setting="target") from None
+
+
+def _open(path: str) -> BinaryIO:
+    """The file, opened for reading bytes; a DataError naming it when it cannot be."""
+    try:
+        return open(os.path.expanduser(path), "rb")
+    except FileNotFoundError:
+        raise DataError(path, "no such file") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a folder, not a file") from None
+    except PermissionError:
+        raise DataError(path, "cannot be read: permission denied") from None
+    except OSError as error:
+        raise DataError(path, f"cannot be read: {error.strerror or error}") from None
 
 
 def _read_rows(handle, size: int, table: _Table, reader: _Reader, progress) -> None:

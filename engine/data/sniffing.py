@@ -138,6 +138,7 @@ def _resolve_target(
                     path,
                     f"target column {token!r} is ambiguous: columns"
                     f" {', '.join(map(str, matches))} have that name; give an index",
+                    setting="target",
                 )
             index = matches[0]
         elif re.fullmatch(r"[+-]?\d+", token):
@@ -147,6 +148,7 @@ def _resolve_target(
                     path,
                     f"target column {index} is out of range: the file has {columns} columns"
                     f" (0 to {columns - 1})",
+                    setting="target",
                 )
             index %= columns
         elif header is None:
@@ -154,18 +156,25 @@ def _resolve_target(
                 path,
                 f"unknown target column {token!r}: the file has no header;"
                 f" give a 0-based index (0 to {columns - 1})",
+                setting="target",
             )
         else:
             shown = ", ".join(_short(name) for name in header[:12]) + (
                 ", …" if len(header) > 12 else ""
             )
-            raise DataError(path, f"unknown target column {token!r} (columns: {shown})")
+            raise DataError(
+                path, f"unknown target column {token!r} (columns: {shown})", setting="target"
+            )
         if index in chosen:
             name = header[index] if header is not None else index
-            raise DataError(path, f"the target names column {name!r} twice")
+            raise DataError(path, f"the target names column {name!r} twice", setting="target")
         chosen.append(index)
     if len(chosen) == columns:
-        raise DataError(path, f"no feature column left: the target takes all {columns} columns")
+        raise DataError(
+            path,
+            f"no feature column left: the target takes all {columns} columns",
+            setting="target",
+        )
     return chosen
 
 

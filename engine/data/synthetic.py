@@ -40,16 +40,67 @@ def toy(
 
 
 def _positive_int(source: str, name: str, value: Any) -> int:
+    reason = f"{name} must be a positive integer, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, str)):
-        raise DataError(source, f"{name} must be a positive integer, got {value!r}")
+        raise DataError(source, reason, setting=name)
     try:
         number = float(value) if isinstance(value, str) else value
         integer = int(number)
     except (ValueError, OverflowError):
-        raise DataError(source, f"{name} must be a positive integer, got {value!r}") from None
+        raise DataError(source, reason, setting=name) from None
     if integer != number or integer < 1:
-        raise DataError(source, f"{name} must be a positive integer, got {value!r}")
+        raise DataError(source, reason, setting=name)
     return integer
+
+
+def check_synthetic(
+    n: Any,
+    d: Any,
+    m: Any,
+    noise: Any,
+    dtype: Any = np.float32,
+    *,
+    test_fraction: Any = 0.0,
+    max_bytes: int | None = None,
+) -> tuple[int, int, int, float, np.dtype, float]:
+    """``(n, d, m, noise, dtype, test_fraction)`` as :func:`synthetic` uses them, or the
+    :class:`DataError` it would raise, naming the setting (``error.setting``): n under 2, a
+    noise past the dtype's range, a test fraction that leaves no training row, data too
+    large for memory.  Nothing is drawn: cheap enough for a form to call as it is typed.
+    """
+    source = "synthetic"
+    n = _positive_int(source, "n", n)
+    d = _positive_int(source, "d", d)
+    m = _positive_int(source, "m", m)
+    given = noise
+    try:
+        noise = float(noise)
+    except (TypeError, ValueError):
+        raise DataError(source, f"noise must be a number, got {given!r}", setting="noise") from None
+    if not math.isfinite(noise) or noise < 0:
+        raise DataError(
+            source, f"noise must be a finite number >= 0, got {given!r}", setting="noise"
+        )
+    try:
+        dtype = _dtype(dtype)
+    except ValueError as error:
+        raise DataError(source, str(error), setting="dtype") from None
+    if noise > float(np.finfo(dtype).max):
+        raise DataError(
+            source,
+            f"noise {noise:g} is too large for {dtype.name}: --noise must be at most "
+            f"{np.finfo(dtype).max:.4g}",
+            setting="noise",
+        )
+    test_fraction = _fraction(source, test_fraction)
+    if n < 2:
+        raise DataError(source, f"n must be at least 2, got {n}", setting="n")
+    _test_rows(source, n, test_fraction)
+    try:
+        _check_memory(source, n * (d + 2 * m) * dtype.itemsize, max_bytes)
+    except DataError as error:
+        raise DataError(source, error.reason, setting="n") from None
+    return n, d, m, noise, dtype, test_fraction
 
 
 def synthetic(
@@ -73,31 +124,10 @@ def synthetic(
     ``standardize`` they are converted to the standardised units.
     """
     source = "synthetic"
-    n = _positive_int(source, "n", n)
-    d = _positive_int(source, "d", d)
-    m = _positive_int(source, "m", m)
-    given = noise
-    try:
-        noise = float(noise)
-    except (TypeError, ValueError):
-        raise DataError(source, f"noise must be a number, got {given!r}") from None
-    if not math.isfinite(noise) or noise < 0:
-        raise DataError(source, f"noise must be a finite number >= 0, got {given!r}")
-    try:
-        dtype = _dtype(dtype)
-    except ValueError as error:
-        raise DataError(source, str(error)) from None
-    if noise > float(np.finfo(dtype).max):
-        raise DataError(
-            source,
-            f"noise {noise:g} is too large for {dtype.name}: --noise must be at most "
-            f"{np.finfo(dtype).max:.4g}",
-        )
-    test_fraction = _fraction(source, test_fraction)
-    if n < 2:
-        raise DataError(source, f"n must be at least 2, got {n}")
+    n, d, m, noise, dtype, test_fraction = check_synthetic(
+        n, d, m, noise, dtype, test_fraction=test_fraction, max_bytes=max_bytes
+    )
     n_test = _test_rows(source, n, test_fraction)
-    _check_memory(source, n * (d + 2 * m) * dtype.itemsize, max_bytes)
 
     rng = np.random.default_rng(seed)
     W_true = rng.standard_normal((d, m)).astype(dtype)

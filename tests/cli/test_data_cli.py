@@ -7,7 +7,7 @@ import pytest
 
 from tui.cli import main
 
-DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
+DIABETES = Path(__file__).parents[2] / "data" / "diabetes.csv"
 
 
 def run(capsys, *args):

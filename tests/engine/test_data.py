@@ -1,7 +1,7 @@
 """The data layer: the toy and synthetic problems, table files, and a one-line error for every bad file.
 
 Every file is written by the test into its tmp_path; the one real data set,
-tests/data/diabetes.csv, comes with its provenance in tests/data/README.md.
+data/diabetes.csv (shipped with the project), comes with its provenance in data/README.md.
 """
 
 import os
@@ -27,7 +27,7 @@ from engine.data.loading import load
 from engine.data.reading import load_table
 from engine.data.synthetic import synthetic, toy
 
-DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
+DIABETES = Path(__file__).parents[2] / "data" / "diabetes.csv"
 
 
 def write(folder: Path, name: str, content: str | bytes) -> str:

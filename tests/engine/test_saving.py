@@ -17,7 +17,7 @@ from engine import Descent, make_config
 from engine.record.saving import SaveError, check_save_target, save_paths, save_run
 from tui.cli import main
 
-DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
+DIABETES = Path(__file__).parents[2] / "data" / "diabetes.csv"
 ROOT = Path(__file__).parents[2]
 
 

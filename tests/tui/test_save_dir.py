@@ -26,7 +26,7 @@ from engine.record.saving import (
 from tui.cli import main
 
 ROOT = Path(__file__).parents[2]
-DIABETES = Path(__file__).parents[1] / "data" / "diabetes.csv"
+DIABETES = Path(__file__).parents[2] / "data" / "diabetes.csv"
 SYNTHETIC_FIELDS = {"n", "d", "m", "noise"}
 FILE_FIELDS = {"target", "dropna"}
 FUNCTIONS_FIELDS = {"mse_name", "linear_name", "force"}

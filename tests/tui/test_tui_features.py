@@ -34,7 +34,7 @@ from tui.text_block import TextBlock
 
 TESTS = Path(__file__).parents[1]
 STUDENTS = TESTS / "students"
-DIABETES = TESTS / "data" / "diabetes.csv"
+DIABETES = TESTS.parent / "data" / "diabetes.csv"
 # The notebook's three runs: the same start (init seed 42) and the same cap.
 NOTEBOOK = Config(tensorboard=False, init_seed=42, max_iter=1001)
 
