@@ -40,7 +40,7 @@ from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.notifications import SeverityLevel
@@ -77,11 +77,18 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
     WATCHED_SPEED,
     RedrawSchedule,
 )
-from .status_line import StatusLine
+from .status_line import Note, StatusLine
 from .validation import parse_save_path
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
 MIN_WIDTH, MIN_HEIGHT = 72, 22
+# Below either, the compact layout: the chart takes the left column's full height, the
+# settings and a compact W (or the comparison) share a narrow right column.
+COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
+# How long a message stays on the status line unless its sender says (Textual's default).
+NOTE_SECONDS = 5.0
+# How many messages the help screen lists in full.
+NOTES_KEPT = 20
 # A run checks for a pause between chunks of about this many seconds.
 CHUNK_SECONDS = 0.03
 
@@ -179,6 +186,8 @@ class AmalApp(Leaving, App[int]):
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
+        self.notes: list[Note] = []
+        """The last messages said (``notify``), oldest first: the help screen lists them."""
         self._factory = session_factory or build_experiment
         self._init_leaving()
 
@@ -201,12 +210,12 @@ class AmalApp(Leaving, App[int]):
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="panels"):
-            with Vertical(id="left"):
-                yield HyperparameterPanel(self.config, id="hyperparameters")
-                yield LossChart(id="chart")
+        # A grid (app.tcss): the same four panels, placed in DOM order (``_lay_out``).
+        with Container(id="panels"):
+            yield HyperparameterPanel(self.config, id="hyperparameters")
             yield ParameterPanel(id="parameters")
             yield ComparisonPanel(id="comparison")
+            yield LossChart(id="chart")
         yield StatusLine(id="status")
         yield Static("", id="too-small")
         # Compact: every key fits in 80 columns.
@@ -223,7 +232,34 @@ class AmalApp(Leaving, App[int]):
     def on_resize(self, event: Resize | None = None) -> None:
         size = self.size if event is None else event.size
         text = presenter.too_small_text(size.width, size.height, MIN_WIDTH, MIN_HEIGHT)
-        self.query_one("#too-small", Static).update(text)
+        try:
+            self.query_one("#too-small", Static).update(text)
+            self._lay_out(size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT)
+        except NoMatches:
+            return  # the app is closing, or a screen covers the main one
+
+    def _lay_out(self, compact: bool) -> None:
+        """The wide layout or the compact one (80×24, a lab's default terminal).
+
+        Wide: the settings over the chart on the left, W and b (or the comparison) on the
+        right, in full.  Compact: the chart on the left, full height, the settings over a
+        compact W (or the comparison) in a narrow column on the right.  The grid places its
+        children in DOM order, so switching moves the chart first or last.
+        """
+        panels = self.query_one("#panels", Container)
+        if (
+            panels.has_class("-compact") == compact
+            and (panels.children[0] is self._chart) == compact
+        ):
+            return
+        panels.set_class(compact, "-compact")
+        if compact:
+            panels.move_child(self._chart, before=0)
+        else:
+            panels.move_child(self._chart, after=len(panels.children) - 1)
+        self._parameters.compact = compact
+        self._comparison.compact = compact
+        self._hyperparameters.compact = compact
 
     def show_mode(self, comparing: bool) -> None:
         """The comparison table takes the parameters panel's place while comparing."""
@@ -247,9 +283,25 @@ class AmalApp(Leaving, App[int]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Textual's notification, as plain text by default: the messages quote paths, data
-        and a student's errors, whose ``[`` must show as it is, not start Textual markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """A message on the status line's second row, never a toast over the chart.
+
+        Plain text (``markup`` is ignored): the messages quote paths, data and a student's
+        errors, whose ``[`` must show as it is.  One line, cut with … at the screen's width;
+        the help screen (?) lists the last ``NOTES_KEPT`` in full.
+        """
+        note = Note(str(message), severity, title)
+        self.notes = [*self.notes[-(NOTES_KEPT - 1) :], note]
+        try:
+            self._status_line.say(note, NOTE_SECONDS if timeout is None else timeout)
+        except NoMatches:
+            pass  # the app is closing: the message stays in the list
+
+    def clear_notifications(self) -> None:
+        super().clear_notifications()
+        try:
+            self._status_line.clear_notes()
+        except NoMatches:
+            pass
 
     def show_config(self, config: Config) -> None:
         self._hyperparameters.show_config(config)
@@ -387,7 +439,8 @@ class AmalApp(Leaving, App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.controller.save_dir))
+            notes = [note.line() for note in self.notes]
+            self.push_screen(HelpScreen(self.controller.save_dir, notes))
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:

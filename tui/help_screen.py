@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -55,6 +57,17 @@ def states_renderable() -> Table:
     return table
 
 
+def notes_widgets(notes: Sequence[str]) -> list[Static]:
+    """The app's last messages in full (the status line shows each in one line for a while)."""
+    if not notes:
+        return []
+    title = Text("Recent messages, oldest first", style="bold")
+    return [
+        Static(title, id="help-notes-title"),
+        Static(Text("\n".join(notes)), id="help-notes"),
+    ]
+
+
 class HelpScreen(OneShotScreen):
     """Closes with Escape, ? or q."""
 
@@ -62,9 +75,10 @@ class HelpScreen(OneShotScreen):
         Binding("escape,question_mark,q", "dismiss", "Close help"),
     ]
 
-    def __init__(self, save_dir: str = "amal-runs") -> None:
+    def __init__(self, save_dir: str = "amal-runs", notes: Sequence[str] = ()) -> None:
         super().__init__()
         self.save_dir = save_dir
+        self.notes = tuple(notes)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as box:
@@ -77,6 +91,7 @@ class HelpScreen(OneShotScreen):
             )
             yield Static(states_renderable(), id="help-states")
             yield Static(Text(PANELS), id="help-panels")
+            yield from notes_widgets(self.notes)
 
     def on_mount(self) -> None:
         # Focused: ↑ ↓ page up/down scroll it (the app focuses nothing by itself).

@@ -44,8 +44,14 @@ from .validation import mark
 KEYS_HINT = "tab · enter apply · esc restore"
 
 
-def keys_hint(edited: int) -> str:
+# The same in the compact layout's narrow column (26 columns).
+COMPACT_KEYS_HINT = "enter apply · esc"
+
+
+def keys_hint(edited: int, compact: bool = False) -> str:
     """The border's reminder, saying how many fields wait for Enter."""
+    if compact:
+        return f"{edited} edited · enter" if edited else COMPACT_KEYS_HINT
     return f"{edited} edited · enter apply all" if edited else KEYS_HINT
 
 
@@ -126,6 +132,9 @@ class HyperparameterField(Input):
         self.post_message(self.Cancelled(self))
 
 
+# The shortest wording of the compare hint, for the compact layout's narrow column.
+COMPACT_COMPARE_HINT = "c: rates · empty: 1 run"
+
 # Shown under the optimizer while it is typed in, when the hint beside it has no room.
 OPTIMIZER_CHOICES = "sgd · momentum · nesterov · adam"
 
@@ -147,6 +156,18 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         self.lr_max: float | None = None
         self.border_title = "Hyperparameters"
         self.border_subtitle = KEYS_HINT
+        self._compact = False
+
+    @property
+    def compact(self) -> bool:
+        """Whether it sits in the compact layout's narrow column (a shorter reminder)."""
+        return self._compact
+
+    @compact.setter
+    def compact(self, compact: bool) -> None:
+        self._compact = compact
+        if self.is_mounted:
+            self._show_edited()
 
     @property
     def config(self) -> Config:
@@ -155,7 +176,9 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
 
     def compose(self) -> ComposeResult:
         for spec in self.form.specs.values():
-            with Horizontal(classes="field-row", id=f"{spec.id}-row"):
+            # A wide value (a list of rates, a path) goes under its label in the compact layout.
+            stacked = "field-row -stacked" if spec.wide else "field-row"
+            with Horizontal(classes=stacked, id=f"{spec.id}-row"):
                 yield Label(spec.label, classes="field-label", id=f"{spec.id}-label")
                 yield HyperparameterField(spec, self.form.drafts[spec.id])
                 if spec.id == "lr" or not spec.wide:
@@ -164,7 +187,8 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             yield Static("", id=f"{spec.id}-error", classes="field-error")
             if spec.id == "lr":
                 yield Static("", id="lr-warning", classes="field-warning")
-                yield FieldHint(*COMPARE_KEY_HINT, id="lr-note", classes="field-note")
+                hints = (*COMPARE_KEY_HINT, COMPACT_COMPARE_HINT)
+                yield FieldHint(*hints, id="lr-note", classes="field-note")
             if spec.id == "optimizer":
                 yield Static(OPTIMIZER_CHOICES, id="optimizer-choices", classes="field-note")
 
@@ -218,6 +242,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
                 field.spec = spec
                 field.placeholder = spec.placeholder
                 field.set_class(spec.wide, "-wide")
+                self.query_one(f"#{field_id}-row").set_class(spec.wide, "-stacked")
                 self.query_one(f"#{field_id}-label", Label).update(spec.label)
             if field.value != self.form.drafts[field_id]:
                 field.value = self.form.drafts[field_id]
@@ -226,7 +251,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         self._show_edited()
 
     def _show_edited(self) -> None:
-        self.border_subtitle = keys_hint(len(self.form.edited_ids()))
+        self.border_subtitle = keys_hint(len(self.form.edited_ids()), self._compact)
 
     def _show_field(self, field: HyperparameterField) -> None:
         field_id = field.spec.id
