@@ -186,6 +186,7 @@ class AmalApp(Leaving, App[int]):
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
+        self._comparing_shown = False
         self.notes: list[Note] = []
         """The last messages said (``notify``), oldest first: the help screen lists them."""
         self._factory = session_factory or build_experiment
@@ -234,29 +235,30 @@ class AmalApp(Leaving, App[int]):
         text = presenter.too_small_text(size.width, size.height, MIN_WIDTH, MIN_HEIGHT)
         try:
             self.query_one("#too-small", Static).update(text)
-            self._lay_out(size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT)
+            self._lay_out(size.width, size.height)
         except NoMatches:
             return  # the app is closing, or a screen covers the main one
 
-    def _lay_out(self, compact: bool) -> None:
-        """The wide layout or the compact one (80×24, a lab's default terminal).
+    def _lay_out(self, width: int, height: int) -> None:
+        """The wide layout, or the compact one (80×24, a lab's default terminal).
 
-        Wide: the settings over the chart on the left, W and b (or the comparison) on the
-        right, in full.  Compact: the chart on the left, full height, the settings over a
-        compact W (or the comparison) in a narrow column on the right.  The grid places its
-        children in DOM order, so switching moves the chart first or last.
+        Wide: the settings over the chart on the left, W and b in full down the right.
+        Compact: the chart down the left, full height; the settings over a compact W (or
+        the comparison) in a narrow column on the right.  A comparison at a wide size is
+        laid out as the compact one, its right column as wide as the wide one's: its
+        table needs far fewer rows than W, and the chart keeps every row.  The grid places
+        its children in DOM order: the chart moves first when it goes down the left.
         """
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        chart_left = compact or self._comparing_shown
         panels = self.query_one("#panels", Container)
-        if (
-            panels.has_class("-compact") == compact
-            and (panels.children[0] is self._chart) == compact
-        ):
-            return
         panels.set_class(compact, "-compact")
-        if compact:
-            panels.move_child(self._chart, before=0)
-        else:
-            panels.move_child(self._chart, after=len(panels.children) - 1)
+        panels.set_class(chart_left, "-chart-left")
+        if (panels.children[0] is self._chart) != chart_left:
+            if chart_left:
+                panels.move_child(self._chart, before=0)
+            else:
+                panels.move_child(self._chart, after=len(panels.children) - 1)
         self._parameters.compact = compact
         self._comparison.compact = compact
         self._hyperparameters.compact = compact
@@ -265,6 +267,11 @@ class AmalApp(Leaving, App[int]):
         """The comparison table takes the parameters panel's place while comparing."""
         self._parameters.display = not comparing
         self._comparison.display = comparing
+        self._comparing_shown = comparing
+        try:
+            self._lay_out(*self.size)
+        except NoMatches:
+            pass  # the app is closing
 
     _status_line = _widget("#status", StatusLine)
     _chart = _widget("#chart", LossChart)

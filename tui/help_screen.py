@@ -26,14 +26,19 @@ PANELS = (
     "Parameters: ‖θ−θ*‖ the distance of θ = (W, b) to the least-squares optimum θ* "
     "(‖θ−θ_true‖ to the truth of synthetic data); each entry of W and b with its sign, and a "
     "bar ▁…█ for its size relative to the largest entry; blue is positive, red negative. "
-    "◆ marks the entries the last step changed most. ‖∇W‖, ‖∇b‖: norms of the last gradients.\n"
+    "◆ marks the entries the last step changed most. ‖∇W‖, ‖∇b‖: norms of the last gradients. "
+    "Under 100×30 the panel is compact: Wᵀ, a row per output, a bar per input (rising: "
+    "positive, hanging: negative) and b's bar, their scales |W| and |b|, and the entry "
+    "changed most; a terminal of 100×30 or more shows every value.\n"
     "Loss: the loss of every iteration, ─ the threshold, ·· the optimum (the loss cannot go "
     "under it), ● the current iteration, • the loss on the test rows (with --test-fraction). "
     "Comparing, each learning rate has its marker (+ x o * …), named in the legend and the "
     "table: ε, status, iterations, current loss.\n"
     "The status line: iteration, loss, Δloss, the state, steps/s (of each run while "
     "comparing), the speed asked for and where TensorBoard logs; the chart's title names the data: n points, "
-    "d features, m outputs."
+    "d features, m outputs. The app's messages (a run's end, a save, a setting refused) start "
+    "its second row for a few seconds, marked › (information), ⚠ warning or ✗ error, cut "
+    "with … to the width: the last ones are listed in full at the end of this help."
 )
 
 

@@ -54,12 +54,12 @@ class Note:
     severity: str = "information"
     title: str = ""
 
-    def line(self) -> str:
+    def line(self, marked: bool = True) -> str:
         """The message in one line, its severity in a glyph and a word (no colour needed)."""
         mark, word = SEVERITY_MARKS.get(self.severity, SEVERITY_MARKS["information"])
         said = " ".join(self.text.split())  # a message is one line, whatever it quotes
         title = f"{self.title}: " if self.title else ""
-        return f"{mark} {word}{title}{said}"
+        return f"{mark} {word}{title}{said}" if marked else f"{title}{said}"
 
 
 # (glyph, word) of each severity: told apart in 16 colours or none.
@@ -73,12 +73,16 @@ NOTE_SEPARATOR = "  ·  "
 
 
 def notes_text(notes: Sequence[Note]) -> Text:
-    """Messages said together (a comparison's runs ending at once), in the order said."""
+    """Messages said together (a comparison's runs ending at once), in the order said; a
+    severity is marked once for the messages of that severity that follow each other."""
     out = Text()
-    for i, note in enumerate(notes):
-        if i:
-            out.append(NOTE_SEPARATOR, style="dim")
-        out.append(note.line(), style=SEVERITY_STYLES.get(note.severity, "bold"))
+    previous: Note | None = None
+    for note in notes:
+        if previous is not None:
+            out.append(" · ", style="dim")
+        marked = previous is None or previous.severity != note.severity
+        out.append(note.line(marked), style=SEVERITY_STYLES.get(note.severity, "bold"))
+        previous = note
     return out
 
 
