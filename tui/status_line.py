@@ -58,7 +58,8 @@ class Note:
         """The message in one line, its severity in a glyph and a word (no colour needed)."""
         mark, word = SEVERITY_MARKS.get(self.severity, SEVERITY_MARKS["information"])
         said = " ".join(self.text.split())  # a message is one line, whatever it quotes
-        title = f"{self.title}: " if self.title else ""
+        # "saved: saved in …" says it twice: a title the message starts with is left out.
+        title = f"{self.title}: " if self.title and not said.startswith(self.title) else ""
         return f"{mark} {word}{title}{said}" if marked else f"{title}{said}"
 
 

@@ -15,7 +15,7 @@ from tui.app import AmalApp
 from tui.hyperparameters import HyperparameterField, HyperparameterPanel
 from tui.loss_chart import LossChart
 from tui.parameters import ParameterPanel, compact_parameter_text, signed_bar
-from tui.status_line import StatusLine
+from tui.status_line import Note, StatusLine
 
 SIZES = [(80, 24), (100, 30), (120, 40)]
 COMPARE = CONFIG.replace(compare=(0.0001, 0.01, 0.5))
@@ -185,3 +185,10 @@ async def test_messages_said_together_show_together_in_order_and_expire():
         app.notify("later")
         await pilot.pause()
         assert app.query_one(StatusLine).text.plain.splitlines()[1].startswith("› later")
+
+
+def test_a_message_is_one_line_its_severity_in_a_glyph_and_a_word():
+    assert Note("a student's\nerror", "error").line() == "✗ error: a student's error"
+    assert Note("ε 1e+08: diverged at 4", "warning").line() == "⚠ warning: ε 1e+08: diverged at 4"
+    assert Note("4 rows; target: y", title="data").line() == "› data: 4 rows; target: y"
+    assert Note("saved in x.json", title="saved").line() == "› saved in x.json"  # not twice
