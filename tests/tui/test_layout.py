@@ -94,6 +94,7 @@ async def test_at_80_by_24_the_chart_takes_the_left_column_and_w_is_compact():
         text = screen_text(app)
         assert "Wᵀ (3×13)" in text and "◆ W[" in text
         assert "Loss · linear · toy: n=50, d=13, m=3" in text  # the chart's title, whole
+        assert "ε_max 1.532" in text  # under the learning rate: no room beside it
         # Wider: the full panel, every value written.
         await pilot.resize_terminal(120, 40)
         await settle(pilot)
