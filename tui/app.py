@@ -40,7 +40,7 @@ from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.notifications import SeverityLevel
@@ -78,11 +78,18 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
     WATCHED_SPEED,
     RedrawSchedule,
 )
-from .status_line import StatusLine
+from .status_line import Note, StatusLine
 from .validation import parse_save_path
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
 MIN_WIDTH, MIN_HEIGHT = 72, 22
+# Below either, the compact layout: the chart takes the left column's full height, the
+# settings and a compact W (or the comparison) share a narrow right column.
+COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
+# How long a message stays on the status line unless its sender says (Textual's default).
+NOTE_SECONDS = 5.0
+# How many messages the help screen lists in full.
+NOTES_KEPT = 20
 # A run checks for a pause between chunks of about this many seconds.
 CHUNK_SECONDS = 0.03
 
@@ -180,6 +187,9 @@ class AmalApp(Leaving, App[int]):
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
+        self._comparing_shown = False
+        self.notes: list[Note] = []
+        """The last messages said (``notify``), oldest first: the help screen lists them."""
         self._factory = session_factory or build_experiment
         self._init_leaving()
 
@@ -202,12 +212,12 @@ class AmalApp(Leaving, App[int]):
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="panels"):
-            with Vertical(id="left"):
-                yield HyperparameterPanel(self.config, id="hyperparameters")
-                yield LossChart(id="chart")
+        # A grid (app.tcss): the same four panels, placed in DOM order (``_lay_out``).
+        with Container(id="panels"):
+            yield HyperparameterPanel(self.config, id="hyperparameters")
             yield ParameterPanel(id="parameters")
             yield ComparisonPanel(id="comparison")
+            yield LossChart(id="chart")
         yield StatusLine(id="status")
         yield Static("", id="too-small")
         # Compact: every key fits in 80 columns.
@@ -224,12 +234,45 @@ class AmalApp(Leaving, App[int]):
     def on_resize(self, event: Resize | None = None) -> None:
         size = self.size if event is None else event.size
         text = presenter.too_small_text(size.width, size.height, MIN_WIDTH, MIN_HEIGHT)
-        self.query_one("#too-small", Static).update(text)
+        try:
+            self.query_one("#too-small", Static).update(text)
+            self._lay_out(size.width, size.height)
+        except NoMatches:
+            return  # the app is closing, or a screen covers the main one
+
+    def _lay_out(self, width: int, height: int) -> None:
+        """The wide layout, or the compact one (80×24, a lab's default terminal).
+
+        Wide: the settings over the chart on the left, W and b in full down the right.
+        Compact: the chart down the left, full height; the settings over a compact W (or
+        the comparison) in a narrow column on the right.  A comparison at a wide size is
+        laid out as the compact one, its right column as wide as the wide one's: its
+        table needs far fewer rows than W, and the chart keeps every row.  The grid places
+        its children in DOM order: the chart moves first when it goes down the left.
+        """
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        chart_left = compact or self._comparing_shown
+        panels = self.query_one("#panels", Container)
+        panels.set_class(compact, "-compact")
+        panels.set_class(chart_left, "-chart-left")
+        if (panels.children[0] is self._chart) != chart_left:
+            if chart_left:
+                panels.move_child(self._chart, before=0)
+            else:
+                panels.move_child(self._chart, after=len(panels.children) - 1)
+        self._parameters.compact = compact
+        self._comparison.compact = compact
+        self._hyperparameters.compact = compact
 
     def show_mode(self, comparing: bool) -> None:
         """The comparison table takes the parameters panel's place while comparing."""
         self._parameters.display = not comparing
         self._comparison.display = comparing
+        self._comparing_shown = comparing
+        try:
+            self._lay_out(*self.size)
+        except NoMatches:
+            pass  # the app is closing
 
     _status_line = _widget("#status", StatusLine)
     _chart = _widget("#chart", LossChart)
@@ -248,9 +291,25 @@ class AmalApp(Leaving, App[int]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Textual's notification, as plain text by default: the messages quote paths, data
-        and a student's errors, whose ``[`` must show as it is, not start Textual markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """A message on the status line's second row, never a toast over the chart.
+
+        Plain text (``markup`` is ignored): the messages quote paths, data and a student's
+        errors, whose ``[`` must show as it is.  One line, cut with … at the screen's width;
+        the help screen (?) lists the last ``NOTES_KEPT`` in full.
+        """
+        note = Note(str(message), severity, title)
+        self.notes = [*self.notes[-(NOTES_KEPT - 1) :], note]
+        try:
+            self._status_line.say(note, NOTE_SECONDS if timeout is None else timeout)
+        except NoMatches:
+            pass  # the app is closing: the message stays in the list
+
+    def clear_notifications(self) -> None:
+        super().clear_notifications()
+        try:
+            self._status_line.clear_notes()
+        except NoMatches:
+            pass
 
     def show_config(self, config: Config) -> None:
         self._hyperparameters.show_config(config)
@@ -403,7 +462,8 @@ class AmalApp(Leaving, App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.controller.save_dir))
+            notes = [note.line() for note in self.notes]
+            self.push_screen(HelpScreen(self.controller.save_dir, notes))
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:

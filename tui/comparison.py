@@ -4,6 +4,10 @@ It takes the parameters panel's place while comparing.  The marker column is
 the chart's legend; a learning rate that the engine's theory says diverges
 (past ε_max = 2/L, for plain full-batch descent only: ``RunView.diverges``)
 carries a ⚠ before it runs, so the table says in characters what the colours say.
+
+In the compact layout (80×24) the table fits 24 columns: the status is its mark
+(``tui.states``: the help screen says each), the loss has 4 significant digits, and
+the notes are short.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
-from .formatting import loss_text
+from .formatting import loss_text, norm_text
 from .loss_chart import compare_marker
 from .states import BY_NAME
 
@@ -33,13 +37,16 @@ def status_word(status: str, iteration: int, running: bool) -> str:
     return status
 
 
-def comparison_renderable(runs: Sequence[Any], lr_max: float | None, running: bool) -> Table:
-    """The table for a sequence of ``RunView``; ``running``: whether the app runs them now."""
+def comparison_renderable(
+    runs: Sequence[Any], lr_max: float | None, running: bool, compact: bool = False
+) -> Table:
+    """The table for a sequence of ``RunView``; ``running``: whether the app runs them now;
+    ``compact``: the status as its mark, the loss to 4 digits (24 columns)."""
     table = Table(box=None, padding=(0, 1, 0, 0), show_edge=False, expand=False)
     table.add_column("", no_wrap=True)
     table.add_column("ε", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("iter.", justify="right", no_wrap=True)
+    table.add_column("" if compact else "status", no_wrap=True)
+    table.add_column("iter." if not compact else "iter", justify="right", no_wrap=True)
     table.add_column("loss", justify="right", no_wrap=True)
     for i, run in enumerate(runs):
         snapshot = run.snapshot
@@ -47,18 +54,24 @@ def comparison_renderable(runs: Sequence[Any], lr_max: float | None, running: bo
         if run.diverges:
             rate += DIVERGES_MARK
         status = status_word(snapshot.status.value, snapshot.iteration, running)
+        state = BY_NAME.get(status)
+        shown = (state.mark if state else "?") if compact else status
         row = [
             Text(compare_marker(i), style="bold"),
             rate,
-            Text(status, style=BY_NAME[status].style if status in BY_NAME else ""),
+            Text(shown, style=state.style if state else ""),
             str(snapshot.iteration),
-            loss_text(snapshot.loss),
+            norm_text(snapshot.loss) if compact else loss_text(snapshot.loss),
         ]
         table.add_row(*row)
     return table
 
 
-def footnote(lr_max: float | None, optimum: float | None, any_past: bool) -> Text:
+def footnote(
+    lr_max: float | None, optimum: float | None, any_past: bool, compact: bool = False
+) -> Text:
+    if compact:
+        return compact_footnote(lr_max, optimum, any_past)
     out = Text(style="dim")
     if optimum is not None:
         out.append(f"the loss cannot go under the optimum {optimum:.6g}\n")
@@ -71,6 +84,22 @@ def footnote(lr_max: float | None, optimum: float | None, any_past: bool) -> Tex
     return out
 
 
+def compact_footnote(lr_max: float | None, optimum: float | None, any_past: bool) -> Text:
+    """The notes in 24 columns; what c does is said under the learning rates' field."""
+    lines = []
+    if optimum is not None:
+        lines.append((f"optimum {optimum:.6g}", "dim"))
+    if lr_max is not None:
+        if any_past:
+            lines.append((f"{DIVERGES_MARK} past 2/L={lr_max:.4g}", "bold"))
+        else:
+            lines.append((f"ε_max=2/L={lr_max:.4g}", "dim"))
+    out = Text()
+    for i, (line, style) in enumerate(lines):
+        out.append(("\n" if i else "") + line, style=style)
+    return out
+
+
 class ComparisonPanel(ScrollableContainer, can_focus=False):
     """The table of a comparison; redraws only when its text would change."""
 
@@ -79,6 +108,20 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         self.border_title = "Comparison"
         self._shown: tuple | None = None
         self._table: Table | None = None
+        self._last: tuple | None = None
+        self._compact = False
+
+    @property
+    def compact(self) -> bool:
+        """Whether it shows the compact table (the compact layout)."""
+        return self._compact
+
+    @compact.setter
+    def compact(self, compact: bool) -> None:
+        if compact != self._compact:
+            self._compact = compact
+            if self._last is not None:
+                self.show(*self._last)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="comparison-table")
@@ -105,14 +148,18 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
             lr_max,
             optimum,
             running,
+            self._compact,
         )
+        self._last = (runs, lr_max, optimum, running)
         if key == self._shown:
             return
         self._shown = key
-        self._table = comparison_renderable(runs, lr_max, running)
+        compact = self._compact
+        self._table = comparison_renderable(runs, lr_max, running, compact)
         self.query_one("#comparison-table", Static).update(self._table)
         past = any(r.diverges for r in runs)
-        self.query_one("#comparison-notes", Static).update(footnote(lr_max, optimum, past))
+        notes = footnote(lr_max, optimum, past, compact)
+        self.query_one("#comparison-notes", Static).update(notes)
 
     def text(self) -> str:
         """The table as plain text (for tests)."""

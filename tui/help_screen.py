@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,14 +26,19 @@ PANELS = (
     "Parameters: ‖θ−θ*‖ the distance of θ = (W, b) to the least-squares optimum θ* "
     "(‖θ−θ_true‖ to the truth of synthetic data); each entry of W and b with its sign, and a "
     "bar ▁…█ for its size relative to the largest entry; blue is positive, red negative. "
-    "◆ marks the entries the last step changed most. ‖∇W‖, ‖∇b‖: norms of the last gradients.\n"
+    "◆ marks the entries the last step changed most. ‖∇W‖, ‖∇b‖: norms of the last gradients. "
+    "Under 100×30 the panel is compact: Wᵀ, a row per output, a bar per input (rising: "
+    "positive, hanging: negative) and b's bar, their scales |W| and |b|, and the entry "
+    "changed most; a terminal of 100×30 or more shows every value.\n"
     "Loss: the loss of every iteration, ─ the threshold, ·· the optimum (the loss cannot go "
     "under it), ● the current iteration, • the loss on the test rows (with --test-fraction). "
     "Comparing, each learning rate has its marker (+ x o * …), named in the legend and the "
     "table: ε, status, iterations, current loss.\n"
     "The status line: iteration, loss, Δloss, the state, steps/s (of each run while "
     "comparing), the speed asked for and where TensorBoard logs; the chart's title names the data: n points, "
-    "d features, m outputs."
+    "d features, m outputs. The app's messages (a run's end, a save, a setting refused) start "
+    "its second row for a few seconds, marked › (information), ⚠ warning or ✗ error, cut "
+    "with … to the width: the last ones are listed in full at the end of this help."
 )
 
 
@@ -55,6 +62,17 @@ def states_renderable() -> Table:
     return table
 
 
+def notes_widgets(notes: Sequence[str]) -> list[Static]:
+    """The app's last messages in full (the status line shows each in one line for a while)."""
+    if not notes:
+        return []
+    title = Text("Recent messages, oldest first", style="bold")
+    return [
+        Static(title, id="help-notes-title"),
+        Static(Text("\n".join(notes)), id="help-notes"),
+    ]
+
+
 class HelpScreen(OneShotScreen):
     """Closes with Escape, ? or q."""
 
@@ -62,9 +80,10 @@ class HelpScreen(OneShotScreen):
         Binding("escape,question_mark,q", "dismiss", "Close help"),
     ]
 
-    def __init__(self, save_dir: str = "amal-runs") -> None:
+    def __init__(self, save_dir: str = "amal-runs", notes: Sequence[str] = ()) -> None:
         super().__init__()
         self.save_dir = save_dir
+        self.notes = tuple(notes)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as box:
@@ -77,6 +96,7 @@ class HelpScreen(OneShotScreen):
             )
             yield Static(states_renderable(), id="help-states")
             yield Static(Text(PANELS), id="help-panels")
+            yield from notes_widgets(self.notes)
 
     def on_mount(self) -> None:
         # Focused: ↑ ↓ page up/down scroll it (the app focuses nothing by itself).

@@ -44,8 +44,14 @@ from .validation import mark
 KEYS_HINT = "tab · enter apply · esc restore"
 
 
-def keys_hint(edited: int) -> str:
+# The same in the compact layout's narrow column (26 columns).
+COMPACT_KEYS_HINT = "enter apply · esc"
+
+
+def keys_hint(edited: int, compact: bool = False) -> str:
     """The border's reminder, saying how many fields wait for Enter."""
+    if compact:
+        return f"{edited} edited · enter" if edited else COMPACT_KEYS_HINT
     return f"{edited} edited · enter apply all" if edited else KEYS_HINT
 
 
@@ -126,6 +132,14 @@ class HyperparameterField(Input):
         self.post_message(self.Cancelled(self))
 
 
+# The shortest wording of the compare hint, for the compact layout's narrow column.
+COMPACT_COMPARE_HINT = "c: rates · empty: 1 run"
+
+# A field's width in cells (app.tcss, HyperparameterField).
+FIELD_WIDTH = 9
+# The choices in the compact layout's narrow column.
+COMPACT_OPTIMIZER_CHOICES = "sgd · momentum\nnesterov · adam"
+
 # Shown under the optimizer while it is typed in, when the hint beside it has no room.
 OPTIMIZER_CHOICES = "sgd · momentum · nesterov · adam"
 
@@ -147,6 +161,19 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         self.lr_max: float | None = None
         self.border_title = "Hyperparameters"
         self.border_subtitle = KEYS_HINT
+        self._compact = False
+
+    @property
+    def compact(self) -> bool:
+        """Whether it sits in the compact layout's narrow column (a shorter reminder)."""
+        return self._compact
+
+    @compact.setter
+    def compact(self, compact: bool) -> None:
+        self._compact = compact
+        if self.is_mounted:
+            self._show_edited()
+            self._show_lr()
 
     @property
     def config(self) -> Config:
@@ -155,7 +182,9 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
 
     def compose(self) -> ComposeResult:
         for spec in self.form.specs.values():
-            with Horizontal(classes="field-row", id=f"{spec.id}-row"):
+            # A wide value (a list of rates, a path) goes under its label in the compact layout.
+            stacked = "field-row -stacked" if self._stacked(spec) else "field-row"
+            with Horizontal(classes=stacked, id=f"{spec.id}-row"):
                 yield Label(spec.label, classes="field-label", id=f"{spec.id}-label")
                 yield HyperparameterField(spec, self.form.drafts[spec.id])
                 if spec.id == "lr" or not spec.wide:
@@ -164,7 +193,10 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             yield Static("", id=f"{spec.id}-error", classes="field-error")
             if spec.id == "lr":
                 yield Static("", id="lr-warning", classes="field-warning")
-                yield FieldHint(*COMPARE_KEY_HINT, id="lr-note", classes="field-note")
+                hints = (*COMPARE_KEY_HINT, COMPACT_COMPARE_HINT)
+                yield FieldHint(*hints, id="lr-note", classes="field-note")
+                # The compact layout has no room beside the field: ε_max goes under it.
+                yield FieldHint(id="lr-bound", classes="field-note")
             if spec.id == "optimizer":
                 yield Static(OPTIMIZER_CHOICES, id="optimizer-choices", classes="field-note")
 
@@ -193,7 +225,11 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
 
     def hint_text(self, field_id: str) -> str:
         """What the hint beside (or, for the learning rates compared, under) a field says."""
-        hint_id = "lr-note" if field_id == "lr" and self.config.compare else f"{field_id}-hint"
+        hint_id = f"{field_id}-hint"
+        if field_id == "lr" and self.config.compare:
+            hint_id = "lr-note"
+        elif field_id == "lr" and self._compact:
+            hint_id = "lr-bound"
         hint = self.query_one(f"#{hint_id}", FieldHint)
         return str(hint.render()) if hint.display else ""
 
@@ -221,12 +257,13 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
                 self.query_one(f"#{field_id}-label", Label).update(spec.label)
             if field.value != self.form.drafts[field_id]:
                 field.value = self.form.drafts[field_id]
+            self.query_one(f"#{field_id}-row").set_class(self._stacked(spec), "-stacked")
             self._show_field(field)
         self._show_lr()
         self._show_edited()
 
     def _show_edited(self) -> None:
-        self.border_subtitle = keys_hint(len(self.form.edited_ids()))
+        self.border_subtitle = keys_hint(len(self.form.edited_ids()), self._compact)
 
     def _show_field(self, field: HyperparameterField) -> None:
         field_id = field.spec.id
@@ -244,28 +281,44 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
                 self._show_field(self._field(spec.id))
         self._show_optimizer_choices()
 
+    def _stacked(self, spec: FieldSpec) -> bool:
+        """Whether a field's value goes under its label in the compact layout (CSS): the
+        rates compared always, a data source only when the one in use is longer than a field."""
+        if not spec.wide:
+            return False
+        return spec.id != "data" or len(self.form.drafts[spec.id]) > FIELD_WIDTH
+
     def _show_optimizer_choices(self) -> None:
         hint = self.query_one("#optimizer-hint", FieldHint)
         choices = self.query_one("#optimizer-choices", Static)
         choices.display = self._field("optimizer").has_focus and not hint.fits()
+        # Two rows in the compact layout's narrow column, cut where a reader would.
+        choices.update(COMPACT_OPTIMIZER_CHOICES if self._compact else OPTIMIZER_CHOICES)
 
     def _show_lr(self) -> None:
         """The hint beside the learning rate and, when it diverges, the warning under it."""
         config = self.config
         comparing = bool(config.compare)
         hint = self.query_one("#lr-hint", FieldHint)
-        hint.display = not comparing
+        bound = self.query_one("#lr-bound", FieldHint)
+        hint.display = not comparing and not self._compact
+        bound.display = not comparing and self._compact and self.lr_max is not None
         self.query_one("#lr-note", FieldHint).display = comparing
-        if comparing or self.lr_max is None:
-            hint.say("")
-        else:
+        wordings: tuple[str, ...] = ("",)
+        if not comparing and self.lr_max is not None:
             from engine.core.theory import bound_applies  # loaded with lr_max
 
             lr_max = lr_max_text(self.lr_max)
             if bound_applies(config.optimizer, config.batch_size):
-                hint.say(f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
+                wordings = (f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
             else:  # 2/L bounds plain full-batch SGD, not this run: no ε_max is claimed
-                hint.say(f"2/L {lr_max}: plain SGD's bound", f"2/L {lr_max} (SGD)", f"2/L {lr_max}")
+                wordings = (
+                    f"2/L {lr_max}: plain SGD's bound",
+                    f"2/L {lr_max} (SGD)",
+                    f"2/L {lr_max}",
+                )
+        hint.say(*wordings)
+        bound.say(*wordings)
         learning_rate = self.form.typed_learning_rate()
         warning = self.query_one("#lr-warning", Static)
         if learning_rate is not None and diverges(config, learning_rate, self.lr_max):

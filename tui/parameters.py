@@ -4,6 +4,12 @@ A value is written with its sign (``+0.2934``) and followed by a bar whose
 height is its size relative to the largest entry of its matrix (``▁`` … ``█``),
 so a 16-colour or ``NO_COLOR`` terminal shows what the colours show.  The
 entries the last step changed most carry a ``◆`` and are shown reversed.
+
+In the compact layout (80×24) the panel shows W transposed, a row per output and a
+bar per input (``compact_parameter_text``): a positive value's bar rises from the
+bottom of its cell, a negative one's hangs from the top, their heights scaled to the
+largest |W| (and |b|) written under them; the entry the last step changed most is
+written out in full.  The values in full are the wide layout's (100×30 and up).
 """
 
 from __future__ import annotations
@@ -76,6 +82,16 @@ def _largest(values: np.ndarray) -> float:
     return float(finite.max()) if finite.size else 0.0
 
 
+def row_label(index: int, width: int) -> str:
+    """The label of W's row ``index`` (an input) in ``width`` characters."""
+    return f"{index:>{width}}"
+
+
+def output_label(index: int, width: int) -> str:
+    """The label of output ``index`` (a column of W and of b) in ``width`` characters."""
+    return f"{index:>{width}}"
+
+
 def matrix_lines(
     values: np.ndarray,
     delta: np.ndarray | None,
@@ -94,7 +110,7 @@ def matrix_lines(
         if labels is not None:
             parts = [f"{labels[r]:<{index_width}} "]
         else:
-            parts = [f"{r:>{index_width}} " if rows > 1 else " " * (index_width + 1)]
+            parts = [f"{row_label(r, index_width)} " if rows > 1 else " " * (index_width + 1)]
         spans, at = [], len(parts[0])
         for c, value in enumerate(row):
             cell = f"{parameter_text(value):>{PARAMETER_WIDTH}}{bar(abs(value), largest)}"
@@ -178,6 +194,56 @@ def parameter_text_block(
     return out
 
 
+def signed_bar(value: float, largest: float) -> tuple[str, str]:
+    """(character, style) of one value in the compact W: rising if positive, hanging if negative.
+
+    A hanging bar is the complementary block shown reversed, so it reads without colour:
+    its filled part, at the top of the cell, is as tall as a rising bar of the same size.
+    """
+    glyph = bar(abs(value), largest)
+    style = _style(value, largest)
+    if not math.isfinite(value) or value >= 0 or glyph == " ":
+        return glyph, style
+    level = BARS.index(glyph)
+    return (BARS[len(BARS) - 2 - level] if level < len(BARS) - 1 else " "), f"{style} reverse"
+
+
+def compact_parameter_text(
+    snapshot: Any, distances: tuple[tuple[str, float | None], ...] = ()
+) -> Text:
+    """W transposed (a row per output, a bar per input) with b's bar, their scales, and
+    the entry the last step changed most, in about 24 columns."""
+    W, b = snapshot.W, snapshot.b
+    inputs, outputs = W.shape
+    out = Text()
+    for name, value in distances:
+        out.append(f"{name} ", style="dim")
+        out.append(norm_text(value), style="bold")
+        out.append("\n")
+    width = len(str(outputs - 1))
+    title = f"Wᵀ ({outputs}×{inputs})"
+    # "b" over b's column, one after W's last.
+    out.append(
+        " " * (width + 1) + title + " " * max(1, inputs + 1 - len(title)) + "b\n", style="bold"
+    )
+    largest_W, largest_b = _largest(W), _largest(b)
+    for c in range(outputs):
+        out.append(f"{output_label(c, width)} ", style="dim")
+        for r in range(inputs):
+            out.append(*signed_bar(float(W[r, c]), largest_W))
+        out.append(" ")
+        out.append(*signed_bar(float(b[0, c]) if b.shape[0] == 1 else math.nan, largest_b))
+        out.append("\n")
+    out.append(f"█ |W| {norm_text(largest_W)}  |b| {norm_text(largest_b)}\n", style="dim")
+    (changed,) = most_changed(snapshot.delta_W, 1) or {None}
+    if changed is not None:
+        r, c = changed
+        out.append(f"{CHANGED_MARK} W[{r},{c}] {parameter_text(float(W[r, c]))}", style="bold")
+        out.append("\n")
+    out.append("▄+ ▀−  values: ≥100×30", style="dim")
+    return out
+
+
 class ParameterPanel(ScrollableContainer, can_focus=False):
     """Shows the W and b of the last snapshot; redraws only when the text would change.
 
@@ -189,6 +255,20 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         super().__init__(id=id)
         self.border_title = "Parameters"
         self._shown: Text | None = None
+        self._last: tuple[Any, tuple[tuple[str, float | None], ...], Any] | None = None
+        self._compact = False
+
+    @property
+    def compact(self) -> bool:
+        """Whether it shows the compact W (the compact layout) or every value."""
+        return self._compact
+
+    @compact.setter
+    def compact(self, compact: bool) -> None:
+        if compact != self._compact:
+            self._compact = compact
+            if self._last is not None:
+                self.show(*self._last)
 
     def compose(self) -> ComposeResult:
         yield TextBlock("loading…", id="parameter-values")
@@ -205,7 +285,11 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
         The distances are a line of the text, not the border's title: a title that
         changes repaints the whole panel, borders and blank rows included.
         """
-        text = parameter_text_block(snapshot, distances, names)
+        self._last = (snapshot, distances, names)
+        if self._compact:  # transposed bars: the names of a file's columns need the full panel
+            text = compact_parameter_text(snapshot, distances)
+        else:
+            text = parameter_text_block(snapshot, distances, names)
         # Late in a run most digits stop moving: an identical panel is not sent again.
         if self._shown is not None and text == self._shown:
             return

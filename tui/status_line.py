@@ -1,7 +1,14 @@
-"""The status line: iteration, loss, Δloss, what the run is doing, its speed; the data, the log."""
+"""The status line: iteration, loss, Δloss, what the run is doing, its speed; the data, the log.
+
+It also carries the app's messages (a run's end, a save, a bad setting): the latest one
+starts its second row for a few seconds, marked by a glyph and a word of its severity, so
+that no toast ever covers the chart.  The row is one line, cut with … at the screen's
+width; the help screen (?) lists the recent messages in full.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -39,7 +46,50 @@ class StatusInfo:
     """Where the last save went ("saved amal-runs/x.json"), until the next one."""
 
 
-def status_text(info: StatusInfo) -> Text:
+@dataclass(frozen=True)
+class Note:
+    """One message of the app (``App.notify``): what it says, how serious, under what title."""
+
+    text: str
+    severity: str = "information"
+    title: str = ""
+
+    def line(self, marked: bool = True) -> str:
+        """The message in one line, its severity in a glyph and a word (no colour needed)."""
+        mark, word = SEVERITY_MARKS.get(self.severity, SEVERITY_MARKS["information"])
+        said = " ".join(self.text.split())  # a message is one line, whatever it quotes
+        # "saved: saved in …" says it twice: a title the message starts with is left out.
+        title = f"{self.title}: " if self.title and not said.startswith(self.title) else ""
+        return f"{mark} {word}{title}{said}" if marked else f"{title}{said}"
+
+
+# (glyph, word) of each severity: told apart in 16 colours or none.
+SEVERITY_MARKS = {
+    "information": ("›", ""),
+    "warning": ("⚠", "warning: "),
+    "error": ("✗", "error: "),
+}
+SEVERITY_STYLES = {"information": "bold", "warning": "bold yellow", "error": "bold red"}
+NOTE_SEPARATOR = "  ·  "
+
+
+def notes_text(notes: Sequence[Note]) -> Text:
+    """Messages said together (a comparison's runs ending at once), in the order said; a
+    severity is marked once for the messages of that severity that follow each other."""
+    out = Text()
+    previous: Note | None = None
+    for note in notes:
+        if previous is not None:
+            out.append(" · ", style="dim")
+        marked = previous is None or previous.severity != note.severity
+        out.append(note.line(marked), style=SEVERITY_STYLES.get(note.severity, "bold"))
+        previous = note
+    return out
+
+
+def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
+    """The two rows: the run on the first; the latest messages, then the settings of the
+    display (speed, last save, data, TensorBoard) on the second."""
     if info.iteration is None:
         line = Text.assemble((f"{info.mark} {info.state}" if info.mark else info.state, "bold"))
         if info.state == LOADING:
@@ -74,6 +124,9 @@ def status_text(info: StatusInfo) -> Text:
         if info.steps_per_second is not None:
             line.append(f"  {rate_text(info.steps_per_second)}")
     line.append("\n")
+    if notes:
+        line.append_text(notes_text(notes))
+        line.append(NOTE_SEPARATOR, style="dim")
     if info.speed:
         line.append(f"speed {info.speed} [ ]")
         line.append("  ·  ", style="dim")
@@ -94,10 +147,40 @@ class StatusLine(TextBlock):
 
     def __init__(self, *, id: str | None = None) -> None:
         self.info = StatusInfo(mark=BY_NAME["loading"].mark)  # as the presenter says it
+        self.notes: tuple[Note, ...] = ()
+        """The messages on show (several when said in the same turn of the event loop)."""
+        self._burst = False
+        self._said_count = 0
         super().__init__(status_text(self.info), id=id)
 
     def show(self, info: StatusInfo) -> None:
         if info == self.info:
             return
         self.info = info
-        self.show_text(status_text(info))
+        self.show_text(status_text(info, self.notes))
+
+    def say(self, note: Note, timeout: float) -> None:
+        """Show ``note`` for ``timeout`` seconds, after the others said in this same turn."""
+        if self._burst:
+            self.notes += (note,)
+        else:
+            self.notes = (note,)
+            self._burst = True
+            self.call_later(self._end_burst)
+        self._said_count += 1
+        said = self._said_count
+        self.set_timer(timeout, lambda: self._expire(said))
+        self.show_text(status_text(self.info, self.notes))
+
+    def clear_notes(self) -> None:
+        if self.notes:
+            self.notes = ()
+            self.show_text(status_text(self.info))
+
+    def _end_burst(self) -> None:
+        self._burst = False
+
+    def _expire(self, said: int) -> None:
+        # Only the timer of the last message said clears the row: a newer one keeps its time.
+        if said == self._said_count:
+            self.clear_notes()

@@ -26,6 +26,8 @@ from tui.prompts import ReportScreen
 STUDENTS = Path(__file__).parents[1] / "students"
 
 SIZES = [(80, 24), (120, 40)]
+# The main screen's layouts: compact (80×24, a lab's terminal), and wide.
+LAYOUT_SIZES = [(80, 24), (100, 30), (120, 40)]
 
 
 @pytest.fixture
@@ -66,6 +68,24 @@ def test_converged_screen(snap_compare, size, update):
     assert snap_compare(app, terminal_size=size, run_before=_recorded(factory, _run_to_convergence))
 
 
+async def _one_step(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("s")
+    await settle(pilot)
+    assert pilot.app.session.descent.iteration == 1
+
+
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_one_step_screen(snap_compare, size, update):
+    # The layout at each size: at 80×24 the chart down the left, the settings and a compact
+    # W on the right; from 100×30 the settings over the chart, W and b in full on the right.
+    factory = RecordedFactory(
+        "one_step", when=lambda e: e.descents[0].iteration == 1, update=update
+    )
+    app = AmalApp(CONFIG, session_factory=factory)
+    assert snap_compare(app, terminal_size=size, run_before=_recorded(factory, _one_step))
+
+
 async def _compare_to_the_end(pilot) -> None:
     await settle(pilot)
     await pilot.press("r")
@@ -73,13 +93,12 @@ async def _compare_to_the_end(pilot) -> None:
     assert [d.iteration for d in pilot.app.descents] == [1001, 1001, 30]
 
 
-def test_compare_screen(snap_compare, update):
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_compare_screen(snap_compare, size, update):
     config = Config(tensorboard=False, init_seed=42, max_iter=1001, compare=(0.0001, 0.01, 0.5))
     factory = RecordedFactory("compared", when=lambda e: e.finished, update=update)
     app = AmalApp(config, session_factory=factory)
-    assert snap_compare(
-        app, terminal_size=(100, 30), run_before=_recorded(factory, _compare_to_the_end)
-    )
+    assert snap_compare(app, terminal_size=size, run_before=_recorded(factory, _compare_to_the_end))
 
 
 # A gradient that passes the check is within float64 rounding of the reference: its
