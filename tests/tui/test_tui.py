@@ -282,7 +282,14 @@ async def test_question_mark_opens_help_and_escape_question_mark_or_q_close_it()
         for close in ("escape", "question_mark", "q"):
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
-            text = screen_text(app)
+            # The help is longer than 30 rows: read it as a user scrolls through it.
+            box = app.screen.query_one("#help")
+            text = ""
+            for y in range(0, int(box.max_scroll_y) + 20, 20):
+                box.scroll_to(y=y, animate=False)
+                await pilot.pause()
+                text += screen_text(app)
+            box.scroll_home(animate=False)
             for key in ("run / pause", "reset to iteration 0", "learning rate × 10", "quit"):
                 assert key in text
             await pilot.press(close)
