@@ -596,6 +596,8 @@ class RunController:
                 severity="warning",
             )
             return
+        if self.reloading or "reload_functions" in self.pending:
+            return  # pressed twice: one check is enough (a later version is offered after it)
         if not self.ready("reload_functions"):
             return
         self.resume_after_reload = self.running

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from tui_support import ENDLESS, asyncio_test, running, screen_text, settle, wait_for
@@ -201,3 +202,75 @@ def test_a_long_file_name_and_verdict_are_shortened_to_fit():
     # The engine's own Functions: nothing about a file.
     engines = StatusInfo(tensorboard="TensorBoard: off")
     assert status_text(engines).plain.split("\n")[1] == "TensorBoard: off"
+
+
+# -- the controller's reload flow, with a fake App (no child process, no Textual) ------------
+
+
+def controller_on(path: Path):
+    """A controller whose first Experiment, of ``path``'s Functions, has loaded and passed."""
+    from test_controller import FakeExperiment, FakePort, run
+
+    from tui.controller import RunController
+
+    class Port(FakePort):
+        def start_load(self, config: Config, reuse: Any, recheck: bool = False) -> Any:
+            return self._start("recheck" if recheck else "load", config, reuse)
+
+    config = Config(tensorboard=False, functions=str(path))
+    port = Port()
+    controller = RunController(config, port)
+    controller.start_load(config)
+    experiment = FakeExperiment(config)
+    experiment.check = SimpleNamespace(passed=True)
+    run(controller.loaded(experiment, config))
+    return controller, port, run
+
+
+def test_o_pressed_twice_checks_the_file_once(tmp_path):
+    controller, port, run = controller_on(student_file(tmp_path))
+    run(controller.reload_functions())
+    run(controller.reload_functions())
+    assert port.count("recheck") == 1 and controller.pending == []
+    assert controller.status_info().verdict == "checking…"
+
+
+def test_a_run_paused_for_a_failed_recheck_goes_on(tmp_path):
+    from engine.student.refusal import FunctionsRefused
+
+    controller, port, run = controller_on(student_file(tmp_path))
+    run(controller.toggle_run())
+    run(controller.reload_functions())
+    assert not controller.running  # paused while the file is checked
+    report = SimpleNamespace(passed=False, error="no such file", path=None, functions=[])
+    worker = port.last("recheck")
+    worker.error = FunctionsRefused("the Functions of alice-tp1.py cannot be loaded", "", report)
+    controller.worker_ended(worker, "error")
+    assert port.notes[-1] == (
+        "error",
+        "alice-tp1.py fails the check: ✗ no such file (the run keeps its Functions)",
+    )
+    assert controller.pending == ["toggle_run"] and port.later == [controller.drain_pending]
+    assert port.refusals == []  # no report screen: the app does not quit
+    run(controller.drain_pending())
+    assert controller.running
+
+
+def test_the_watch_offers_each_new_version_once(tmp_path):
+    path = student_file(tmp_path)
+    controller, port, _ = controller_on(path)
+    controller.watch_functions()
+    assert port.notes == []  # as checked
+    edit(path, "mse_missing_factor_2.py")
+    controller.watch_functions()
+    controller.watch_functions()
+    assert port.notes == [
+        ("information", "alice-tp1.py changed on disk: press o to reload and re-check")
+    ]
+    path.unlink()
+    controller.watch_functions()
+    assert port.notes[-1] == (
+        "warning",
+        "alice-tp1.py is no longer on disk: the run keeps its Functions",
+    )
+    assert controller.status_info().functions_note == "gone from disk"
