@@ -96,7 +96,7 @@ def status_text(info: StatusInfo) -> Text:
 
 
 # A student's file name and the check's verdict, shortened to these many cells each: together
-# they leave the second row room for the speed at 80 columns.
+# they leave the second row room for the speed at 80 columns (when no note follows).
 FUNCTIONS_CELLS, VERDICT_CELLS = 22, 36
 
 
