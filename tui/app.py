@@ -92,6 +92,8 @@ NOTE_SECONDS = 5.0
 NOTES_KEPT = 20
 # A run checks for a pause between chunks of about this many seconds.
 CHUNK_SECONDS = 0.03
+# How often a student's file (--functions) is looked at for a new version: one stat, no read.
+FUNCTIONS_WATCH_SECONDS = 1.5
 
 SessionFactory = Callable[..., Any]
 """``factory(config, warn, reuse=Experiment | None, progress=callable) -> Experiment``."""
@@ -230,6 +232,8 @@ class AmalApp(Leaving, App[int]):
         self._status_line.show(self.controller.status_info())
         # After the first frame: the import of torch holds the GIL and would delay it.
         self.call_after_refresh(self.controller.start_load, self.config)
+        if self.config.functions is not None:
+            self.set_interval(FUNCTIONS_WATCH_SECONDS, self.controller.watch_functions)
 
     def on_resize(self, event: Resize | None = None) -> None:
         size = self.size if event is None else event.size
@@ -349,14 +353,16 @@ class AmalApp(Leaving, App[int]):
     # Not exclusive: a new load starts while the last one's thread may still be returning,
     # and cancelling that one would look like a failure.
     @work(thread=True, exit_on_error=False, group="engine", name="load engine")
-    def _load_engine(self, config: Config, reuse: Experiment | None) -> None:
+    def _load_engine(self, config: Config, reuse: Experiment | None, recheck: bool = False) -> None:
         def progress(fraction: float) -> None:
             if self.guard.started:
                 raise LoadAbandoned("the app is leaving")  # no need to read the rest
             self.post_message(DataProgress(config.data, fraction))
 
         warn = lambda text: self.post_message(EngineWarning(text))  # noqa: E731 - any thread
-        experiment = self._factory(config, warn, reuse=reuse, progress=progress)
+        # recheck only when asked: a factory of a script's or a test's may not know it.
+        options = {"recheck": True} if recheck else {}
+        experiment = self._factory(config, warn, reuse=reuse, progress=progress, **options)
         _freeze_startup_objects()
         self.post_message(EngineLoaded(experiment, config))
 
@@ -447,6 +453,7 @@ class AmalApp(Leaving, App[int]):
     action_compare = _key("compare")
     action_save = _key("save")
     action_choose_data = _key("choose_data")
+    action_reload_functions = _key("reload_functions")
 
     def action_toggle_log_scale(self) -> None:
         self._chart.log_scale = not self._chart.log_scale

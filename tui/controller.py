@@ -19,6 +19,7 @@ by whichever worker uses it (a run's chunk, a save): the last line of defence at
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import os
@@ -28,11 +29,11 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from engine.config import Config, ConfigError, parse_learning_rate
+from engine.config import Config, ConfigError, parse_learning_rate, shown_path
 from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter, states
-from .experiment import data_note
+from .experiment import data_note, functions_stamp
 from .messages import RunView
 from .pacing import next_speed
 
@@ -49,7 +50,7 @@ STATES = states.STATES
 ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
 
 # The keys that act on the run, and that wait for a load or a save: the controller's methods.
-RUN_KEYS = ("step", "toggle_run", "reset", "save")
+RUN_KEYS = ("step", "toggle_run", "reset", "save", "reload_functions")
 
 
 def allowed(action: str, *, covered: bool = False, in_field: bool = False) -> bool:
@@ -67,8 +68,9 @@ def allowed(action: str, *, covered: bool = False, in_field: bool = False) -> bo
 class Port(Protocol):
     """What the controller asks of the App (workers, screens, notifications, redraws)."""
 
-    def start_load(self, config: Config, reuse: Any) -> Any:
-        """Build ``config``'s Experiment in a worker; ``loaded`` or ``load_stopped`` follow."""
+    def start_load(self, config: Config, reuse: Any, recheck: bool = False) -> Any:
+        """Build ``config``'s Experiment in a worker; ``loaded`` or ``load_stopped`` follow.
+        ``recheck``: check and load the student's file again, not ``reuse``'s Functions."""
 
     def start_run(self, experiment: Any, epoch: int, stop: threading.Event) -> Any:
         """Step ``experiment`` in a worker until ``stop``; ``run_progress``, ``run_ended`` follow."""
@@ -167,6 +169,17 @@ class RunController:
         self.rate: deque[tuple[float, int]] = deque()
         self.views: tuple[RunView, ...] = ()
         """What is on screen: one view per descent."""
+        self.reloading = False
+        """The load going on checks the student's file again (o): a refusal keeps the run."""
+        self.resume_after_reload = False
+        self.load_stamp: tuple[int, int, int] | None = None
+        """The student's file when the load going on started (its check reads it after that)."""
+        self.checked_stamp: tuple[int, int, int] | None = None
+        """The student's file when it was last checked: the watch compares the disk with it."""
+        self.failed_verdict: str | None = None
+        """The verdict of the last re-check when it failed: the run kept the Functions it had."""
+        self.file_offer: str | None = None
+        """What the watch last said of the file: "changed", "gone", or None (as checked)."""
 
     # -- what the run is doing ----------------------------------------------------------
 
@@ -234,7 +247,7 @@ class RunController:
     def status_info(self) -> Any:
         """The status line now (a ``StatusInfo``)."""
         loaded = self.experiment is not None
-        return presenter.status_info(
+        info = presenter.status_info(
             self.state,
             self.views if loaded else (),
             comparing=self.comparing,
@@ -247,11 +260,43 @@ class RunController:
             load_progress=self.load_progress,
             saved=self.saved,
         )
+        return dataclasses.replace(info, **self.functions_status())
+
+    def functions_status(self) -> dict[str, str]:
+        """The status line's student file, the check's verdict and what happened since."""
+        path = self.config.functions
+        if path is None:
+            return {}
+        check = getattr(self.experiment, "check", None)
+        notes = []
+        if self.reloading or (self.experiment is None and self.engine_error is None):
+            verdict = "checking…"
+        elif self.failed_verdict is not None:
+            verdict = self.failed_verdict
+            if self.experiment is not None:
+                notes.append("running the version before")
+        else:
+            verdict = presenter.check_verdict(check)
+            if check is not None and not check.passed:
+                notes.append("run with --force")
+        if self.file_offer == "changed":
+            notes.append("changed on disk: o reloads")
+        elif self.file_offer == "gone":
+            notes.append("gone from disk")
+        return dict(
+            functions=shown_path(os.path.basename(path)),
+            verdict=verdict,
+            functions_note="; ".join(notes),
+        )
 
     # -- loading ------------------------------------------------------------------------
 
-    def start_load(self, config: Config, reuse: Any = None) -> None:
-        """Build the Experiment of ``config`` in the loading worker (one load at a time)."""
+    def start_load(self, config: Config, reuse: Any = None, recheck: bool = False) -> None:
+        """Build the Experiment of ``config`` in the loading worker (one load at a time);
+        ``recheck``: the student's file is checked and loaded again."""
+        if config.functions is not None and (recheck or self.experiment is None):
+            # Before the check reads it: a change made meanwhile is offered once loaded.
+            self.load_stamp = functions_stamp(config.functions)
         reuse = reuse or self.experiment
         self.loading = config
         if reuse is None or not config.same_problem(reuse.config):
@@ -259,7 +304,10 @@ class RunController:
             if reuse is not None:
                 self.port.show_theory(None)  # the new data's comes with them
         self.port.changed()
-        self.load_worker = self.port.start_load(config, reuse)
+        if recheck:
+            self.load_worker = self.port.start_load(config, reuse, recheck=True)
+        else:
+            self.load_worker = self.port.start_load(config, reuse)
 
     def data_progress(self, source: str, fraction: float) -> None:
         if self.loading is None:
@@ -272,14 +320,19 @@ class RunController:
         self.loading = None
         wanted = self.wanted or loaded
         if wanted != loaded:
-            # A setting was applied while this one loaded: build that one instead.
+            # A setting was applied while this one loaded: build that one instead (with the
+            # Functions just reloaded, if this load was a reload).
             new.close()
-            self.start_load(wanted, reuse=self.experiment or new)
+            self.start_load(wanted, reuse=new if self.reloading else self.experiment or new)
             return
         self.wanted = None
         self.load_progress = None
         await self.stop_run()
         old = self.experiment
+        reloaded, self.reloading = self.reloading, False
+        checked = getattr(new, "check", None)
+        if checked is not getattr(old, "check", None):  # the file was checked for this one
+            self.checked_stamp, self.failed_verdict, self.file_offer = self.load_stamp, None, None
         if old is not None:
             self.close_experiment(old)
         self.experiment = new
@@ -289,6 +342,12 @@ class RunController:
         self.port.show_theory(None if new.theory is None else new.theory.lr_max)
         self.port.show_mode(new.comparing)
         self.new_run()
+        if reloaded:
+            self.port.notify(
+                f"{self.functions_name()} reloaded: {presenter.check_verdict(checked)}; "
+                "the run starts over at iteration 0",
+                timeout=10,
+            )
         if old is None or old.problem is not new.problem:
             note = data_note(new.problem)
             if note is not None:  # what the loader learned: columns used, rows dropped...
@@ -316,9 +375,22 @@ class RunController:
         failed, self.loading = self.loading, None
         wanted, self.wanted = self.wanted, None
         self.load_progress = None
+        reloaded, self.reloading = self.reloading, False
         text = presenter.one_line(error) if error is not None else "cancelled"
         refused = isinstance(error, FunctionsRefused)
+        if reloaded and self.experiment is not None:
+            self.reload_failed(error, text)
+            if wanted is not None and failed is not None and wanted != failed:
+                self.start_load(wanted)  # applied meanwhile: with the Functions on screen
+                return
+            self.pending.clear()
+            if self.resume_after_reload:
+                self.pending.append("toggle_run")  # the run goes on as it was
+                self.port.call_later(self.drain_pending)
+            self.port.changed()
+            return
         if refused:
+            self.failed_verdict = presenter.check_verdict(error.check) or f"✗ {text}"
             # Nothing else can run: the Functions come from the command line.  Once read,
             # the report closes the app with exit status 1, as the headless check does.
             self.port.show_refusal(failed, error, text)
@@ -342,6 +414,48 @@ class RunController:
             self.port.show_config(self.config)
             theory = self.experiment.theory
             self.port.show_theory(None if theory is None else theory.lr_max)
+        self.port.changed()
+
+    def reload_failed(self, error: BaseException | None, text: str) -> None:
+        """The student's file, checked again, cannot run: say why in one line; the run on
+        screen keeps the Functions it had (a student fixing their file loses nothing)."""
+        from engine.student.refusal import FunctionsRefused
+
+        name = self.functions_name()
+        if isinstance(error, FunctionsRefused):
+            # This version was checked: the watch offers no reload until it changes again.
+            self.checked_stamp, self.file_offer = self.load_stamp, None
+            self.failed_verdict = presenter.check_verdict(error.check) or f"✗ {text}"
+            self.port.notify(
+                f"{name} fails the check: {self.failed_verdict} (the run keeps its Functions)",
+                severity="error",
+                timeout=20,
+            )
+        else:
+            self.port.notify(f"could not reload {name}: {text}", severity="error", timeout=20)
+
+    def functions_name(self) -> str:
+        """The student's file, as the status line and the messages name it."""
+        return shown_path(os.path.basename(self.config.functions or ""))
+
+    def watch_functions(self) -> None:
+        """The App's timer, every second or two: offer to reload the student's file once it
+        changed on disk (one ``stat``, nothing read; said once per change, not at each tick)."""
+        path = self.config.functions
+        if path is None or self.experiment is None or self.loading is not None:
+            return
+        stamp = functions_stamp(path)
+        offer = None if stamp == self.checked_stamp else "gone" if stamp is None else "changed"
+        if offer == self.file_offer:
+            return
+        self.file_offer = offer
+        name = self.functions_name()
+        if offer == "changed":
+            self.port.notify(f"{name} changed on disk: press o to reload and re-check", timeout=10)
+        elif offer == "gone":
+            self.port.notify(
+                f"{name} is no longer on disk: the run keeps its Functions", severity="warning"
+            )
         self.port.changed()
 
     def ready(self, action: str) -> bool:
@@ -476,6 +590,25 @@ class RunController:
         await self.stop_run()
         self.experiment.reset()
         self.new_run()
+
+    async def reload_functions(self) -> None:
+        """o: check the student's file again, in a child process.  If it passes the run starts
+        over with its new Functions; if not, the run on screen keeps the Functions it has."""
+        if (self.wanted or self.config).functions is None:
+            self.port.notify(
+                "no Functions file to reload: amal-tui --functions FILE.py runs yours",
+                severity="warning",
+            )
+            return
+        if self.reloading or "reload_functions" in self.pending:
+            return  # pressed twice: one check is enough (a later version is offered after it)
+        if not self.ready("reload_functions"):
+            return
+        self.resume_after_reload = self.running
+        await self.stop_run()
+        self.port.clear_notifications()  # the offer to reload, the last verdict: stale
+        self.reloading, self.file_offer = True, None
+        self.start_load(self.config, recheck=True)
 
     def change_speed(self, direction: int) -> None:
         """[ and ]: the next speed down or up (iterations per second, or max)."""

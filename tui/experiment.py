@@ -11,6 +11,7 @@ can import it before torch loads.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ class Experiment:
         functions: dict[str, type],
         theory: Any = None,
         diverges: tuple[bool | None, ...] = (),
+        check: Any = None,
     ) -> None:
         self.config = config
         self.sessions = sessions
@@ -41,6 +43,8 @@ class Experiment:
         """``problem.theory`` (optimal_loss, lr_max, W_star...), None if it could not be computed."""
         self.diverges = diverges or (None,) * len(sessions)
         """The theory's verdict on each session before it runs (None: the bound does not apply)."""
+        self.check = check
+        """The check's report on a student's Functions (``--functions``); None for the engine's."""
         self._chunks = ChunkSizer()
 
     @property
@@ -137,23 +141,36 @@ def data_note(problem: Any) -> str | None:
     return f"{shown_path(data.source)}: " + "\n".join(data.lines())
 
 
+def functions_stamp(path: str) -> tuple[int, int, int] | None:
+    """What tells a new version of a student's file (modified time, size, inode: an editor may
+    save by renaming a new file over it) without reading it; None while there is no such file."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):  # gone, unreadable folder, a name the system refuses
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
 def build_experiment(
     config: Config,
     warn: Callable[[str], None],
     reuse: Experiment | None = None,
     progress: Callable[[float], None] | None = None,
+    recheck: bool = False,
 ) -> Experiment:
     """Import the engine (torch) and build what ``config`` describes; slow the first time.
 
     ``reuse``: the experiment on screen.  Its problem is used again when ``config``
     describes the same data and initial W, b (no file read again), and its
-    Functions when they are the same.  ``progress(fraction)`` is called while a
+    Functions when they are the same, unless ``recheck`` asks to check and load the
+    student's file again (it changed).  ``progress(fraction)`` is called while a
     large file is read.  Raises ``engine.data.dataset.DataError`` for a data file that
     cannot be used, :class:`engine.student.refusal.FunctionsRefused` for a student's Functions that
     cannot run.
     """
     process = None
-    if config.functions is not None and not (reuse is not None and reuse.uses_functions_of(config)):
+    reused = reuse is not None and not recheck and reuse.uses_functions_of(config)
+    if config.functions is not None and not reused:
         from engine.student.sandbox import StudentProcess
 
         # The check runs the file in a child process: started first, its torch loads while ours does.
@@ -162,12 +179,13 @@ def build_experiment(
         from engine import experiment
         from engine.session import Session
 
+        check = None
         if config.functions is None:
             functions: dict[str, type] = {}
         elif process is None:
-            functions = reuse.functions
+            functions, check = reuse.functions, reuse.check
         else:
-            functions, _, warning = experiment.student_functions(config, process)
+            functions, check, warning = experiment.student_functions(config, process)
             if warning is not None:
                 warn(warning)
     finally:
@@ -192,4 +210,4 @@ def build_experiment(
             warn(warning)
         verdicts = tuple(experiment.descent_diverges(descent) for descent in descents)
     sessions = [Session(descent.config, descent, warn=warn) for descent in descents]
-    return Experiment(config, sessions, problem, functions, theory, verdicts)
+    return Experiment(config, sessions, problem, functions, theory, verdicts, check)

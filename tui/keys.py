@@ -23,6 +23,8 @@ KEYS = [
     Binding("x", "reset", "Reset"),
     Binding("c", "compare", "Compare"),
     Binding("e", "save", "Save"),
+    # Not in the footer (it is full at 80 columns): the offer to reload names it, and the help.
+    Binding("o,f5", "reload_functions", "Reload file", key_display="o", show=False),
     # Help and Quit before the keys a narrow terminal's footer may cut off (72 columns).
     Binding("question_mark", "help", "Help", key_display="?"),
     Binding("q", "quit", "Quit"),
@@ -73,6 +75,11 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ),
         ("k", "chart: iterations on a logarithmic / linear x axis"),
         ("z", "chart: all iterations, the last 1000, the last 100"),
+        (
+            "o  f5",
+            "reload and re-check your --functions file (in a child process): if it passes, "
+            "the run starts over with it; if not, the run keeps the Functions it has",
+        ),
         _learning_rate_row(0, 1),
         _learning_rate_row(2, 3),
         ("tab", "edit the settings (shift+tab: back); each field keeps what you type"),

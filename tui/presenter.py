@@ -330,6 +330,37 @@ def refused_report(config: Config | None, error: Any) -> tuple[str, str, str]:
     )
 
 
+def check_verdict(report: Any) -> str:
+    """The check's verdict on a student's Functions in a few words, from its own report
+    (a ``CheckReport``): ``✓ checked``, ``✗ MSE: gradients for yhat, y wrong``, or its error."""
+    if report is None:
+        return ""
+    if report.passed:
+        return "✓ checked"
+    if report.error:  # not loaded, or the check was stopped: its own line, less the file's name
+        error, path = report.error, report.path
+        if path:
+            name = os.path.basename(path)
+            for prefix in (f"{path}: ", f"{name}: ", f"{name}, "):
+                error = error.removeprefix(prefix)
+        return f"✗ {error}"
+    parts = []
+    for function in report.functions:
+        if function.passed:
+            continue
+        wrong = [s.name for s in (function.forward, function.backward) if not s.passed]
+        raised = function.exception
+        gradients = [g.name for g in function.gradients if not g.passed]
+        if gradients:
+            wrong.append(f"gradient{'s' if len(gradients) > 1 else ''} for {', '.join(gradients)}")
+        what = ", ".join(wrong) or "its check"
+        if raised is not None:
+            parts.append(f"{function.name}: {raised.during} raises {raised.kind}")
+        else:
+            parts.append(f"{function.name}: {what} wrong")
+    return "✗ " + ("; ".join(parts) or "check failed")
+
+
 def too_small_text(width: int, height: int, min_width: int, min_height: int) -> str:
     return (
         f"terminal too small (need at least {min_width}×{min_height}, "

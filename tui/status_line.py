@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from .formatting import delta_text, loss_text, rate_text
@@ -44,6 +45,12 @@ class StatusInfo:
     """How fast a run goes: "max" or "10/s" ([ and ] change it)."""
     saved: str = ""
     """Where the last save went ("saved amal-runs/x.json"), until the next one."""
+    functions: str = ""
+    """The name of a student's file of Functions (``--functions``), "" for the engine's own."""
+    verdict: str = ""
+    """What the check said of them ("✓ checked", "✗ MSE: gradient for y wrong", "checking…")."""
+    functions_note: str = ""
+    """What happened to the file since ("changed on disk: o reloads")."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,7 @@ def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
     if notes:
         line.append_text(notes_text(notes))
         line.append(NOTE_SEPARATOR, style="dim")
+    line.append_text(functions_piece(info))
     if info.speed:
         line.append(f"speed {info.speed} [ ]")
         line.append("  ·  ", style="dim")
@@ -138,6 +146,32 @@ def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
         line.append("  ·  ", style="dim")
     line.append(info.tensorboard, style="dim")
     return line
+
+
+# A student's file name and the check's verdict, shortened to these many cells each: together
+# they leave the second row room for the speed at 80 columns (when no note follows).
+FUNCTIONS_CELLS, VERDICT_CELLS = 22, 36
+
+
+def functions_piece(info: StatusInfo) -> Text:
+    """``alice-tp1.py ✓ checked  ·  ``: whose Functions run and the check's verdict on them, each
+    shortened to fit (the name keeps its end), then what happened to the file since; empty
+    for the engine's own Functions."""
+    if not info.functions:
+        return Text()
+    name = info.functions
+    if cell_len(name) > FUNCTIONS_CELLS:
+        while cell_len(name) > FUNCTIONS_CELLS - 1:
+            name = name[1:]  # the end tells the version: …tp1-v3.py
+        name = "…" + name
+    mark = info.verdict[:1]
+    verdict = Text(info.verdict, style={"✓": "bold green", "✗": "bold red"}.get(mark, "bold"))
+    verdict.truncate(VERDICT_CELLS, overflow="ellipsis")
+    piece = Text.assemble(name, " ", verdict)
+    if info.functions_note:
+        piece.append(f" ({info.functions_note})", style="bold")
+    piece.append("  ·  ", style="dim")
+    return piece
 
 
 class StatusLine(TextBlock):

@@ -132,7 +132,7 @@ class RecordedReport:
                 self.path.write_text(refused.report)
                 raise
             recorded = self.path.read_text()
-            raise FunctionsRefused(str(refused), recorded) from None
+            raise FunctionsRefused(str(refused), recorded, refused.check) from None
 
     def check(self) -> None:
         assert self.live is not None, "the check did not refuse the Functions"
