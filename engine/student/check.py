@@ -61,13 +61,14 @@ from engine.student.report import (
 )
 from engine.student.sandbox import (
     Described,
+    Loaded,
     LoadFailed,
     Raised,
     Returned,
     Sequence,
     Stopped,
     StudentProcess,
-    decode_described,
+    decode_loaded,
     decode_reply,
     unpack,
 )
@@ -94,12 +95,17 @@ class _Student(Protocol):
 class _InProcess:
     """Classes already loaded here (the engine's own, a test's), with the child's encoding."""
 
-    def __init__(self, classes: list[type]) -> None:
-        self.calls = Calls(classes)
+    def __init__(
+        self,
+        classes: list[type | None],
+        missing: list[str | None] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.calls = Calls(classes, missing, notes)
 
-    def describe(self) -> list[Described]:
+    def describe(self) -> Loaded:
         header, _ = unpack(self.calls.describe())
-        return [decode_described(c) for c in header["classes"]]
+        return decode_loaded(header)
 
     def call(
         self, index: int, method: str, args: list[Any], inputs: int, what: str
@@ -375,19 +381,23 @@ def _subject(checks: list[Check], name: str) -> SubjectReport:
 # -- entry points -------------------------------------------------------------------------
 
 
-def _check(
-    student: _Student, described: list[Described], path: str | None, seed: int
-) -> CheckReport:
+def _check(student: _Student, loaded: Loaded, path: str | None, seed: int) -> CheckReport:
     """Every check of both Functions; the verdict is made here, from what the calls returned."""
+    described = loaded.classes
     generator = torch.Generator().manual_seed(seed)
     mse_cases = [_mse_case(n, m, generator) for n, m in MSE_SHAPES]
     linear_cases = [_linear_case(n, d, m, generator) for n, d, m in LINEAR_SHAPES]
     reports: list[FunctionReport] = []
     error = error_source = None
     finished = True
+    missing: list[tuple[str, str]] = []
     for index, (function, defaults, cases) in enumerate(
         (("MSE", MSE_INPUTS, mse_cases), ("Linear", LINEAR_INPUTS, linear_cases))
     ):
+        if described[index] is None:
+            # Each class on its own: the other one is still checked.
+            missing.append((function, loaded.missing[index] or f"no class {function}"))
+            continue
         check = _FunctionCheck(function, index, described[index], defaults, student)
         try:
             check.run(cases)
@@ -401,17 +411,34 @@ def _check(
             break
         reports.append(check.report(len(cases)))
     passed = error is None and len(reports) == 2 and all(r.passed for r in reports)
-    return CheckReport(passed, reports, error, error_source, path, finished=finished)
+    return CheckReport(
+        passed,
+        reports,
+        error,
+        error_source,
+        path,
+        finished=finished,
+        missing=missing,
+        notes=list(loaded.notes),
+    )
 
 
 def check_functions(
-    mse: type, linear: type, *, path: str | None = None, seed: int = 0
+    mse: type | None,
+    linear: type | None,
+    *,
+    path: str | None = None,
+    seed: int = 0,
+    missing: list[str | None] | None = None,
+    notes: list[str] | None = None,
 ) -> CheckReport:
     """Check an MSE and a Linear already loaded in this process: trusted code only.
 
-    A student's file goes through :func:`check_file`, which never runs it here.
+    ``missing``: why a class given as None is not there; ``notes``: what loading
+    the file said (:class:`~engine.student.loading.LoadedClasses`).  A student's
+    file goes through :func:`check_file`, which never runs it here.
     """
-    student = _InProcess([mse, linear])
+    student = _InProcess([mse, linear], missing, notes)
     return _check(student, student.describe(), None if path is None else os.fspath(path), seed)
 
 
@@ -458,6 +485,8 @@ def refusal(report: CheckReport) -> str:
     """Why Functions with this failed report do not run: "cannot be loaded", ..."""
     if not report.loaded:
         return "cannot be loaded"
+    if report.missing:
+        return f"cannot be loaded: {report.missing[0][1]}"
     if not report.finished:
         return "did not finish the check (--force cannot run them)"
     return "fail the check (--force runs them anyway)"

@@ -116,6 +116,10 @@ class CheckReport:
     loaded: bool = True  # the file was loaded and its two classes found
     finished: bool = True  # no call timed out, no exit, no Ctrl+C, no unreadable reply
     output: str = ""  # what the file printed, control characters escaped
+    # (function, why) for a class not found: the other one is checked all the same.
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    # What loading the file left out or chose: a failed import, the script not run, ...
+    notes: list[str] = field(default_factory=list)
 
     def printed(self) -> str:
         """What the file printed, indented under a title (a "✓ check passed" it prints
@@ -128,11 +132,11 @@ class CheckReport:
     @property
     def forceable(self) -> bool:
         """Whether --force may run these Functions: loaded, and every call returned."""
-        return self.loaded and self.finished
+        return self.loaded and self.finished and not self.missing
 
     def text(self) -> str:
         """The report for the student: plain text, a block per function, ✓ or ✗ per check."""
-        lines: list[str] = []
+        lines: list[str] = [f"note: {one_line(note)}" for note in self.notes]
         if self.error:
             lines.append(f"✗ {self.error}")
             if self.error_source:
@@ -140,7 +144,10 @@ class CheckReport:
                 lines.append(f"      {one_line(self.error_source)}")
         for report in self.functions:
             lines += _function_text(report)
+        for name, why in self.missing:
+            lines.append(f"✗ {name}: not checked: {one_line(why)}")
         wrong = [r.name for r in self.functions if not r.passed]
+        wrong += [name for name, _ in self.missing]
         if self.passed:
             lines.append("✓ check passed")
         elif wrong:
@@ -157,6 +164,8 @@ class CheckReport:
                 "path": self.path,
                 "error": self.error,
                 "error_source": self.error_source,
+                "notes": self.notes,
+                "missing": [{"name": name, "reason": why} for name, why in self.missing],
                 "functions": [_function_dict(r) for r in self.functions],
             }
         )

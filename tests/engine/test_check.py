@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 import engine.student.cases as engine_cases
 from engine.core import functions
 from engine.student.check import check_file, check_functions
-from engine.student.loading import StudentCodeError, code_filename, load_functions, source_line
+from engine.student.loading import (
+    StudentCodeError,
+    code_filename,
+    load_classes,
+    load_functions,
+    load_module,
+    source_line,
+)
 from engine.student.report import CheckReport
 from engine.student.sandbox import (
     Raised,
@@ -62,11 +69,12 @@ def check_here(path, mse_name="MSE", linear_name="Linear") -> CheckReport:
     """check_file's report for a trusted test file, its classes loaded in this process."""
     shown = str(path)
     try:
-        mse, linear = load_functions(shown, mse_name, linear_name)
+        loaded = load_classes(shown, mse_name, linear_name)
     except StudentCodeError as error:
         source = source_line(code_filename(shown), error.line) if error.line else None
         return CheckReport(False, [], str(error), source, shown, loaded=False)
-    return check_functions(mse, linear, path=shown)
+    mse, linear = loaded.classes
+    return check_functions(mse, linear, path=shown, missing=loaded.missing, notes=loaded.notes)
 
 
 def _function(report, name):
@@ -417,6 +425,63 @@ def test_an_exception_at_import_names_the_file_and_line():
     assert "class Linear(Functon):" in report.text()
 
 
+# -- a file whose import fails outside its Functions ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,first",
+    [
+        (
+            "course_import.py",
+            "importing the whole file failed (line 4: ModuleNotFoundError: "
+            "No module named 'datamaestro')",
+        ),
+        (
+            "script_at_import.py",
+            "importing the whole file failed (line 57: NameError: name 'writer' is not defined)",
+        ),
+        (
+            "unfinished_at_import.py",
+            "importing the whole file failed (line 57: NotImplementedError: TODO)",
+        ),
+    ],
+)
+def test_a_file_whose_script_or_import_fails_still_gets_its_classes_checked(name, first):
+    report = check_file(STUDENTS / name)
+    assert report.passed, report.text()
+    assert [f.passed for f in report.functions] == [True, True]
+    assert report.notes[0].startswith(first), report.notes
+    text = report.text()
+    for note in report.notes:
+        assert f"note: {note}" in text
+    assert text.splitlines()[-1] == "✓ check passed"
+
+
+def test_the_notes_say_what_was_left_out_with_its_line():
+    notes = check_file(STUDENTS / "course_import.py").notes
+    assert notes[1] == (
+        "line 4: `from datamaestro import prepare_dataset` failed: "
+        "ModuleNotFoundError: No module named 'datamaestro'"
+    )
+    assert notes[2] == "the file's top-level script was not run (lines 51-52)"
+    script = check_here(STUDENTS / "script_at_import.py").notes
+    assert script[-1] == "the file's top-level script was not run (lines 49-58)"
+
+
+def test_a_class_that_cannot_be_built_is_still_a_failure_of_the_import(tmp_path):
+    path = _write(tmp_path, "from datamaestro import Function\n\n" + CORRECT.split("\n", 4)[4])
+    report = check_file(path)
+    assert not report.passed and not report.loaded and report.functions == []
+    assert report.error == "student.py, line 1: ModuleNotFoundError: No module named 'datamaestro'"
+    assert not report.forceable
+
+
+def test_a_file_loaded_without_its_script_runs_its_functions_here(tmp_path):
+    """--functions loads it the same way, in this process, once the check passed."""
+    mse, linear = load_functions(STUDENTS / "course_import.py")
+    assert mse.__name__ == "MSE" and linear.__name__ == "Linear"
+
+
 def test_no_function_classes():
     report = check_here(STUDENTS / "no_functions.py")
     assert not report.passed
@@ -476,9 +541,13 @@ def test_a_syntax_error_in_an_imported_module_names_both_files(tmp_path):
     _write(tmp_path, "def factor(:\n", "broken_helper.py")
     path = _student(tmp_path, "import torch\n", "import torch\nimport broken_helper\n")
     with pytest.raises(StudentCodeError) as error:
-        load_functions(path)
+        load_module(path)
     assert error.value.line == 4
     assert "broken_helper.py, line 1" in str(error.value)
+    # The classes do not need it: they are checked, the failed import named.
+    report = check_here(path)
+    assert report.passed
+    assert report.notes[1].startswith("line 4: `import broken_helper` failed: SyntaxError")
 
 
 def test_each_load_is_a_fresh_module(tmp_path):
