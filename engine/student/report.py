@@ -89,6 +89,7 @@ class FunctionReport:
     exception: StudentException | None  # the first one the student's code raised
     checks: list[Check]
     shapes: int  # how many shapes of inputs were tried
+    bias: str = "(1, m)"  # the shape of b the verdict is for: the notebook's, or "(m,)"
 
     @property
     def max_abs_error(self) -> float | None:
@@ -187,6 +188,7 @@ def _function_dict(report: FunctionReport) -> dict[str, Any]:
         "backward": _subject_dict(report.backward),
         "gradients": [_subject_dict(s) for s in report.gradients],
         "shapes": report.shapes,
+        "bias_shape": report.bias,
         "checks": [
             dict(
                 vars(c),
@@ -219,7 +221,7 @@ def _function_text(report: FunctionReport) -> list[str]:
         grad_outputs = (
             f"grad_output 1 and {GRAD_OUTPUT}, as tensors and as numbers"
             if report.name == "MSE"
-            else "grad_output all ones and random"
+            else f"grad_output all ones and random, {report.inputs[-1]} of shape {report.bias}"
         )
         lines = [
             f"✓ {title}: forward and the gradients for {', '.join(report.inputs)} match the "

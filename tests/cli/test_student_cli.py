@@ -29,7 +29,7 @@ def run(capsys, *args):
         ("mse_grad_output_ignored.py", "MSE", "grad_output"),
         ("mse_forward_wrong_dim.py", "MSE", "rows"),
         ("linear_b_mean.py", "Linear", "mean instead of a sum"),
-        ("linear_b_shape.py", "Linear", "(1, 2)"),
+        ("linear_b_shape.py", "Linear", "mean instead of a sum"),
         ("linear_transposed_grad_W.py", "Linear", "transpose"),
         ("linear_wrong_order.py", "Linear", "wrong order"),
         ("linear_grad_output_ignored.py", "Linear", "grad_output"),
@@ -332,3 +332,12 @@ def test_help_says_where_the_file_runs(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "runs FILE.py in a separate Python process" in out
     assert "a Python file it names runs only with --functions FILE.py given here" in out
+
+
+def test_functions_written_for_b_of_shape_m_run_saying_so(capsys):
+    code, out, err = run(
+        capsys, "--headless", "--no-tensorboard", "--functions", STUDENTS / "linear_vector_bias.py"
+    )
+    assert code == 0, err
+    assert "TRAIN 1474:" in out and "TRAIN 1475:" not in out  # the notebook's n = 1475
+    assert "takes b of shape (m,): the descent gives it b as (m,)" in err

@@ -133,7 +133,7 @@ MISTAKES = [
     ("mse_forward_wrong_dim.py", "MSE", "forward", "forward_dim", ["wrong dimension"]),
     ("mse_forward_not_scalar.py", "MSE", "forward", "forward_dim", ["wrong dimension", "(3,)"]),
     ("linear_b_mean.py", "Linear", "b", "mean_b", ["mean instead of a sum"]),
-    ("linear_b_shape.py", "Linear", "b", "b_shape", ["(2,) instead of (1, 2)", "keepdim=True"]),
+    ("linear_b_shape.py", "Linear", "b", "mean_b", ["mean instead of a sum", "grad_output.sum(0)"]),
     ("linear_transposed_grad_W.py", "Linear", "W", "transposed", ["transposed", "X.t() @"]),
     ("linear_wrong_order.py", "Linear", "X", "order", ["wrong order", "(X, W, b)"]),
     ("linear_grad_output_ignored.py", "Linear", "W", "grad_output_ignored", ["chain rule"]),
@@ -191,11 +191,55 @@ def test_grad_output_ignored_passes_at_one_and_fails_otherwise():
 
 
 def test_b_shape_is_checked_directly_not_through_autograd():
-    wrong = _function(check_here(STUDENTS / "linear_b_shape.py"), "Linear")
-    b = wrong.gradient("b")
-    assert (b.found_shape, b.expected_shape) == ((2,), (1, 2))
-    assert b.max_abs_error < 1e-8  # the values are right
-    assert wrong.gradient("X").passed and wrong.gradient("W").passed
+    """In the notebook's convention a gradient for b of shape (m,) is named, its values right."""
+    from engine.student.cases import _linear_case
+    from engine.student.diagnosis import _diagnose_gradient
+
+    case = _linear_case(5, 3, 2, torch.Generator().manual_seed(0))
+    grad_output = case.grad_outputs[1]
+    found = grad_output.value.sum(0)
+    verdict = _diagnose_gradient("Linear", 2, ["X", "W", "b"], case.dims, found, grad_output)
+    assert not verdict.passed and verdict.found_shape == (2,)
+    assert verdict.max_abs_error < 1e-8  # the values are right
+    assert [h.code for h in verdict.hints] == ["b_shape"]
+    assert "(2,) instead of (1, 2)" in verdict.hints[0].text
+
+
+def test_a_linear_written_for_b_of_shape_m_is_correct_and_told_the_other_convention():
+    """The course's skeleton draws b = torch.randn(m): grad_output.sum(0) is right for it."""
+    report = check_here(STUDENTS / "linear_vector_bias.py")
+    linear = _function(report, "Linear")
+    assert report.passed and linear.passed and linear.bias == "(m,)"
+    assert linear.notes[0].startswith("correct for b of shape (m,)")
+    assert "grad_output.sum(0).reshape(b.shape) is right for both" in linear.notes[0]
+    text = report.text()
+    assert "b of shape (m,)" in text.splitlines()[1]
+    assert f"note: {linear.notes[0]}" in text
+    assert report.to_dict()["functions"][1]["bias_shape"] == "(m,)"
+    # The notebook's convention is tried first, and kept when it passes.
+    assert _function(check_here(STUDENTS / "correct.py"), "Linear").bias == "(1, m)"
+
+
+def test_a_linear_wrong_in_both_conventions_is_judged_in_the_closer_one():
+    linear = _function(check_here(STUDENTS / "linear_b_shape.py"), "Linear")
+    assert linear.bias == "(m,)" and not linear.passed
+    assert linear.gradient("b").hint_codes == ["mean_b"]
+    assert linear.notes[0].startswith("checked with b of shape (m,)")
+
+
+def test_functions_for_b_of_shape_m_run_the_notebooks_descent():
+    """--functions: the descent gives such a Linear b as (m,), and converges as the notebook's."""
+    from engine.core.descent import Descent
+    from engine.student.check import load_and_check
+
+    mse, linear, report = load_and_check(STUDENTS / "linear_vector_bias.py")
+    assert report.passed and getattr(linear, "vector_bias", False)
+    descent, reference = Descent(mse=mse, linear=linear), Descent()
+    descent.run()
+    reference.run()
+    assert descent.iteration == reference.iteration == 1475
+    assert descent.losses[-1] == pytest.approx(reference.losses[-1], abs=1e-5)
+    assert descent.b.shape == (1, 3)
 
 
 def test_transposed_grad_w_is_caught_when_w_is_square():
@@ -582,7 +626,13 @@ def test_a_child_reports_as_this_process_does(name):
         )
 
 
-def test_json_names_inputs_errors_and_shapes():
+def test_json_names_inputs_errors_and_shapes(tmp_path):
+    path = _student(
+        tmp_path, "grad_b = grad_output.sum(0, keepdim=True)", "grad_b = grad_output.sum(0).t()"
+    )
+    data = check_here(path).to_dict()
+    linear = data["functions"][1]
+    assert linear["bias_shape"] == "(m,)" and linear["passed"]
     data = check_here(STUDENTS / "linear_b_shape.py").to_dict()
     linear = data["functions"][1]
     b = linear["gradients"][2]
@@ -590,10 +640,10 @@ def test_json_names_inputs_errors_and_shapes():
         "b",
         False,
         [2],
-        [1, 2],
+        [2],
     )
-    assert b["hint_codes"] == ["b_shape"]
-    assert linear["max_abs_error"] < 1e-8
+    assert b["hint_codes"] == ["mean_b"] and linear["bias_shape"] == "(m,)"
+    assert linear["gradients"][1]["max_abs_error"] < 1e-8
     exception = check_here(STUDENTS / "backward_exception.py").to_dict()["functions"][1][
         "exception"
     ]
