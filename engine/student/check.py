@@ -20,6 +20,7 @@ the file does (patching this module, exiting, printing) changes the verdict.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any, Protocol
 
@@ -31,7 +32,9 @@ from engine.student.cases import (
     LINEAR_SHAPES,
     MSE_INPUTS,
     MSE_SHAPES,
+    _as_float64,
     _Case,
+    _close,
     _GradOutput,
     _linear_case,
     _mse_case,
@@ -44,6 +47,7 @@ from engine.student.diagnosis import (
     _diagnose_linear_forward,
     _diagnose_mse_forward,
     _exception_hints,
+    _formula,
 )
 from engine.student.loading import (
     StudentCodeError,
@@ -174,6 +178,7 @@ class _FunctionCheck:
         )
         self.names, self.signature_problem = _input_names(described, defaults)
         self.checks: list[Check] = []
+        self.found: dict[int, list[tuple[torch.Tensor | None, torch.Tensor]]] = {}
         if function == "MSE":
             self.diagnose_forward = _diagnose_mse_forward
         else:
@@ -214,10 +219,43 @@ class _FunctionCheck:
             hint = Hint("signature", self.signature_problem)
             self.checks.append(Check("forward", "", None, False, hints=[hint]))
             return
-        for case in cases:
+        for number, case in enumerate(cases):
             self.run_case(case)
+            if number == 0 and self.argument_order(case):
+                break  # every shape would say the same
             if any(c.exception is not None for c in self.checks):
                 break  # the same exception would come back on every shape
+
+    def argument_order(self, case: _Case) -> bool:
+        """A forward that fails but is right with its inputs in another order: say which.
+
+        Tried on the first shape, whose inputs all have different shapes, so that only
+        one order can be right.  Returns whether that is what is wrong.
+        """
+        forwards = [c for c in self.checks if c.subject == "forward"]
+        if not forwards or forwards[0].passed or len(case.inputs) < 2:
+            return False
+        for order in itertools.permutations(range(len(case.inputs))):
+            if order == tuple(range(len(case.inputs))):
+                continue
+            args = [case.inputs[i].clone() for i in order]
+            returned, error = self.call("forward", args, len(args))
+            found = None if returned is None else _as_float64(returned.value)
+            if found is None or not _close(found, case.expected):
+                continue
+            defaults = MSE_INPUTS if self.function == "MSE" else LINEAR_INPUTS
+            theirs = ", ".join(defaults[i] for i in order)
+            ours = ", ".join(defaults)
+            text = (
+                f"your arguments are in the order ({theirs}); the notebook's is ({ours}), as "
+                f"{self.described.class_name}.apply({ours}) and amal-tui call forward: write "
+                f"forward(ctx, {ours}) and return the gradients in that order"
+            )
+            # The shapes' reminder would send them looking elsewhere: the order is the mistake.
+            kept = [h for h in forwards[0].hints if h.code not in ("shapes", "forward_shape")]
+            forwards[0].hints = [Hint("argument_order", text), *kept]
+            return True
+        return False
 
     def run_case(self, case: _Case) -> None:
         names, label = self.names, _case_label(self.names, case.inputs)
@@ -236,6 +274,8 @@ class _FunctionCheck:
             )
         )
         raised: dict[bool, list[Check]] = {True: [], False: []}  # grad_output a tensor?
+        # Each input's gradient as returned, and as expected, for each grad_output of this case.
+        self.found: dict[int, list[tuple[torch.Tensor | None, torch.Tensor]]] = {}
         for grad_output in case.grad_outputs:
             # A fresh forward each time: a backward may change what the ctx holds.
             if self.forward(case, label) is None:
@@ -254,6 +294,35 @@ class _FunctionCheck:
                 continue
             self.check_results(case, label, grad_output, returned)
         self.grad_output_kinds(raised, case)
+        self.grad_output_ignored(case, label)
+
+    def grad_output_ignored(self, case: _Case, label: str) -> None:
+        """A gradient that is the same whatever grad_output is (torch.ones_like(b), a constant):
+        at grad_output all ones it can look like a wrong factor; together they say what it is."""
+        for i, name in enumerate(self.names):
+            found = self.found.get(i, [])
+            if len(found) < 2 or any(f is None for f, _ in found):
+                continue
+            first, expected = found[0]
+            if not all(_close(f, first) for f, _ in found[1:]):
+                continue
+            if all(_close(e, expected) for _, e in found[1:]):
+                continue  # grad_output makes no difference here: nothing to tell
+            mine = [c for c in self.checks if c.subject == name and c.case == label]
+            if all(c.passed for c in mine):
+                continue
+            constant = ""
+            if first.numel() and bool((first == first.reshape(-1)[0]).all()):
+                constant = f" (all {float(first.reshape(-1)[0]):g})"
+            formula = _formula(self.function, i, self.names, case.dims)
+            hint = Hint(
+                "grad_output_ignored",
+                f"grad_output ignored: {name}'s gradient is the same whatever grad_output is"
+                f"{constant}; multiply by grad_output (chain rule): {formula}",
+            )
+            for check in mine:
+                if not check.passed:
+                    check.hints = [h for h in check.hints if h.code == "b_shape"] + [hint]
 
     def check_results(
         self, case: _Case, label: str, grad_output: _GradOutput, returned: Returned
@@ -287,6 +356,10 @@ class _FunctionCheck:
             Check("backward", label, grad_output.label, not problems, hints=problems)
         )
         for i, gradient in enumerate(gradients or ()):
+            found = _as_float64(gradient)
+            if found is not None and found.numel() == grad_output.expected[i].numel():
+                found = found.reshape(grad_output.expected[i].shape)
+            self.found.setdefault(i, []).append((found, grad_output.expected[i]))
             verdict = _diagnose_gradient(self.function, i, names, case.dims, gradient, grad_output)
             expected_shape = tuple(grad_output.expected[i].shape)
             self.checks.append(
@@ -329,6 +402,14 @@ class _FunctionCheck:
         every = [forward, backward, *gradients]
         hints = _unique(h for s in every for h in s.hints)
         codes = _unique(c for s in every for c in s.hint_codes)
+        # A diagnosis found on another shape or grad_output than the first failure's is
+        # told too (once per kind): the JSON holds every check, the text must not hide one.
+        for check in checks:
+            for hint in check.hints:
+                if hint.code not in codes:
+                    codes.append(hint.code)
+                    if hint.text:
+                        hints.append(hint.text)
         if self.function == "MSE" and all("sign" in g.hint_codes for g in gradients):
             hints.append(
                 "both gradients have the wrong sign, which is also what returning them swapped, "

@@ -291,13 +291,37 @@ def _diagnose_mse_forward(value: Any, case: _Case, names: list[str]) -> _Verdict
             f"{rows} then a sum); {loss}",
         )
     elif _close(found * found, expected):
-        hint = Hint("forward_sqrt", "forward takes a square root: that is the RMSE, not the MSE")
+        hint = Hint(
+            "forward_sqrt",
+            f"forward takes a square root: that is the RMSE, not the MSE; {loss}",
+        )
+    elif (norm := _norm_of(found, yhat - y, n, m)) is not None:
+        hint = Hint(
+            "forward_norm",
+            f"forward is the norm of {yhat_name} - {y_name}{norm}, not its square: "
+            f"torch.norm is the square root of the sum of squares; {loss} "
+            f"(or torch.norm({yhat_name} - {y_name}) ** 2 / {y_name}.numel())",
+        )
     elif ratio < 0:
         hint = Hint("sign", "forward is negative: a mean of squares is ≥ 0")
     else:
         hint = Hint("factor", f"forward is {ratio:.4g} times the expected loss")
     verdict.hints.append(hint)
     return verdict
+
+
+def _norm_of(found: torch.Tensor, diff: torch.Tensor, n: int, m: int) -> str | None:
+    """How ``found`` is the (not squared) norm of ``diff``: " divided by N", ..., or None."""
+    norm = diff.pow(2).sum().sqrt()
+    for divisor, how in (
+        (n * m, " divided by N"),
+        (n, " divided by n"),
+        (m, " divided by m"),
+        (1, ""),
+    ):
+        if _close(found, norm / divisor):
+            return how
+    return None
 
 
 def _diagnose_linear_forward(value: Any, case: _Case, names: list[str]) -> _Verdict:

@@ -138,6 +138,11 @@ MISTAKES = [
     ("linear_wrong_order.py", "Linear", "X", "order", ["wrong order", "(X, W, b)"]),
     ("linear_grad_output_ignored.py", "Linear", "W", "grad_output_ignored", ["chain rule"]),
     ("backward_exception.py", "Linear", "backward", "exception", []),
+    ("mse_norm.py", "MSE", "forward", "forward_norm", ["norm of yhat - y divided by N", "square"]),
+    ("mse_rmse.py", "MSE", "forward", "forward_sqrt", ["RMSE"]),
+    ("mse_sum.py", "MSE", "forward", "numel", ["15 times too large", "a sum instead of a mean"]),
+    ("linear_b_ones.py", "Linear", "b", "grad_output_ignored", ["grad_output ignored", "(all 1)"]),
+    ("linear_argument_order.py", "Linear", "forward", "argument_order", ["(W, X, b)", "(X, W, b)"]),
 ]
 
 
@@ -166,6 +171,72 @@ def test_each_mistake_is_diagnosed(name, function, subject, code, words):
     for hint in part.hints:
         assert f"hint: {hint}" in text
     assert text.splitlines()[-1] == f"✗ check failed: fix {function} and run the check again"
+
+
+def test_a_gradient_that_ignores_grad_output_is_not_called_a_wrong_factor():
+    """torch.ones_like(b) is n times too small at grad_output all ones: not a mean, though."""
+    b = _function(check_here(STUDENTS / "linear_b_ones.py"), "Linear").gradient("b")
+    assert b.hint_codes == ["grad_output_ignored"]
+    assert b.grad_output == "ones (5, 2)"
+    assert not any("too small" in hint for hint in b.hints)
+    # A real mean is still one: the same at grad_output random.
+    mean = _function(check_here(STUDENTS / "linear_b_mean.py"), "Linear").gradient("b")
+    assert mean.hint_codes == ["mean_b"]
+
+
+def test_arguments_in_another_order_are_named_not_a_shape_error():
+    linear = _function(check_here(STUDENTS / "linear_argument_order.py"), "Linear")
+    assert linear.forward.hint_codes[:2] == ["argument_order", "exception"]
+    assert "shapes" not in linear.hint_codes
+    assert linear.forward.hints[0].startswith(
+        "your arguments are in the order (W, X, b); the notebook's is (X, W, b)"
+    )
+
+
+def test_a_class_spelled_in_another_case_is_used_saying_so():
+    report = check_here(STUDENTS / "linear_lowercase.py")
+    assert report.passed, report.text()
+    assert _function(report, "Linear").class_name == "linear"
+    assert report.notes == [
+        "no class Linear in linear_lowercase.py: class linear is used for it "
+        "(names are case-sensitive: --linear linear says it)"
+    ]
+    assert "Linear (class linear)" in report.text()
+
+
+def test_one_class_missing_does_not_stop_the_check_of_the_other():
+    report = check_here(STUDENTS / "linear_missing.py")
+    assert not report.passed and report.loaded and not report.forceable
+    assert [f.name for f in report.functions] == ["MSE"] and report.functions[0].passed
+    assert report.missing == [
+        ("Linear", "no class Linear in linear_missing.py (found: MSE); use --linear NAME")
+    ]
+    lines = report.text().splitlines()
+    assert lines[0].startswith("✓ MSE")
+    assert lines[1:] == [
+        "✗ Linear: not checked: no class Linear in linear_missing.py (found: MSE); "
+        "use --linear NAME",
+        "✗ check failed: fix Linear and run the check again",
+    ]
+    assert report.to_dict()["missing"] == [{"name": "Linear", "reason": report.missing[0][1]}]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in STUDENTS.glob("*.py")))
+def test_every_diagnosis_in_the_json_is_in_the_text_too(name):
+    report = check_here(STUDENTS / name)
+    text = report.text()
+    for function in report.functions:
+        for check in function.checks:
+            for hint in check.hints:
+                if hint.text:
+                    told = [h for h in function.hints if h in text]
+                    assert hint.code in function.hint_codes, (hint, text)
+                    assert any(
+                        other.text in told
+                        for c in function.checks
+                        for other in c.hints
+                        if other.code == hint.code
+                    ), (hint.code, text)
 
 
 def test_forgot_numel_names_the_number_of_elements():
