@@ -365,8 +365,14 @@ def load_classes(
     ]
     classes = [cls for cls, _ in found]
     if failure is not None and None in classes:
-        # Without the script the classes are not there: the import's failure is the reason.
-        raise failure
+        unbuilt = [
+            name
+            for cls, name in zip(classes, (mse_name, linear_name), strict=True)
+            if cls is None and any(f": class {name} could not be defined" in n for n in notes)
+        ]
+        if unbuilt or classes == [None, None]:
+            # The classes cannot be built without what failed: the import's failure is the reason.
+            raise failure
     missing = [why if cls is None else None for cls, why in found]
     notes += [why for cls, why in found if cls is not None and why]
     if classes == [None, None]:
