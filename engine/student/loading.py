@@ -207,9 +207,11 @@ def _load(
         sys.modules[name] = module
         try:
             notes = _definitions_only(source, filename, module, failure)
-        except BaseException:
+        except BaseException as again:  # Ctrl+C meanwhile, or a file ast cannot take
             sys.modules.pop(name, None)
-            raise
+            if isinstance(again, KeyboardInterrupt):
+                raise _import_failure(again, filename, shown) from None
+            raise failure from None
         return module, failure, notes
     return module, None, []
 
@@ -270,7 +272,6 @@ def _definitions_only(
         "class and function definitions were loaded"
     ]
     skipped: list[tuple[int, int]] = []
-    module.__dict__["__builtins__"] = __builtins__
     with _folder_on_path(os.path.dirname(filename)), contextlib.redirect_stdout(sys.stderr):
         for node in tree.body:
             if _docstring(node):

@@ -602,6 +602,17 @@ def test_a_class_missing_from_a_file_whose_script_fails_is_named_the_other_check
     assert "datamaestro" in report.notes[1]
 
 
+def test_the_script_of_a_file_whose_import_failed_is_not_run_again(tmp_path):
+    marker = tmp_path / "ran"
+    text = (
+        CORRECT.replace("import torch\n", "import torch\nimport datamaestro\n")
+        + f"\nEPS = 1e-6\nopen({str(marker)!r}, 'w').close()\n"
+    )
+    report = check_here(_write(tmp_path, text))
+    assert report.passed and not marker.exists()
+    assert report.notes[-1] == "the file's top-level script was not run (line 36)"
+
+
 def test_a_file_loaded_without_its_script_runs_its_functions_here(tmp_path):
     """--functions loads it the same way, in this process, once the check passed."""
     mse, linear = load_functions(STUDENTS / "course_import.py")
