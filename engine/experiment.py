@@ -129,6 +129,13 @@ def student_functions(
         warning = (
             f"running with Functions that fail the check (--force): {shown_path(config.functions)}"
         )
+    if getattr(linear, "vector_bias", False):
+        # Written for the course's b = torch.randn(m): run in that convention, and say so.
+        convention = (
+            f"the Linear of {shown_path(config.functions)} takes b of shape (m,): the descent "
+            "gives it b as (m,) and its gradient back as the notebook's (1, m)"
+        )
+        warning = convention if warning is None else f"{warning}; {convention}"
     return {"mse": mse, "linear": linear}, report, warning
 
 

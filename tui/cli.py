@@ -79,6 +79,7 @@ examples:
   amal-tui --headless --save run.json       the run as run.json and run.losses.csv
   amal-tui --config run.json                the same run again, in the app
   amal-tui --check my_functions.py          check your own MSE and Linear
+  amal-tui --check submissions/             check a class: one row per file
   amal-tui --headless --functions my_functions.py
                                             the descent with them
   tensorboard --logdir runs                 look at the logged losses
@@ -105,9 +106,14 @@ exit status: 0 converged or capped, 3 diverged, 2 bad arguments (or the app
 without a terminal), 130 interrupted (Ctrl+C), 143 terminated (SIGTERM), 129
 hung up (SIGHUP), 141 the reader of the output went away (| head) -- with
 --save, a stopped run and a run whose output fails are saved all the same; 1 a
-failed --check, Functions that fail the check, a failed save, an output that
-cannot be written (closed stdout, full disk), or an unexpected error (a crash
-report file is written)."""
+failed --check (with several files or a folder: any file that fails), Functions
+that fail the check, a failed save, an output that cannot be written (closed
+stdout, full disk), or an unexpected error (a crash report file is written).
+
+checking a class: --check DIR (or several files, or a glob) checks every .py
+file, each in its own process, as many at a time as there are cores, and prints
+a table (file, MSE, Linear, first hint: ✓ passes, ✗ fails, missing, - not
+checked) and a summary line; --json prints one JSON object per file, one a line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -258,9 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument(
         "--check",
         type=_validated(parse_file, "--check"),
+        nargs="+",
         metavar="FILE.py",
         help="check the MSE and Linear of FILE.py against the reference: values, gradients, "
-        "shapes, with a hint for each mistake; exit 0 when both pass, 1 otherwise",
+        "shapes, with a hint for each mistake; exit 0 when both pass, 1 otherwise.  Several "
+        "files, a folder (its .py files) or a glob: each file in its own process, a table "
+        "(file, MSE, Linear, first hint) and a summary line, --json one object per line; "
+        "exit 0 when every file passes, 1 when any fails, 2 when an argument names no file",
     )
     student.add_argument(
         "--force",
@@ -429,7 +439,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if ignored:
             parser.error(
                 f"--check only checks the file; {_flag(min(ignored))} is for a run "
-                f"(--functions {args.check} runs the descent with it)"
+                f"(--functions {args.check[0]} runs the descent with it)"
             )
         return run_check(args)
     if args.json and not args.headless:
@@ -504,20 +514,30 @@ def _sweep_conflict(config: Config, args: argparse.Namespace) -> str | None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """``--check FILE``: the report on stdout (text or JSON); 0 when both Functions pass, else 1."""
+    """``--check FILE``: the report on stdout (text or JSON); 0 when both Functions pass, else 1.
+
+    Several files, a folder or a glob: :func:`run_class_check`.
+    """
     import json
 
     from engine.student.sandbox import StudentProcess
 
+    (path,) = args.check if len(args.check) == 1 else (None,)
+    if (
+        path is None
+        or os.path.isdir(path)
+        or (not os.path.exists(path) and any(c in path for c in "*?["))
+    ):
+        return run_class_check(args)
     # The file runs in a child process; started first, its torch loads while ours does.
-    process = StudentProcess(args.check).start()
+    process = StudentProcess(path).start()
     try:
         from engine.student.check import check_file
     except BaseException:
         process.close()
         raise
     report = check_file(
-        args.check,
+        path,
         getattr(args, "mse_name", "MSE"),
         getattr(args, "linear_name", "Linear"),
         process=process,
@@ -530,6 +550,44 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         print(report.text())
     return 0 if report.passed else 1
+
+
+def run_class_check(args: argparse.Namespace) -> int:
+    """``--check DIR`` (or several files, or a glob): a table and a summary line, or one JSON
+    object per file; 0 when every file passes, 1 when any fails, 2 when an argument names none."""
+    import json
+
+    from engine.student.batch import check_files, class_table, student_files
+
+    files, problems = student_files(args.check)
+    for problem in problems:
+        print(f"amal-tui: error: argument --check: {problem}", file=sys.stderr)
+    if problems or not files:
+        return EXIT_USAGE
+    progress_shown = sys.stderr.isatty()
+
+    def progress(done: int, total: int, path: str) -> None:
+        if progress_shown:  # one line, rewritten: a log or a pipe gets none of it
+            sys.stderr.write(
+                f"\r\x1b[Kchecked {done}/{total}: {shown_path(os.path.basename(path))}"
+            )
+            sys.stderr.flush()
+
+    reports = check_files(
+        files,
+        getattr(args, "mse_name", "MSE"),
+        getattr(args, "linear_name", "Linear"),
+        progress=progress,
+    )
+    if progress_shown:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+    if args.json:
+        for report in reports:
+            print(json.dumps(report.to_dict(), allow_nan=False))
+    else:
+        print(class_table(reports))
+    return 0 if all(report.passed for report in reports) else 1
 
 
 def run_app(

@@ -168,3 +168,20 @@ def _linear_case(n: int, d: int, m: int, generator: torch.Generator) -> _Case:
         _GradOutput(f"random {(n, m)}", random, gradients(random), at_one),
     ]
     return _Case({"n": n, "d": d, "m": m}, [X, W, b], _linear_value(X, W, b), grad_outputs)
+
+
+def vector_bias(case: _Case) -> _Case:
+    """The same Linear case with b of shape (m,), as the course's skeleton draws it
+    (``b = torch.randn(m)``) instead of the notebook's (1, m): b's gradient is (m,) too."""
+
+    def flat(gradients: list[torch.Tensor] | None) -> list[torch.Tensor] | None:
+        if gradients is None:
+            return None
+        return [*gradients[:2], gradients[2].reshape(-1)]
+
+    X, W, b = case.inputs
+    grad_outputs = [
+        _GradOutput(g.label, g.value, flat(g.expected), flat(g.at_one)) for g in case.grad_outputs
+    ]
+    dims = dict(case.dims, b_rank=1)
+    return _Case(dims, [X, W, b.reshape(-1)], case.expected, grad_outputs)

@@ -20,21 +20,26 @@ the file does (patching this module, exiting, printing) changes the verdict.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any, Protocol
 
 import torch
+from torch.autograd import Function
 
 from engine.student.cases import (
     LINEAR_INPUTS,
     LINEAR_SHAPES,
     MSE_INPUTS,
     MSE_SHAPES,
+    _as_float64,
     _Case,
+    _close,
     _GradOutput,
     _linear_case,
     _mse_case,
     _type_name,
+    vector_bias,
 )
 from engine.student.child import Calls
 from engine.student.diagnosis import (
@@ -42,6 +47,7 @@ from engine.student.diagnosis import (
     _diagnose_linear_forward,
     _diagnose_mse_forward,
     _exception_hints,
+    _formula,
 )
 from engine.student.loading import (
     StudentCodeError,
@@ -61,13 +67,14 @@ from engine.student.report import (
 )
 from engine.student.sandbox import (
     Described,
+    Loaded,
     LoadFailed,
     Raised,
     Returned,
     Sequence,
     Stopped,
     StudentProcess,
-    decode_described,
+    decode_loaded,
     decode_reply,
     unpack,
 )
@@ -94,12 +101,17 @@ class _Student(Protocol):
 class _InProcess:
     """Classes already loaded here (the engine's own, a test's), with the child's encoding."""
 
-    def __init__(self, classes: list[type]) -> None:
-        self.calls = Calls(classes)
+    def __init__(
+        self,
+        classes: list[type | None],
+        missing: list[str | None] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.calls = Calls(classes, missing, notes)
 
-    def describe(self) -> list[Described]:
+    def describe(self) -> Loaded:
         header, _ = unpack(self.calls.describe())
-        return [decode_described(c) for c in header["classes"]]
+        return decode_loaded(header)
 
     def call(
         self, index: int, method: str, args: list[Any], inputs: int, what: str
@@ -166,6 +178,7 @@ class _FunctionCheck:
         )
         self.names, self.signature_problem = _input_names(described, defaults)
         self.checks: list[Check] = []
+        self.found: dict[int, list[tuple[torch.Tensor | None, torch.Tensor]]] = {}
         if function == "MSE":
             self.diagnose_forward = _diagnose_mse_forward
         else:
@@ -206,10 +219,43 @@ class _FunctionCheck:
             hint = Hint("signature", self.signature_problem)
             self.checks.append(Check("forward", "", None, False, hints=[hint]))
             return
-        for case in cases:
+        for number, case in enumerate(cases):
             self.run_case(case)
+            if number == 0 and self.argument_order(case):
+                break  # every shape would say the same
             if any(c.exception is not None for c in self.checks):
                 break  # the same exception would come back on every shape
+
+    def argument_order(self, case: _Case) -> bool:
+        """A forward that fails but is right with its inputs in another order: say which.
+
+        Tried on the first shape, whose inputs all have different shapes, so that only
+        one order can be right.  Returns whether that is what is wrong.
+        """
+        forwards = [c for c in self.checks if c.subject == "forward"]
+        if not forwards or forwards[0].passed or len(case.inputs) < 2:
+            return False
+        for order in itertools.permutations(range(len(case.inputs))):
+            if order == tuple(range(len(case.inputs))):
+                continue
+            args = [case.inputs[i].clone() for i in order]
+            returned, error = self.call("forward", args, len(args))
+            found = None if returned is None else _as_float64(returned.value)
+            if found is None or not _close(found, case.expected):
+                continue
+            defaults = MSE_INPUTS if self.function == "MSE" else LINEAR_INPUTS
+            theirs = ", ".join(defaults[i] for i in order)
+            ours = ", ".join(defaults)
+            text = (
+                f"your arguments are in the order ({theirs}); the notebook's is ({ours}), as "
+                f"{self.described.class_name}.apply({ours}) and amal-tui call forward: write "
+                f"forward(ctx, {ours}) and return the gradients in that order"
+            )
+            # The shapes' reminder would send them looking elsewhere: the order is the mistake.
+            kept = [h for h in forwards[0].hints if h.code not in ("shapes", "forward_shape")]
+            forwards[0].hints = [Hint("argument_order", text), *kept]
+            return True
+        return False
 
     def run_case(self, case: _Case) -> None:
         names, label = self.names, _case_label(self.names, case.inputs)
@@ -228,6 +274,8 @@ class _FunctionCheck:
             )
         )
         raised: dict[bool, list[Check]] = {True: [], False: []}  # grad_output a tensor?
+        # Each input's gradient as returned, and as expected, for each grad_output of this case.
+        self.found: dict[int, list[tuple[torch.Tensor | None, torch.Tensor]]] = {}
         for grad_output in case.grad_outputs:
             # A fresh forward each time: a backward may change what the ctx holds.
             if self.forward(case, label) is None:
@@ -246,6 +294,35 @@ class _FunctionCheck:
                 continue
             self.check_results(case, label, grad_output, returned)
         self.grad_output_kinds(raised, case)
+        self.grad_output_ignored(case, label)
+
+    def grad_output_ignored(self, case: _Case, label: str) -> None:
+        """A gradient that is the same whatever grad_output is (torch.ones_like(b), a constant):
+        at grad_output all ones it can look like a wrong factor; together they say what it is."""
+        for i, name in enumerate(self.names):
+            found = self.found.get(i, [])
+            if len(found) < 2 or any(f is None for f, _ in found):
+                continue
+            first, expected = found[0]
+            if not all(_close(f, first) for f, _ in found[1:]):
+                continue
+            if all(_close(e, expected) for _, e in found[1:]):
+                continue  # grad_output makes no difference here: nothing to tell
+            mine = [c for c in self.checks if c.subject == name and c.case == label]
+            if all(c.passed for c in mine):
+                continue
+            constant = ""
+            if first.numel() and bool((first == first.reshape(-1)[0]).all()):
+                constant = f" (all {float(first.reshape(-1)[0]):g})"
+            formula = _formula(self.function, i, self.names, case.dims)
+            hint = Hint(
+                "grad_output_ignored",
+                f"grad_output ignored: {name}'s gradient is the same whatever grad_output is"
+                f"{constant}; multiply by grad_output (chain rule): {formula}",
+            )
+            for check in mine:
+                if not check.passed:
+                    check.hints = [h for h in check.hints if h.code == "b_shape"] + [hint]
 
     def check_results(
         self, case: _Case, label: str, grad_output: _GradOutput, returned: Returned
@@ -279,6 +356,10 @@ class _FunctionCheck:
             Check("backward", label, grad_output.label, not problems, hints=problems)
         )
         for i, gradient in enumerate(gradients or ()):
+            found = _as_float64(gradient)
+            if found is not None and found.numel() == grad_output.expected[i].numel():
+                found = found.reshape(grad_output.expected[i].shape)
+            self.found.setdefault(i, []).append((found, grad_output.expected[i]))
             verdict = _diagnose_gradient(self.function, i, names, case.dims, gradient, grad_output)
             expected_shape = tuple(grad_output.expected[i].shape)
             self.checks.append(
@@ -321,6 +402,14 @@ class _FunctionCheck:
         every = [forward, backward, *gradients]
         hints = _unique(h for s in every for h in s.hints)
         codes = _unique(c for s in every for c in s.hint_codes)
+        # A diagnosis found on another shape or grad_output than the first failure's is
+        # told too (once per kind): the JSON holds every check, the text must not hide one.
+        for check in checks:
+            for hint in check.hints:
+                if hint.code not in codes:
+                    codes.append(hint.code)
+                    if hint.text:
+                        hints.append(hint.text)
         if self.function == "MSE" and all("sign" in g.hint_codes for g in gradients):
             hints.append(
                 "both gradients have the wrong sign, which is also what returning them swapped, "
@@ -374,23 +463,70 @@ def _subject(checks: list[Check], name: str) -> SubjectReport:
 
 # -- entry points -------------------------------------------------------------------------
 
+VECTOR_BIAS = "(m,)"
 
-def _check(
-    student: _Student, described: list[Described], path: str | None, seed: int
-) -> CheckReport:
+
+def _run_check(
+    function: str,
+    index: int,
+    described: Described,
+    defaults: tuple[str, ...],
+    student: _Student,
+    cases: list[_Case],
+) -> FunctionReport:
+    check = _FunctionCheck(function, index, described, defaults, student)
+    check.run(cases)
+    return check.report(len(cases))
+
+
+def _failures(report: FunctionReport) -> tuple[int, int]:
+    """How wrong a report is: its failed subjects, then its hints (a shape hint is one more)."""
+    subjects = (report.forward, report.backward, *report.gradients)
+    return sum(not s.passed for s in subjects), len(report.hint_codes)
+
+
+def _vector_bias_note(names: list[str], passed: bool) -> str:
+    b = names[2] if len(names) == 3 else "b"
+    if not passed:
+        return (
+            f"checked with {b} of shape (m,), as the course's skeleton draws it "
+            f"({b} = torch.randn(m)): its gradient for {b} has that shape"
+        )
+    return (
+        f"correct for {b} of shape (m,), as the course's skeleton draws it ({b} = torch.randn(m)), "
+        f"not for the notebook's (1, m), where its gradient must be (1, m): "
+        f"grad_output.sum(0).reshape({b}.shape) is right for both (save {b} in ctx)"
+    )
+
+
+def _check(student: _Student, loaded: Loaded, path: str | None, seed: int) -> CheckReport:
     """Every check of both Functions; the verdict is made here, from what the calls returned."""
+    described = loaded.classes
     generator = torch.Generator().manual_seed(seed)
     mse_cases = [_mse_case(n, m, generator) for n, m in MSE_SHAPES]
     linear_cases = [_linear_case(n, d, m, generator) for n, d, m in LINEAR_SHAPES]
     reports: list[FunctionReport] = []
     error = error_source = None
     finished = True
+    missing: list[tuple[str, str]] = []
     for index, (function, defaults, cases) in enumerate(
         (("MSE", MSE_INPUTS, mse_cases), ("Linear", LINEAR_INPUTS, linear_cases))
     ):
-        check = _FunctionCheck(function, index, described[index], defaults, student)
+        if described[index] is None:
+            # Each class on its own: the other one is still checked.
+            missing.append((function, loaded.missing[index] or f"no class {function}"))
+            continue
         try:
-            check.run(cases)
+            report = _run_check(function, index, described[index], defaults, student, cases)
+            if function == "Linear" and not report.passed:
+                # The course's skeleton draws b = torch.randn(m): a Linear written for that
+                # convention is correct, and told how to be right for the notebook's too.
+                vector = [vector_bias(case) for case in cases]
+                other = _run_check(function, index, described[index], defaults, student, vector)
+                if other.passed or _failures(other) < _failures(report):
+                    other.bias = VECTOR_BIAS
+                    other.notes.insert(0, _vector_bias_note(other.inputs, other.passed))
+                    report = other
         except _Interrupted as interrupted:
             error = f"interrupted: {interrupted.exception}"
             error_source = interrupted.exception.source
@@ -399,19 +535,36 @@ def _check(
         except Stopped as stopped:
             error, finished = str(stopped), False
             break
-        reports.append(check.report(len(cases)))
+        reports.append(report)
     passed = error is None and len(reports) == 2 and all(r.passed for r in reports)
-    return CheckReport(passed, reports, error, error_source, path, finished=finished)
+    return CheckReport(
+        passed,
+        reports,
+        error,
+        error_source,
+        path,
+        finished=finished,
+        missing=missing,
+        notes=list(loaded.notes),
+    )
 
 
 def check_functions(
-    mse: type, linear: type, *, path: str | None = None, seed: int = 0
+    mse: type | None,
+    linear: type | None,
+    *,
+    path: str | None = None,
+    seed: int = 0,
+    missing: list[str | None] | None = None,
+    notes: list[str] | None = None,
 ) -> CheckReport:
     """Check an MSE and a Linear already loaded in this process: trusted code only.
 
-    A student's file goes through :func:`check_file`, which never runs it here.
+    ``missing``: why a class given as None is not there; ``notes``: what loading
+    the file said (:class:`~engine.student.loading.LoadedClasses`).  A student's
+    file goes through :func:`check_file`, which never runs it here.
     """
-    student = _InProcess([mse, linear])
+    student = _InProcess([mse, linear], missing, notes)
     return _check(student, student.describe(), None if path is None else os.fspath(path), seed)
 
 
@@ -458,6 +611,8 @@ def refusal(report: CheckReport) -> str:
     """Why Functions with this failed report do not run: "cannot be loaded", ..."""
     if not report.loaded:
         return "cannot be loaded"
+    if report.missing:
+        return f"cannot be loaded: {report.missing[0][1]}"
     if not report.finished:
         return "did not finish the check (--force cannot run them)"
     return "fail the check (--force runs them anyway)"
@@ -490,4 +645,33 @@ def load_and_check(
         failed = CheckReport(False, [], str(error), source, shown, loaded=False)
         failed.output = report.output
         return None, None, failed
+    if _linear_bias(report) == VECTOR_BIAS:
+        linear = bias_as_vector(linear)
     return mse, linear, report
+
+
+def _linear_bias(report: CheckReport) -> str | None:
+    return next((f.bias for f in report.functions if f.name == "Linear"), None)
+
+
+def bias_as_vector(linear: type) -> type:
+    """A Linear written for b of shape (m,), called by the descent with the notebook's b (1, m).
+
+    forward gets a (m,) view of b (the descent's updates of b show through it), and
+    b's gradient comes back to the descent with b's own shape.
+    """
+    forward, backward = linear.forward, linear.backward
+
+    class VectorBias(Function):
+        @staticmethod
+        def forward(ctx, X, W, b):
+            return forward(ctx, X, W, b.reshape(-1))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            grad_X, grad_W, grad_b = backward(ctx, grad_output)
+            return grad_X, grad_W, grad_b.reshape(1, -1)
+
+    VectorBias.__name__ = VectorBias.__qualname__ = getattr(linear, "__name__", "Linear")
+    VectorBias.vector_bias = True
+    return VectorBias

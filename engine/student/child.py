@@ -25,7 +25,7 @@ from engine.core.functions import Context
 from engine.student.loading import (
     StudentCodeError,
     describe_exception,
-    load_functions,
+    load_classes,
     source_line,
     student_frame,
 )
@@ -138,15 +138,27 @@ def _raised(error: BaseException, files: set[str]) -> dict[str, Any]:
 class Calls:
     """The student's two classes, called as the engine and the notebook call them."""
 
-    def __init__(self, classes: list[type]) -> None:
+    def __init__(
+        self,
+        classes: list[type | None],
+        missing: list[str | None] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
         self.classes = classes
-        self.files = [_student_files(cls) for cls in classes]
+        self.missing = missing or [None] * len(classes)
+        self.notes = notes or []
+        self.files = [set() if cls is None else _student_files(cls) for cls in classes]
         self.ctx: Context | None = None
         self.inputs: list[Any] = []
 
     def describe(self) -> bytes:
         return _Encoder().message(
-            {"reply": "loaded", "classes": [_describe(cls) for cls in self.classes]}
+            {
+                "reply": "loaded",
+                "classes": [None if cls is None else _describe(cls) for cls in self.classes],
+                "missing": self.missing,
+                "notes": self.notes,
+            }
         )
 
     def call(self, index: int, method: str, args: list[Any]) -> bytes:
@@ -242,7 +254,8 @@ def serve(requests: int, replies: int, parent: int) -> None:
         if op == "load":
             mse_name, linear_name = header["names"]
             try:
-                calls = Calls(list(load_functions(header["path"], mse_name, linear_name)))
+                loaded = load_classes(header["path"], mse_name, linear_name)
+                calls = Calls(loaded.classes, loaded.missing, loaded.notes)
                 message = calls.describe()
             except StudentCodeError as error:
                 message = pack(

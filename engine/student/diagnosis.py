@@ -38,16 +38,21 @@ def _wrong(found_shape: tuple[int, ...] | None, code: str, text: str) -> _Verdic
     return _Verdict(False, found_shape, hints=[Hint(code, text)])
 
 
-def _formula(function: str, index: int, names: list[str]) -> str:
+def _formula(function: str, index: int, names: list[str], dims: dict | None = None) -> str:
     """The expected gradient of input ``index``, written with the student's names."""
     if function == "MSE":
         yhat, y = names
         sign = "" if index == 0 else "-"
         return f"{sign}2 * ({yhat} - {y}) * grad_output / {y}.numel()"
     X, W, _ = names
-    return (f"grad_output @ {W}.t()", f"{X}.t() @ grad_output", "grad_output.sum(0, keepdim=True)")[
-        index
-    ]
+    return (f"grad_output @ {W}.t()", f"{X}.t() @ grad_output", _b_formula(dims))[index]
+
+
+def _b_formula(dims: dict | None) -> str:
+    """b's gradient: (1, m) as the notebook's b, or (m,) as the course skeleton's."""
+    if dims is not None and dims.get("b_rank") == 1:
+        return "grad_output.sum(0)"
+    return "grad_output.sum(0, keepdim=True)"
 
 
 def _diagnose_gradient(
@@ -63,7 +68,7 @@ def _diagnose_gradient(
             None,
             "none",
             f"backward returns None for {name}: return a gradient for every input "
-            f"(here {_formula(function, index, names)})",
+            f"(here {_formula(function, index, names, dims)})",
         )
     gradient = _as_float64(found)
     if gradient is None:
@@ -90,18 +95,31 @@ def _diagnose_gradient(
                 found_shape,
                 "b_not_summed",
                 f"{name}'s gradient has the shape of grad_output, {found_shape}: sum it over the "
-                f"rows, grad_output.sum(0, keepdim=True), to get {name}'s shape {shape}",
+                f"rows, {_b_formula(dims)}, to get {name}'s shape {shape}",
             )
     if gradient.numel() != reference.numel():
         return _wrong(
             found_shape,
             "shape",
             f"{name}'s gradient has shape {found_shape}, but {name} has shape {shape}: "
-            f"expected {_formula(function, index, names)}",
+            f"expected {_formula(function, index, names, dims)}",
         )
     values = gradient.reshape(shape)
     verdict = _Verdict(False, found_shape, *_errors(values, reference))
-    if function == "Linear" and index == 2 and found_shape == (shape[1],):
+    if (
+        function == "Linear"
+        and index == 2
+        and shape == (shape[-1],)
+        and found_shape == (1, shape[0])
+    ):
+        verdict.hints.append(
+            Hint(
+                "b_shape",
+                f"{name}'s gradient has shape {found_shape} instead of {shape}: keepdim=True keeps "
+                "the summed dimension; use grad_output.sum(0)",
+            )
+        )
+    elif function == "Linear" and index == 2 and len(shape) == 2 and found_shape == (shape[1],):
         verdict.hints.append(
             Hint(
                 "b_shape",
@@ -158,7 +176,7 @@ def _diagnose_values(
             Hint(
                 "grad_output_ignored",
                 f"grad_output ignored: {name}'s gradient is right for grad_output = {one} only; "
-                f"multiply by grad_output (chain rule): {_formula(function, index, names)}",
+                f"multiply by grad_output (chain rule): {_formula(function, index, names, dims)}",
             )
         ]
     if _largest(values) <= TOLERANCE * max(1.0, _largest(reference)):
@@ -178,7 +196,7 @@ def _factor_hints(function: str, index: int, names: list[str], dims: dict, c: fl
             Hint(
                 "sign",
                 f"wrong sign: {name}'s gradient is the opposite of the expected "
-                f"{_formula(function, index, names)}",
+                f"{_formula(function, index, names, dims)}",
             )
         )
     numel = f"N = n×m = {n}×{m} = {size}"
@@ -208,7 +226,7 @@ def _factor_hints(function: str, index: int, names: list[str], dims: dict, c: fl
                 1 / n,
                 "mean_b",
                 f"{n} times too small (n = {n}): a mean instead of a sum over the rows; "
-                f"{name}'s gradient is grad_output.sum(0, keepdim=True)",
+                f"{name}'s gradient is {_b_formula(dims)}",
             )
         ]
     scale = abs(c)
@@ -273,13 +291,37 @@ def _diagnose_mse_forward(value: Any, case: _Case, names: list[str]) -> _Verdict
             f"{rows} then a sum); {loss}",
         )
     elif _close(found * found, expected):
-        hint = Hint("forward_sqrt", "forward takes a square root: that is the RMSE, not the MSE")
+        hint = Hint(
+            "forward_sqrt",
+            f"forward takes a square root: that is the RMSE, not the MSE; {loss}",
+        )
+    elif (norm := _norm_of(found, yhat - y, n, m)) is not None:
+        hint = Hint(
+            "forward_norm",
+            f"forward is the norm of {yhat_name} - {y_name}{norm}, not its square: "
+            f"torch.norm is the square root of the sum of squares; {loss} "
+            f"(or torch.norm({yhat_name} - {y_name}) ** 2 / {y_name}.numel())",
+        )
     elif ratio < 0:
         hint = Hint("sign", "forward is negative: a mean of squares is ≥ 0")
     else:
         hint = Hint("factor", f"forward is {ratio:.4g} times the expected loss")
     verdict.hints.append(hint)
     return verdict
+
+
+def _norm_of(found: torch.Tensor, diff: torch.Tensor, n: int, m: int) -> str | None:
+    """How ``found`` is the (not squared) norm of ``diff``: " divided by N", ..., or None."""
+    norm = diff.pow(2).sum().sqrt()
+    for divisor, how in (
+        (n * m, " divided by N"),
+        (n, " divided by n"),
+        (m, " divided by m"),
+        (1, ""),
+    ):
+        if _close(found, norm / divisor):
+            return how
+    return None
 
 
 def _diagnose_linear_forward(value: Any, case: _Case, names: list[str]) -> _Verdict:

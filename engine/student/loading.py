@@ -10,6 +10,7 @@ and, when known, the line: a student's mistake is reported, never raised at them
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
 import itertools
@@ -17,6 +18,7 @@ import linecache
 import os
 import sys
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, TracebackType
 
@@ -155,6 +157,20 @@ def _module_folder(name: str) -> str | None:
 
 def load_module(path: str | os.PathLike) -> ModuleType:
     """Run a student's file as a fresh module; every failure becomes a :class:`StudentCodeError`."""
+    module, _, _ = _load(path, partial=False)
+    return module
+
+
+def _load(
+    path: str | os.PathLike, partial: bool
+) -> tuple[ModuleType, StudentCodeError | None, list[str]]:
+    """``(module, failure, notes)``: the file run as a fresh module.
+
+    With ``partial``, a file whose import fails is loaded again with its imports
+    and its class and function definitions only (by ``ast``, one statement at a
+    time): ``failure`` is then the whole import's error and ``notes`` say what
+    was left out and why; the caller decides whether its classes are there.
+    """
     shown = os.fspath(path)
     filename = code_filename(shown)
     resolved = Path(filename)
@@ -182,52 +198,211 @@ def load_module(path: str | os.PathLike) -> ModuleType:
     except BaseException as error:
         # SystemExit and KeyboardInterrupt too: the student's file is what raised them.
         sys.modules.pop(name, None)
-        line, _ = student_frame(error.__traceback__, filename)
-        if isinstance(error, SyntaxError) and error.filename != filename:
-            # A syntax error in a file the student imports: its own file and line say more.
-            where = f" ({os.path.basename(error.filename or '?')}, line {error.lineno})"
-            message = f"{type(error).__name__}: {error.msg}{where}"
-        else:
-            message = describe_exception(error)
-        raise StudentCodeError(message, shown, line) from None
-    return module
+        failure = _import_failure(error, filename, shown)
+        if isinstance(error, KeyboardInterrupt) or not partial:
+            raise failure from None
+        # The Functions may be fine while the file's script or a course import is not:
+        # their definitions alone, as a fresh module.
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            notes = _definitions_only(source, filename, module, failure)
+        except BaseException as again:  # Ctrl+C meanwhile, or a file ast cannot take
+            sys.modules.pop(name, None)
+            if isinstance(again, KeyboardInterrupt):
+                raise _import_failure(again, filename, shown) from None
+            raise failure from None
+        return module, failure, notes
+    return module, None, []
+
+
+def _import_failure(error: BaseException, filename: str, shown: str) -> StudentCodeError:
+    """What an exception raised while the file ran says, located in the student's file."""
+    line, _ = student_frame(error.__traceback__, filename)
+    if isinstance(error, SyntaxError) and error.filename != filename:
+        # A syntax error in a file the student imports: its own file and line say more.
+        where = f" ({os.path.basename(error.filename or '?')}, line {error.lineno})"
+        message = f"{type(error).__name__}: {error.msg}{where}"
+    else:
+        message = describe_exception(error)
+    return StudentCodeError(message, shown, line)
+
+
+# What is run of a file whose whole import failed: its imports and its definitions.
+_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_IMPORTS = (ast.Import, ast.ImportFrom)
+
+
+def _docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def _constant(node: ast.stmt) -> bool:
+    """``EPS = 1e-6``, ``N, M = 5, 3``: a literal the classes may use, harmless to run."""
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+        return False
+    try:
+        ast.literal_eval(node.value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _lines(numbers: list[tuple[int, int]]) -> str:
+    """ "line 3", "lines 3, 5-9": the lines of the statements left out."""
+    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in numbers]
+    word = "line" if len(numbers) == 1 and numbers[0][0] == numbers[0][1] else "lines"
+    shown = ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
+    return f"{word} {shown}"
+
+
+def _definitions_only(
+    source: str, filename: str, module: ModuleType, failure: StudentCodeError
+) -> list[str]:
+    """Run the file's imports and class and function definitions, one by one, into ``module``.
+
+    An import that fails and a definition that fails are left out, each named
+    with its line; every other top-level statement (the file's script) is not
+    run.  Returns those notes, the whole import's failure first.
+    """
+    tree = ast.parse(source, filename)
+    where = f"line {failure.line}: " if failure.line is not None else ""
+    notes = [
+        f"importing the whole file failed ({where}{failure.message}): only its imports and its "
+        "class and function definitions were loaded"
+    ]
+    skipped: list[tuple[int, int]] = []
+    with _folder_on_path(os.path.dirname(filename)), contextlib.redirect_stdout(sys.stderr):
+        for node in tree.body:
+            if _docstring(node):
+                continue
+            if not (isinstance(node, _DEFINITIONS + _IMPORTS) or _constant(node)):
+                end = getattr(node, "end_lineno", None) or node.lineno
+                if skipped and skipped[-1][1] >= node.lineno - 1:
+                    skipped[-1] = (skipped[-1][0], end)
+                else:
+                    skipped.append((node.lineno, end))
+                continue
+            code = compile(
+                ast.Module(body=[node], type_ignores=[]), filename, "exec", dont_inherit=True
+            )
+            try:
+                exec(code, module.__dict__)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # noqa: BLE001 - the student's: noted, left out
+                text = describe_exception(error)
+                if isinstance(node, _IMPORTS):
+                    statement = source_line(filename, node.lineno) or "import"
+                    notes.append(f"line {node.lineno}: `{one_line(statement)}` failed: {text}")
+                else:
+                    kind = "class" if isinstance(node, ast.ClassDef) else "function"
+                    notes.append(
+                        f"line {node.lineno}: {kind} {node.name} could not be defined: {text}"
+                    )
+    if skipped:
+        notes.append(f"the file's top-level script was not run ({_lines(skipped)})")
+    return notes
 
 
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
+@dataclass
+class LoadedClasses:
+    """The student's MSE and Linear as found in their file, each on its own.
+
+    ``classes[i]`` is None when that class is missing or not a Function, and
+    ``missing[i]`` then says why; ``notes`` say what loading the file left out
+    (a failed import, the script not run) or chose (a name matched without its case).
+    """
+
+    classes: list[type | None]
+    missing: list[str | None]
+    notes: list[str] = field(default_factory=list)
+
+
+def _problem(module: ModuleType, name: str, option: str, base: str) -> tuple[type | None, str]:
+    """``(class, note)``: the class called ``name``, or the unique one so called but for its
+    case (the note says so); ``(None, why)`` when there is none."""
+    value = getattr(module, name, None)
+    if value is None or not hasattr(module, name):
+        found = function_classes(module)
+        same = [other for other in found if other.lower() == name.lower()]
+        if len(same) == 1:
+            return getattr(module, same[0]), (
+                f"no class {name} in {base}: class {same[0]} is used for it "
+                f"(names are case-sensitive: {option} {same[0]} says it)"
+            )
+        listed = ", ".join(found) if found else "no subclass of torch.autograd.Function"
+        return None, f"no class {name} in {base} (found: {listed}); use {option} NAME"
+    if not (isinstance(value, type) and issubclass(value, Function)):
+        kind = type(value).__name__
+        kind = "a class" if isinstance(value, type) else f"{_article(kind)} {kind}"
+        return None, (
+            f"{name} in {base} is {kind}, not a subclass of torch.autograd.Function"
+            f" (class {name}(Function): ...)"
+        )
+    return value, ""
+
+
+def load_classes(
+    path: str | os.PathLike, mse_name: str = "MSE", linear_name: str = "Linear"
+) -> LoadedClasses:
+    """The student's MSE and Linear, each on its own: one missing does not stop the other.
+
+    A file whose import fails outside the classes (a course package that is not
+    installed, a script that crashes) is loaded with its imports and definitions
+    only; only when the two classes cannot be built that way is it a
+    :class:`StudentCodeError`, as is a file with neither class.
+    """
+    module, failure, notes = _load(path, partial=True)
+    shown = os.fspath(path)
+    base = os.path.basename(shown)
+    found = [
+        _problem(module, name, option, base)
+        for name, option in ((mse_name, "--mse"), (linear_name, "--linear"))
+    ]
+    classes = [cls for cls, _ in found]
+    if failure is not None and None in classes:
+        unbuilt = [
+            name
+            for cls, name in zip(classes, (mse_name, linear_name), strict=True)
+            if cls is None and any(f": class {name} could not be defined" in n for n in notes)
+        ]
+        if unbuilt or classes == [None, None]:
+            # The classes cannot be built without what failed: the import's failure is the reason.
+            raise failure
+    missing = [why if cls is None else None for cls, why in found]
+    notes += [why for cls, why in found if cls is not None and why]
+    if classes == [None, None]:
+        absent = [
+            (name, option)
+            for name, option in ((mse_name, "--mse"), (linear_name, "--linear"))
+            if not hasattr(module, name)
+        ]
+        if len(absent) == 2:
+            listed = ", ".join(function_classes(module)) or "no subclass of torch.autograd.Function"
+            raise StudentCodeError(
+                f"no class {mse_name} nor {linear_name} in {base} (found: {listed}); "
+                "use --mse NAME and --linear NAME",
+                shown,
+            )
+        raise StudentCodeError(next(why for why in missing if why), shown)
+    return LoadedClasses(classes, missing, notes)
+
+
 def load_functions(
     path: str | os.PathLike, mse_name: str = "MSE", linear_name: str = "Linear"
 ) -> tuple[type, type]:
     """The student's MSE and Linear classes from their file, checked to be autograd Functions."""
-    module = load_module(path)
-    shown = os.fspath(path)
-    base = os.path.basename(shown)
-    found = function_classes(module)
-    listed = ", ".join(found) if found else "no subclass of torch.autograd.Function"
-    missing = [
-        (name, option)
-        for name, option in ((mse_name, "--mse"), (linear_name, "--linear"))
-        if not hasattr(module, name)
-    ]
-    if missing:
-        names = " nor ".join(name for name, _ in missing)
-        options = " and ".join(f"{option} NAME" for _, option in missing)
-        raise StudentCodeError(
-            f"no class {names} in {base} (found: {listed}); use {options}", shown
-        )
-    for name in (mse_name, linear_name):
-        value = getattr(module, name)
-        if not (isinstance(value, type) and issubclass(value, Function)):
-            kind = type(value).__name__
-            kind = "a class" if isinstance(value, type) else f"{_article(kind)} {kind}"
-            raise StudentCodeError(
-                f"{name} in {base} is {kind}, not a subclass of torch.autograd.Function"
-                f" (class {name}(Function): ...)",
-                shown,
-            )
-    return getattr(module, mse_name), getattr(module, linear_name)
+    loaded = load_classes(path, mse_name, linear_name)
+    for why in loaded.missing:
+        if why is not None:
+            raise StudentCodeError(why, os.fspath(path))
+    mse, linear = loaded.classes
+    return mse, linear
 
 
 def describe_run_error(error: BaseException, path: str | os.PathLike) -> str:

@@ -89,6 +89,7 @@ class FunctionReport:
     exception: StudentException | None  # the first one the student's code raised
     checks: list[Check]
     shapes: int  # how many shapes of inputs were tried
+    bias: str = "(1, m)"  # the shape of b the verdict is for: the notebook's, or "(m,)"
 
     @property
     def max_abs_error(self) -> float | None:
@@ -116,6 +117,10 @@ class CheckReport:
     loaded: bool = True  # the file was loaded and its two classes found
     finished: bool = True  # no call timed out, no exit, no Ctrl+C, no unreadable reply
     output: str = ""  # what the file printed, control characters escaped
+    # (function, why) for a class not found: the other one is checked all the same.
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    # What loading the file left out or chose: a failed import, the script not run, ...
+    notes: list[str] = field(default_factory=list)
 
     def printed(self) -> str:
         """What the file printed, indented under a title (a "✓ check passed" it prints
@@ -128,11 +133,11 @@ class CheckReport:
     @property
     def forceable(self) -> bool:
         """Whether --force may run these Functions: loaded, and every call returned."""
-        return self.loaded and self.finished
+        return self.loaded and self.finished and not self.missing
 
     def text(self) -> str:
         """The report for the student: plain text, a block per function, ✓ or ✗ per check."""
-        lines: list[str] = []
+        lines: list[str] = [f"note: {one_line(note)}" for note in self.notes]
         if self.error:
             lines.append(f"✗ {self.error}")
             if self.error_source:
@@ -140,7 +145,10 @@ class CheckReport:
                 lines.append(f"      {one_line(self.error_source)}")
         for report in self.functions:
             lines += _function_text(report)
+        for name, why in self.missing:
+            lines.append(f"✗ {name}: not checked: {one_line(why)}")
         wrong = [r.name for r in self.functions if not r.passed]
+        wrong += [name for name, _ in self.missing]
         if self.passed:
             lines.append("✓ check passed")
         elif wrong:
@@ -157,6 +165,8 @@ class CheckReport:
                 "path": self.path,
                 "error": self.error,
                 "error_source": self.error_source,
+                "notes": self.notes,
+                "missing": [{"name": name, "reason": why} for name, why in self.missing],
                 "functions": [_function_dict(r) for r in self.functions],
             }
         )
@@ -178,6 +188,7 @@ def _function_dict(report: FunctionReport) -> dict[str, Any]:
         "backward": _subject_dict(report.backward),
         "gradients": [_subject_dict(s) for s in report.gradients],
         "shapes": report.shapes,
+        "bias_shape": report.bias,
         "checks": [
             dict(
                 vars(c),
@@ -210,7 +221,7 @@ def _function_text(report: FunctionReport) -> list[str]:
         grad_outputs = (
             f"grad_output 1 and {GRAD_OUTPUT}, as tensors and as numbers"
             if report.name == "MSE"
-            else "grad_output all ones and random"
+            else f"grad_output all ones and random, {report.inputs[-1]} of shape {report.bias}"
         )
         lines = [
             f"✓ {title}: forward and the gradients for {', '.join(report.inputs)} match the "

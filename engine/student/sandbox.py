@@ -203,6 +203,38 @@ class LoadFailed:
 
 
 @dataclass
+class Loaded:
+    """The student's two classes as the child found them: each described, or why it is missing."""
+
+    classes: list[Described | None]
+    missing: list[str | None]
+    notes: list[str]
+
+
+MAX_NOTES = 64
+
+
+def decode_loaded(header: dict[str, Any]) -> Loaded:
+    """The reply to a load, checked: two classes (or null), why each null one is, the notes."""
+    classes = _field(header, "classes")
+    if not isinstance(classes, list) or len(classes) != 2:
+        raise Unreadable("bad classes")
+    missing = header.get("missing", [None, None])
+    if not isinstance(missing, list) or len(missing) != 2:
+        raise Unreadable("bad missing classes")
+    notes = header.get("notes", [])
+    if not isinstance(notes, list) or len(notes) > MAX_NOTES:
+        raise Unreadable("bad notes")
+    described = [None if c is None else decode_described(c) for c in classes]
+    why = [None if w is None else text(w, 600) for w in missing]
+    if any((d is None) != (w is not None) for d, w in zip(described, why, strict=True)):
+        raise Unreadable("a class neither described nor missing")
+    if described == [None, None]:
+        raise Unreadable("no class")
+    return Loaded(described, why, [text(note, 600) for note in notes])
+
+
+@dataclass
 class Described:
     """One of the student's classes, as the child sees it."""
 
@@ -488,7 +520,7 @@ class StudentProcess:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def load(self, mse_name: str, linear_name: str) -> list[Described] | LoadFailed:
+    def load(self, mse_name: str, linear_name: str) -> Loaded | LoadFailed:
         """Run the student's file; its two classes, or where loading it failed."""
         self._wait_ready()
         header, _ = self._request(
@@ -502,10 +534,7 @@ class StudentProcess:
                 return LoadFailed(text(_field(header, "message"), 600), _line(header.get("line")))
             if reply != "loaded":
                 raise Unreadable("not the reply of a load")
-            classes = _field(header, "classes")
-            if not isinstance(classes, list) or len(classes) != 2:
-                raise Unreadable("bad classes")
-            return [decode_described(c) for c in classes]
+            return decode_loaded(header)
         except Unreadable:
             self._unreadable("import")
 

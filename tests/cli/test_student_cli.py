@@ -29,7 +29,7 @@ def run(capsys, *args):
         ("mse_grad_output_ignored.py", "MSE", "grad_output"),
         ("mse_forward_wrong_dim.py", "MSE", "rows"),
         ("linear_b_mean.py", "Linear", "mean instead of a sum"),
-        ("linear_b_shape.py", "Linear", "(1, 2)"),
+        ("linear_b_shape.py", "Linear", "mean instead of a sum"),
         ("linear_transposed_grad_W.py", "Linear", "transpose"),
         ("linear_wrong_order.py", "Linear", "wrong order"),
         ("linear_grad_output_ignored.py", "Linear", "grad_output"),
@@ -332,3 +332,71 @@ def test_help_says_where_the_file_runs(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "runs FILE.py in a separate Python process" in out
     assert "a Python file it names runs only with --functions FILE.py given here" in out
+
+
+def test_functions_written_for_b_of_shape_m_run_saying_so(capsys):
+    code, out, err = run(
+        capsys, "--headless", "--no-tensorboard", "--functions", STUDENTS / "linear_vector_bias.py"
+    )
+    assert code == 0, err
+    assert "Convergence reached at n = 1475" in out
+    assert "takes b of shape (m,): the descent gives it b as (m,)" in err
+
+
+# -- checking a class ---------------------------------------------------------------------
+
+
+def _class(tmp_path: Path, *names: str) -> Path:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text((STUDENTS / name).read_text())
+    (folder / "notes.txt").write_text("not Python: left out\n")
+    return folder
+
+
+def test_check_a_folder_prints_a_table_and_a_summary_and_exits_1_when_any_fails(capsys, tmp_path):
+    folder = _class(tmp_path, "correct.py", "linear_missing.py", "syntax_error.py")
+    code, out, _ = run(capsys, "--check", folder)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].split() == ["file", "MSE", "Linear", "first", "hint"]
+    rows = {line.split()[0].rsplit("/", 1)[-1]: line.split(maxsplit=3)[1:] for line in lines[1:-1]}
+    assert rows["correct.py"] == ["✓", "✓"]
+    assert rows["linear_missing.py"][:2] == ["✓", "missing"]
+    assert rows["linear_missing.py"][2].startswith("Linear: no class Linear in linear_missing.py")
+    assert rows["syntax_error.py"][:2] == ["-", "-"]
+    assert "syntax_error.py, line 22: SyntaxError" in rows["syntax_error.py"][2]
+    assert lines[-1] == "3 files checked: 1 pass, 2 fail"
+
+
+def test_check_several_files_with_json_gives_one_object_per_line(capsys):
+    files = [STUDENTS / "correct.py", STUDENTS / "linear_vector_bias.py"]
+    code, out, _ = run(capsys, "--check", *files, "--json")
+    assert code == 0
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert [o["path"] for o in objects] == [str(f) for f in files]
+    assert all(o["passed"] for o in objects)
+
+
+def test_the_files_a_class_check_finds(tmp_path):
+    from engine.student.batch import student_files
+
+    folder = _class(tmp_path, "correct.py", "mse_rmse.py")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "deeper.py").write_text("x = 1\n")
+    files, problems = student_files([str(folder), str(folder / "correct.py")])
+    assert [Path(f).name for f in files] == ["correct.py", "mse_rmse.py"] and problems == []
+    files, problems = student_files([str(folder / "m*.py"), str(tmp_path / "nothing*.py")])
+    assert [Path(f).name for f in files] == ["mse_rmse.py"]
+    assert problems == [f"{tmp_path / 'nothing*.py'}: no .py file matches"]
+
+
+def test_a_class_check_of_a_folder_without_python_files_is_bad_input(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, out, err = run(capsys, "--check", tmp_path / "empty")
+    assert code == 2 and out == ""
+    assert (
+        err
+        == f"amal-tui: error: argument --check: {tmp_path / 'empty'}: no .py file in this folder\n"
+    )

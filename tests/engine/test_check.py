@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 import engine.student.cases as engine_cases
 from engine.core import functions
 from engine.student.check import check_file, check_functions
-from engine.student.loading import StudentCodeError, code_filename, load_functions, source_line
+from engine.student.loading import (
+    StudentCodeError,
+    code_filename,
+    load_classes,
+    load_functions,
+    load_module,
+    source_line,
+)
 from engine.student.report import CheckReport
 from engine.student.sandbox import (
     Raised,
@@ -62,11 +69,12 @@ def check_here(path, mse_name="MSE", linear_name="Linear") -> CheckReport:
     """check_file's report for a trusted test file, its classes loaded in this process."""
     shown = str(path)
     try:
-        mse, linear = load_functions(shown, mse_name, linear_name)
+        loaded = load_classes(shown, mse_name, linear_name)
     except StudentCodeError as error:
         source = source_line(code_filename(shown), error.line) if error.line else None
         return CheckReport(False, [], str(error), source, shown, loaded=False)
-    return check_functions(mse, linear, path=shown)
+    mse, linear = loaded.classes
+    return check_functions(mse, linear, path=shown, missing=loaded.missing, notes=loaded.notes)
 
 
 def _function(report, name):
@@ -125,11 +133,16 @@ MISTAKES = [
     ("mse_forward_wrong_dim.py", "MSE", "forward", "forward_dim", ["wrong dimension"]),
     ("mse_forward_not_scalar.py", "MSE", "forward", "forward_dim", ["wrong dimension", "(3,)"]),
     ("linear_b_mean.py", "Linear", "b", "mean_b", ["mean instead of a sum"]),
-    ("linear_b_shape.py", "Linear", "b", "b_shape", ["(2,) instead of (1, 2)", "keepdim=True"]),
+    ("linear_b_shape.py", "Linear", "b", "mean_b", ["mean instead of a sum", "grad_output.sum(0)"]),
     ("linear_transposed_grad_W.py", "Linear", "W", "transposed", ["transposed", "X.t() @"]),
     ("linear_wrong_order.py", "Linear", "X", "order", ["wrong order", "(X, W, b)"]),
     ("linear_grad_output_ignored.py", "Linear", "W", "grad_output_ignored", ["chain rule"]),
     ("backward_exception.py", "Linear", "backward", "exception", []),
+    ("mse_norm.py", "MSE", "forward", "forward_norm", ["norm of yhat - y divided by N", "square"]),
+    ("mse_rmse.py", "MSE", "forward", "forward_sqrt", ["RMSE"]),
+    ("mse_sum.py", "MSE", "forward", "numel", ["15 times too large", "a sum instead of a mean"]),
+    ("linear_b_ones.py", "Linear", "b", "grad_output_ignored", ["grad_output ignored", "(all 1)"]),
+    ("linear_argument_order.py", "Linear", "forward", "argument_order", ["(W, X, b)", "(X, W, b)"]),
 ]
 
 
@@ -160,6 +173,72 @@ def test_each_mistake_is_diagnosed(name, function, subject, code, words):
     assert text.splitlines()[-1] == f"✗ check failed: fix {function} and run the check again"
 
 
+def test_a_gradient_that_ignores_grad_output_is_not_called_a_wrong_factor():
+    """torch.ones_like(b) is n times too small at grad_output all ones: not a mean, though."""
+    b = _function(check_here(STUDENTS / "linear_b_ones.py"), "Linear").gradient("b")
+    assert b.hint_codes == ["grad_output_ignored"]
+    assert b.grad_output == "ones (5, 2)"
+    assert not any("too small" in hint for hint in b.hints)
+    # A real mean is still one: the same at grad_output random.
+    mean = _function(check_here(STUDENTS / "linear_b_mean.py"), "Linear").gradient("b")
+    assert mean.hint_codes == ["mean_b"]
+
+
+def test_arguments_in_another_order_are_named_not_a_shape_error():
+    linear = _function(check_here(STUDENTS / "linear_argument_order.py"), "Linear")
+    assert linear.forward.hint_codes[:2] == ["argument_order", "exception"]
+    assert "shapes" not in linear.hint_codes
+    assert linear.forward.hints[0].startswith(
+        "your arguments are in the order (W, X, b); the notebook's is (X, W, b)"
+    )
+
+
+def test_a_class_spelled_in_another_case_is_used_saying_so():
+    report = check_here(STUDENTS / "linear_lowercase.py")
+    assert report.passed, report.text()
+    assert _function(report, "Linear").class_name == "linear"
+    assert report.notes == [
+        "no class Linear in linear_lowercase.py: class linear is used for it "
+        "(names are case-sensitive: --linear linear says it)"
+    ]
+    assert "Linear (class linear)" in report.text()
+
+
+def test_one_class_missing_does_not_stop_the_check_of_the_other():
+    report = check_here(STUDENTS / "linear_missing.py")
+    assert not report.passed and report.loaded and not report.forceable
+    assert [f.name for f in report.functions] == ["MSE"] and report.functions[0].passed
+    assert report.missing == [
+        ("Linear", "no class Linear in linear_missing.py (found: MSE); use --linear NAME")
+    ]
+    lines = report.text().splitlines()
+    assert lines[0].startswith("✓ MSE")
+    assert lines[1:] == [
+        "✗ Linear: not checked: no class Linear in linear_missing.py (found: MSE); "
+        "use --linear NAME",
+        "✗ check failed: fix Linear and run the check again",
+    ]
+    assert report.to_dict()["missing"] == [{"name": "Linear", "reason": report.missing[0][1]}]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in STUDENTS.glob("*.py")))
+def test_every_diagnosis_in_the_json_is_in_the_text_too(name):
+    report = check_here(STUDENTS / name)
+    text = report.text()
+    for function in report.functions:
+        for check in function.checks:
+            for hint in check.hints:
+                if hint.text:
+                    told = [h for h in function.hints if h in text]
+                    assert hint.code in function.hint_codes, (hint, text)
+                    assert any(
+                        other.text in told
+                        for c in function.checks
+                        for other in c.hints
+                        if other.code == hint.code
+                    ), (hint.code, text)
+
+
 def test_forgot_numel_names_the_number_of_elements():
     wrong = _function(check_here(STUDENTS / "mse_forgot_numel.py"), "MSE")
     assert wrong.gradient("yhat").hints == [
@@ -183,11 +262,55 @@ def test_grad_output_ignored_passes_at_one_and_fails_otherwise():
 
 
 def test_b_shape_is_checked_directly_not_through_autograd():
-    wrong = _function(check_here(STUDENTS / "linear_b_shape.py"), "Linear")
-    b = wrong.gradient("b")
-    assert (b.found_shape, b.expected_shape) == ((2,), (1, 2))
-    assert b.max_abs_error < 1e-8  # the values are right
-    assert wrong.gradient("X").passed and wrong.gradient("W").passed
+    """In the notebook's convention a gradient for b of shape (m,) is named, its values right."""
+    from engine.student.cases import _linear_case
+    from engine.student.diagnosis import _diagnose_gradient
+
+    case = _linear_case(5, 3, 2, torch.Generator().manual_seed(0))
+    grad_output = case.grad_outputs[1]
+    found = grad_output.value.sum(0)
+    verdict = _diagnose_gradient("Linear", 2, ["X", "W", "b"], case.dims, found, grad_output)
+    assert not verdict.passed and verdict.found_shape == (2,)
+    assert verdict.max_abs_error < 1e-8  # the values are right
+    assert [h.code for h in verdict.hints] == ["b_shape"]
+    assert "(2,) instead of (1, 2)" in verdict.hints[0].text
+
+
+def test_a_linear_written_for_b_of_shape_m_is_correct_and_told_the_other_convention():
+    """The course's skeleton draws b = torch.randn(m): grad_output.sum(0) is right for it."""
+    report = check_here(STUDENTS / "linear_vector_bias.py")
+    linear = _function(report, "Linear")
+    assert report.passed and linear.passed and linear.bias == "(m,)"
+    assert linear.notes[0].startswith("correct for b of shape (m,)")
+    assert "grad_output.sum(0).reshape(b.shape) is right for both" in linear.notes[0]
+    text = report.text()
+    assert "b of shape (m,)" in text.splitlines()[1]
+    assert f"note: {linear.notes[0]}" in text
+    assert report.to_dict()["functions"][1]["bias_shape"] == "(m,)"
+    # The notebook's convention is tried first, and kept when it passes.
+    assert _function(check_here(STUDENTS / "correct.py"), "Linear").bias == "(1, m)"
+
+
+def test_a_linear_wrong_in_both_conventions_is_judged_in_the_closer_one():
+    linear = _function(check_here(STUDENTS / "linear_b_shape.py"), "Linear")
+    assert linear.bias == "(m,)" and not linear.passed
+    assert linear.gradient("b").hint_codes == ["mean_b"]
+    assert linear.notes[0].startswith("checked with b of shape (m,)")
+
+
+def test_functions_for_b_of_shape_m_run_the_notebooks_descent():
+    """--functions: the descent gives such a Linear b as (m,), and converges as the notebook's."""
+    from engine.core.descent import Descent
+    from engine.student.check import load_and_check
+
+    mse, linear, report = load_and_check(STUDENTS / "linear_vector_bias.py")
+    assert report.passed and getattr(linear, "vector_bias", False)
+    descent, reference = Descent(mse=mse, linear=linear), Descent()
+    descent.run()
+    reference.run()
+    assert descent.iteration == reference.iteration == 1475
+    assert descent.losses[-1] == pytest.approx(reference.losses[-1], abs=1e-5)
+    assert descent.b.shape == (1, 3)
 
 
 def test_transposed_grad_w_is_caught_when_w_is_square():
@@ -305,13 +428,15 @@ def test_input_names_come_from_the_student_signature(tmp_path):
         "ctx.save_for_backward(X, W)\n        return X @ W + b",
         "ctx.save_for_backward(inputs, weights)\n        return inputs @ weights + bias",
     )
-    text = text.replace("grad_b = grad_output.sum(0, keepdim=True)", "grad_b = grad_output.sum(0)")
+    text = text.replace(
+        "grad_b = grad_output.sum(0, keepdim=True)", "grad_b = grad_output.mean(0, keepdim=True)"
+    )
     report = check_here(_write(tmp_path, text))
     linear = _function(report, "Linear")
     assert linear.inputs == ["inputs", "weights", "bias"]
     assert not linear.gradient("bias").passed
     assert "✗ gradient for bias" in report.text()
-    assert "bias's gradient has shape (2,)" in report.text()
+    assert "bias's gradient is grad_output.sum(0, keepdim=True)" in report.text()
 
 
 @settings(max_examples=15, deadline=None)
@@ -417,6 +542,83 @@ def test_an_exception_at_import_names_the_file_and_line():
     assert "class Linear(Functon):" in report.text()
 
 
+# -- a file whose import fails outside its Functions ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,first",
+    [
+        (
+            "course_import.py",
+            "importing the whole file failed (line 4: ModuleNotFoundError: "
+            "No module named 'datamaestro')",
+        ),
+        (
+            "script_at_import.py",
+            "importing the whole file failed (line 57: NameError: name 'writer' is not defined)",
+        ),
+        (
+            "unfinished_at_import.py",
+            "importing the whole file failed (line 57: NotImplementedError: TODO)",
+        ),
+    ],
+)
+def test_a_file_whose_script_or_import_fails_still_gets_its_classes_checked(name, first):
+    # In this process (test_a_child_reports_as_this_process_does runs each in a child).
+    report = check_here(STUDENTS / name)
+    assert report.passed, report.text()
+    assert [f.passed for f in report.functions] == [True, True]
+    assert report.notes[0].startswith(first), report.notes
+    text = report.text()
+    for note in report.notes:
+        assert f"note: {note}" in text
+    assert text.splitlines()[-1] == "✓ check passed"
+
+
+def test_the_notes_say_what_was_left_out_with_its_line():
+    notes = check_here(STUDENTS / "course_import.py").notes
+    assert notes[1] == (
+        "line 4: `from datamaestro import prepare_dataset` failed: "
+        "ModuleNotFoundError: No module named 'datamaestro'"
+    )
+    assert notes[2] == "the file's top-level script was not run (lines 51-52)"
+    script = check_here(STUDENTS / "script_at_import.py").notes
+    assert script[-1] == "the file's top-level script was not run (lines 49-58)"
+
+
+def test_a_class_that_cannot_be_built_is_still_a_failure_of_the_import(tmp_path):
+    path = _write(tmp_path, "from datamaestro import Function\n\n" + CORRECT.split("\n", 4)[4])
+    report = check_file(path)
+    assert not report.passed and not report.loaded and report.functions == []
+    assert report.error == "student.py, line 1: ModuleNotFoundError: No module named 'datamaestro'"
+    assert not report.forceable
+
+
+def test_a_class_missing_from_a_file_whose_script_fails_is_named_the_other_checked(tmp_path):
+    text = (STUDENTS / "course_import.py").read_text().replace("class Linear(", "class Lin(")
+    report = check_here(_write(tmp_path, text))
+    assert [f.name for f in report.functions] == ["MSE"] and report.functions[0].passed
+    assert report.missing[0][1].startswith("no class Linear in student.py (found: MSE, Lin)")
+    assert "datamaestro" in report.notes[1]
+
+
+def test_the_script_of_a_file_whose_import_failed_is_not_run_again(tmp_path):
+    marker = tmp_path / "ran"
+    text = (
+        CORRECT.replace("import torch\n", "import torch\nimport datamaestro\n")
+        + f"\nEPS = 1e-6\nopen({str(marker)!r}, 'w').close()\n"
+    )
+    report = check_here(_write(tmp_path, text))
+    assert report.passed and not marker.exists()
+    assert report.notes[-1] == "the file's top-level script was not run (line 36)"
+
+
+def test_a_file_loaded_without_its_script_runs_its_functions_here(tmp_path):
+    """--functions loads it the same way, in this process, once the check passed."""
+    mse, linear = load_functions(STUDENTS / "course_import.py")
+    assert mse.__name__ == "MSE" and linear.__name__ == "Linear"
+
+
 def test_no_function_classes():
     report = check_here(STUDENTS / "no_functions.py")
     assert not report.passed
@@ -476,9 +678,13 @@ def test_a_syntax_error_in_an_imported_module_names_both_files(tmp_path):
     _write(tmp_path, "def factor(:\n", "broken_helper.py")
     path = _student(tmp_path, "import torch\n", "import torch\nimport broken_helper\n")
     with pytest.raises(StudentCodeError) as error:
-        load_functions(path)
+        load_module(path)
     assert error.value.line == 4
     assert "broken_helper.py, line 1" in str(error.value)
+    # The classes do not need it: they are checked, the failed import named.
+    report = check_here(path)
+    assert report.passed
+    assert report.notes[1].startswith("line 4: `import broken_helper` failed: SyntaxError")
 
 
 def test_each_load_is_a_fresh_module(tmp_path):
@@ -513,7 +719,13 @@ def test_a_child_reports_as_this_process_does(name):
         )
 
 
-def test_json_names_inputs_errors_and_shapes():
+def test_json_names_inputs_errors_and_shapes(tmp_path):
+    path = _student(
+        tmp_path, "grad_b = grad_output.sum(0, keepdim=True)", "grad_b = grad_output.sum(0).t()"
+    )
+    data = check_here(path).to_dict()
+    linear = data["functions"][1]
+    assert linear["bias_shape"] == "(m,)" and linear["passed"]
     data = check_here(STUDENTS / "linear_b_shape.py").to_dict()
     linear = data["functions"][1]
     b = linear["gradients"][2]
@@ -521,10 +733,10 @@ def test_json_names_inputs_errors_and_shapes():
         "b",
         False,
         [2],
-        [1, 2],
+        [2],
     )
-    assert b["hint_codes"] == ["b_shape"]
-    assert linear["max_abs_error"] < 1e-8
+    assert b["hint_codes"] == ["mean_b"] and linear["bias_shape"] == "(m,)"
+    assert linear["gradients"][1]["max_abs_error"] < 1e-8
     exception = check_here(STUDENTS / "backward_exception.py").to_dict()["functions"][1][
         "exception"
     ]

@@ -1,4 +1,4 @@
-"""Linear's backward returns b's gradient of shape (m,) instead of (1, m)."""
+"""Linear's backward averages grad_output for b and drops the dimension: (m,), written for b = randn(m)."""
 
 import torch
 from torch.autograd import Function
@@ -28,5 +28,5 @@ class Linear(Function):
         X, W = ctx.saved_tensors
         grad_X = grad_output @ W.t()
         grad_W = X.t() @ grad_output
-        grad_b = grad_output.sum(0)
+        grad_b = grad_output.mean(0)
         return grad_X, grad_W, grad_b
