@@ -67,7 +67,11 @@ def diverges(config: Config, learning_rate: float, lr_max: float | None) -> bool
     # Imported here: lr_max is known only once the engine (torch) is loaded.
     from engine.core.theory import diverges as bound_says
 
-    return bool(bound_says(learning_rate, lr_max, config.optimizer, config.batch_size))
+    return bool(
+        bound_says(
+            learning_rate, lr_max, config.optimizer, config.batch_size, momentum=config.momentum
+        )
+    )
 
 
 def lr_max_text(lr_max: float) -> str:
@@ -306,12 +310,16 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         self.query_one("#lr-note", FieldHint).display = comparing
         wordings: tuple[str, ...] = ("",)
         if not comparing and self.lr_max is not None:
-            from engine.core.theory import bound_applies  # loaded with lr_max
+            from engine.core.theory import stability_bound  # loaded with lr_max
 
             lr_max = lr_max_text(self.lr_max)
-            if bound_applies(config.optimizer, config.batch_size):
-                wordings = (f"ε_max {lr_max}", f"εmax {lr_max}", f"ε<{lr_max}")
-            else:  # 2/L bounds plain full-batch SGD, not this run: no ε_max is claimed
+            run_bound = stability_bound(
+                self.lr_max, config.optimizer, config.batch_size, momentum=config.momentum
+            )
+            if run_bound is not None:  # this run's optimizer's bound (2(1+μ)/L with momentum)
+                value = lr_max_text(run_bound.value)
+                wordings = (f"ε_max {value}", f"εmax {value}", f"ε<{value}")
+            else:  # no bound is known for this run: plain SGD's 2/L, said as such
                 wordings = (
                     f"2/L {lr_max}: plain SGD's bound",
                     f"2/L {lr_max} (SGD)",
@@ -322,7 +330,13 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         learning_rate = self.form.typed_learning_rate()
         warning = self.query_one("#lr-warning", Static)
         if learning_rate is not None and diverges(config, learning_rate, self.lr_max):
-            warning.update(f"⚠ ε {learning_rate:g} > ε_max {lr_max_text(self.lr_max)}: diverges")
+            from engine.core.theory import stability_bound
+
+            run_bound = stability_bound(
+                self.lr_max, config.optimizer, config.batch_size, momentum=config.momentum
+            )
+            shown = lr_max_text(run_bound.value if run_bound is not None else self.lr_max)
+            warning.update(f"⚠ ε {learning_rate:g} > ε_max {shown}: diverges")
             warning.display = True
         else:
             warning.display = False
