@@ -27,10 +27,11 @@ class NotedApp(AmalApp):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.notes: list[str] = []
+        # Not ``notes``: the app keeps its own (the status line's recent messages).
+        self.heard: list[str] = []
 
     def notify(self, message: str, **kwargs: Any) -> None:
-        self.notes.append(message)
+        self.heard.append(message)
         super().notify(message, **kwargs)
 
 
@@ -51,12 +52,12 @@ def status(app: AmalApp) -> str:
 
 
 def noted(app: NotedApp, text: str) -> bool:
-    return any(text in note for note in app.notes)
+    return any(text in note for note in app.heard)
 
 
 async def reloaded(pilot: Any, app: NotedApp) -> None:
     """Press o and wait until the file's check has ended, passed or not."""
-    app.notes.clear()
+    app.heard.clear()
     await pilot.press("o")
     await wait_for(
         pilot,
@@ -82,7 +83,7 @@ async def test_the_status_names_the_file_and_its_verdict_and_o_reloads_it(tmp_pa
         # A new version on disk: offered, not loaded (the run on screen is not lost).
         edit(path, "mse_missing_factor_2.py")
         await wait_for(pilot, lambda: noted(app, "changed on disk"), 10, "the offer to reload")
-        assert "alice-tp1.py changed on disk: press o to reload and re-check" in app.notes
+        assert "alice-tp1.py changed on disk: press o to reload and re-check" in app.heard
         assert "changed on disk: o reloads" in status(app)
         assert app.session.descent.iteration == 2 and app.session.descent.mse is first
 
@@ -123,7 +124,7 @@ async def test_a_deleted_file_or_a_syntax_error_is_said_and_the_run_goes_on(tmp_
         await pilot.press("r")
         await running(pilot)
         # o with no file: said in one line; the run that was going on goes on.
-        app.notes.clear()
+        app.heard.clear()
         await pilot.press("o")
         await wait_for(pilot, lambda: noted(app, "fails the check"), CHECK_SECONDS, "the check")
         assert noted(app, "alice-tp1.py fails the check: ✗ no such file")
@@ -162,7 +163,7 @@ async def test_o_without_a_functions_file_says_there_is_none():
         await settle(pilot)
         await pilot.press("o")
         await pilot.pause()
-        assert app.notes == ["no Functions file to reload: amal-tui --functions FILE.py runs yours"]
+        assert app.heard == ["no Functions file to reload: amal-tui --functions FILE.py runs yours"]
         assert "checked" not in status(app)
 
 
