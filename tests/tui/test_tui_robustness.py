@@ -124,7 +124,8 @@ def assert_consistent(app: AmalApp) -> None:
         assert descent.iteration <= descent.config.max_iter
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Two seeds of 1,500 keys each: a third cost 13 s of a 2-core CI's 10 minutes and found nothing new.
+@pytest.mark.parametrize("seed", [1, 2])
 @asyncio_test
 async def test_thousands_of_random_keys_leave_the_app_alive_and_consistent(seed):
     generator = random.Random(seed)
@@ -161,7 +162,8 @@ async def test_random_text_in_every_field_never_breaks_anything():
         fields = list(app.query(Input))
         assert len(fields) >= 5
         for field in fields:
-            for _ in range(4):
+            # Two texts a field (the form has 10 fields now): 34 s with four, on CI's 2 cores.
+            for _ in range(2):
                 text = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 12)))
                 field.focus()
                 field.value = text
@@ -199,7 +201,7 @@ async def test_live_resizes_during_a_run_never_raise():
         await settle(pilot)
         await pilot.press("r")
         await wait_for(pilot, lambda: app.running, what="the run")
-        for _ in range(40):
+        for _ in range(25):
             size = Size(generator.randint(40, 250), generator.randint(12, 70))
             # What a terminal sends; pilot.resize_terminal would wait for an idle app.
             app.post_message(events.Resize(size, size))
