@@ -21,6 +21,7 @@ ARGS ?=
 OTHER_CPU := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 ROUNDING_TESTS := tests/tui/test_tui_snapshots.py tests/tui/test_determinism.py \
 	tests/engine/test_descent.py tests/engine/test_functions.py tests/engine/test_experiments.py \
+	tests/engine/test_sweep.py \
 	tests/terminal/test_terminal.py::test_the_screen_after_one_step
 # Every code path `make crosscheck` runs the whole suite on.
 CPU_PATHS := MKL_CBWR=AVX2 MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default

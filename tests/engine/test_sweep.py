@@ -92,7 +92,12 @@ def _assert_same_runs(config: Config, rates: tuple[float, ...], chunk: int | Non
         expected = single.losses
         finite = np.isfinite(expected)
         assert np.array_equal(finite, np.isfinite(run.losses)), rate
-        np.testing.assert_allclose(run.losses[finite], expected[finite], rtol=1e-5)
+        # Past the bound the error grows ×(ελ − 1) a step, and with it the last bits that
+        # rounding decides (on another CPU a loss of 1e20 differed by 1.0e-5): 1e-5 while
+        # the loss is under 1,000 times its start, 1e-3 over the blow-up.
+        calm = finite & (expected < 1e3 * expected[0])
+        np.testing.assert_allclose(run.losses[calm], expected[calm], rtol=1e-5)
+        np.testing.assert_allclose(run.losses[finite], expected[finite], rtol=1e-3)
     return seen
 
 
