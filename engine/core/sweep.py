@@ -27,7 +27,7 @@ from torch.autograd import Function
 from engine.config import Config
 from engine.core.descent import SINGLE_THREAD_MAX_WORK, MiniBatches, Status
 from engine.core.finite import finite_or_none
-from engine.core.optimizers import ADAM_EPS
+from engine.core.optimizers import make_optimizer
 from engine.core.problem import TORCH_DTYPES, Problem, notebook_problem
 from engine.core.theory import predicted_losses, rate_applies, theory_for_run
 
@@ -141,50 +141,6 @@ class SweepRun:
         return len(self.losses)
 
 
-class _Updates:
-    """The optimizer's update for K runs at once, learning rates as a (K, 1, 1) tensor.
-
-    Same rules as :mod:`engine.core.optimizers` (torch.optim's SGD with momentum or
-    Nesterov, Adam), applied to stacks; ``rates`` is 0 for a run that stopped.
-    """
-
-    def __init__(self, config: Config) -> None:
-        self.name, self.momentum = config.optimizer, config.momentum
-        self.beta1, self.beta2 = config.beta1, config.beta2
-        self.state: list[list[torch.Tensor]] | None = None
-        self.t = 0
-
-    def apply(self, params, grads, rates: torch.Tensor) -> None:
-        if self.name == "sgd":
-            directions = grads
-        elif self.name in ("momentum", "nesterov"):
-            if self.state is None:
-                self.state = [[g.clone() for g in grads]]
-            else:
-                for velocity, grad in zip(self.state[0], grads, strict=True):
-                    velocity.mul_(self.momentum).add_(grad)
-            velocities = self.state[0]
-            directions = (
-                [g.add(v, alpha=self.momentum) for g, v in zip(grads, velocities, strict=True)]
-                if self.name == "nesterov"
-                else velocities
-            )
-        else:  # adam
-            if self.state is None:
-                self.state = [[torch.zeros_like(g) for g in grads] for _ in range(2)]
-            self.t += 1
-            correction1 = 1 - self.beta1**self.t
-            correction2_sqrt = math.sqrt(1 - self.beta2**self.t)
-            directions = []
-            for grad, m, v in zip(grads, self.state[0], self.state[1], strict=True):
-                m.lerp_(grad, 1 - self.beta1)
-                v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-                denominator = (v.sqrt() / correction2_sqrt).add_(ADAM_EPS)
-                directions.append(m / denominator / correction1)
-        for param, direction in zip(params, directions, strict=True):
-            param.addcmul_(rates, direction, value=-1.0)
-
-
 class Sweep:
     """K descents of ``config`` (one per learning rate) from the same data and W, b, stepped together.
 
@@ -223,7 +179,12 @@ class Sweep:
         self._losses: list[list[np.ndarray]] = [[] for _ in range(K)]
         self._counts = np.zeros(K, dtype=np.int64)
         self._iteration = 0
-        self._updates = _Updates(self.config)
+        # The optimizers of a single run, with a learning rate per run: a (K, 1, 1) tensor
+        # (0 for a run that stopped) broadcasts over the stacks as a number does over W.
+        config = self.config
+        self._updates = make_optimizer(
+            config.optimizer, 0.0, config.momentum, config.beta1, config.beta2
+        )
         n = problem.X.shape[0]
         batch_size = self.config.batch_size
         self._batches = (
@@ -293,7 +254,8 @@ class Sweep:
             # A run updates when it is going and its loss is finite; a diverged one stops
             # before its update, a converged one after (as a single run does).
             moving = active & torch.isfinite(loss)
-            updates.apply([W, b], [grad_W, grad_b], rates * moving.view(K, 1, 1))
+            updates.learning_rate = rates * moving.view(K, 1, 1)
+            updates.step([W, b], [grad_W, grad_b])
             active = moving & (loss > threshold)
             # Every so often, stop early once every run has stopped (one sync per 64 steps).
             if (i + 1) % 64 == 0 and not bool(active.any()):
