@@ -27,6 +27,7 @@ from torch.autograd import Function
 from engine.config import Config
 from engine.core.descent import SINGLE_THREAD_MAX_WORK, MiniBatches, Status
 from engine.core.finite import finite_or_none
+from engine.core.functions import Context
 from engine.core.optimizers import make_optimizer
 from engine.core.problem import TORCH_DTYPES, Problem, notebook_problem
 from engine.core.theory import predicted_losses, rate_applies, theory_for_run
@@ -113,17 +114,6 @@ class BatchedLinear(Function):
         grad_W = (X.t() @ grad_wide).view(d, K, m).transpose(0, 1) if needs[1] else None
         grad_b = grad_output.sum(1, keepdim=True) if needs[2] else None
         return grad_X, grad_W, grad_b
-
-
-class _Context:
-    """autograd's ``ctx`` stand-in for the hand-stepped loop (no input gradients for X, Y)."""
-
-    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
-        self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple[torch.Tensor, ...] = ()
-
-    def save_for_backward(self, *tensors: torch.Tensor) -> None:
-        self.saved_tensors = tensors
 
 
 @dataclass(frozen=True)
@@ -230,7 +220,7 @@ class Sweep:
     def _chunk(self, steps: int) -> int:
         X, Y, W, b = self.problem.X, self.problem.Y, self._W, self._b
         K = W.shape[0]
-        ctx_linear, ctx_mse = _Context((False, True, True)), _Context((True, False))
+        ctx_linear, ctx_mse = Context((False, True, True)), Context((True, False))
         threshold, rates, updates, batches = (
             self._threshold,
             self._rates,
@@ -311,7 +301,7 @@ class Sweep:
     def final_losses(self) -> np.ndarray:
         """The loss at each run's current parameters (after its last update)."""
         with torch.inference_mode():
-            ctx = _Context((False, False, False))
+            ctx = Context((False, False, False))
             yhat = BatchedLinear.forward(ctx, self.problem.X, self._W, self._b)
             return BatchedMSE.forward(ctx, yhat, self.problem.Y).double().cpu().numpy()
 

@@ -96,12 +96,7 @@ def theory_of(X: torch.Tensor, Y: torch.Tensor) -> Theory:
         gram = X_tilde.T @ X_tilde
         optimal_loss = float(((X_tilde @ solution - _double(Y)) ** 2).sum() / (n * m))
     else:
-        gram = torch.zeros(d + 1, d + 1, dtype=torch.float64)
-        moment = torch.zeros(d + 1, m, dtype=torch.float64)
-        for start in range(0, n, BLOCK_ROWS):
-            block = _with_ones(X[start : start + BLOCK_ROWS])
-            gram += block.T @ block
-            moment += block.T @ _double(Y[start : start + BLOCK_ROWS])
+        gram, moment = _normal_equations(X, Y)
         solution = torch.linalg.lstsq(gram, moment, driver="gelsd").solution
         # The residual itself, block by block: 1/n Σ‖x̃θ − y‖² from the Gram matrix alone
         # would lose digits to cancellation when the fit is nearly exact.
