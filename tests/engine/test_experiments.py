@@ -440,3 +440,20 @@ def test_only_plain_descent_past_2_over_L_is_warned_of_before_it_runs():
     for optimizer, warned in (("sgd", True), ("adam", False), ("momentum", False)):
         descent = Descent(make_config(optimizer=optimizer, learning_rate=1.6))
         assert any("will diverge" in w for w in run_warnings(descent)) is warned, optimizer
+
+
+def test_the_block_by_block_theory_equals_the_direct_one(monkeypatch):
+    """Large data take the normal equations a block of rows at a time: forced here on small data."""
+    import engine.core.theory as theory
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(3000, 7, generator=g, dtype=torch.float64)
+    Y = torch.randn(3000, 2, generator=g, dtype=torch.float64)
+    direct = theory.theory_of(X, Y)
+    monkeypatch.setattr(theory, "DIRECT_MAX_ENTRIES", 10)
+    monkeypatch.setattr(theory, "BLOCK_ROWS", 512)  # 6 blocks, the last one short
+    blocks = theory.theory_of(X, Y)
+    assert blocks.optimal_loss == pytest.approx(direct.optimal_loss, rel=1e-10)
+    assert blocks.lr_max == pytest.approx(direct.lr_max, rel=1e-10)
+    np.testing.assert_allclose(blocks.W_star, direct.W_star, atol=1e-10)
+    np.testing.assert_allclose(blocks.b_star, direct.b_star, atol=1e-10)
