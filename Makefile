@@ -57,9 +57,9 @@ run: $(RUN_STAMP) ## Open amal-tui, installing only what it needs (options: make
 
 test: $(DEV_STAMP) ## Check the import contracts, run the whole test suite, then its rounding-sensitive tests as on another CPU
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --dist worksteal
 	@echo "== again on generic code paths: $(OTHER_CPU)"
-	$(OTHER_CPU) $(PY) -m pytest -q $(ROUNDING_TESTS)
+	$(OTHER_CPU) $(PY) -m pytest -q -n auto --dist worksteal $(ROUNDING_TESTS)
 
 crosscheck: $(DEV_STAMP) ## Run the whole suite on each other code path: AVX2, MKL compatible, ATen default
 	@set -e; for path in $(CPU_PATHS); do \

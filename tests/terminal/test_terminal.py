@@ -123,7 +123,9 @@ def test_every_colour_system_shows_the_same_screen(truecolour_screen, name, env,
         assert not any(c.startswith(("38;2;", "48;2;")) for c in used)
 
 
-@pytest.mark.parametrize("term", ["xterm", "xterm-256color", "screen-256color", "tmux-256color"])
+# xterm-256color (the pty's default) is the one-step screen's own run above: these are the
+# two others a lab machine gives, plain xterm and tmux's (each run costs a whole app start).
+@pytest.mark.parametrize("term", ["xterm", "tmux-256color"])
 def test_it_works_under_each_term_and_restores_the_terminal(term):
     run = run_in_pty(
         [AMAL, "--no-tensorboard"],
@@ -149,15 +151,8 @@ def _scalars(folder: Path) -> list:
     return accumulator.Scalars("Loss/train")
 
 
-@pytest.mark.parametrize(
-    "how,code",
-    [
-        ("q", 0),
-        ("ctrl+c", 0),
-        (signal.SIGTERM, 128 + signal.SIGTERM),
-        (signal.SIGHUP, 128 + signal.SIGHUP),
-    ],
-)
+# SIGTERM and SIGHUP during a run, and their flushed logs, are in the states' tests below.
+@pytest.mark.parametrize("how,code", [("q", 0), ("ctrl+c", 0)])
 def test_quitting_during_a_run_restores_the_terminal_and_flushes_the_log(tmp_path, how, code):
     command = [AMAL, "--logdir", str(tmp_path), "--threshold", "-1", "--max-iter", "100000000"]
     keys = [(0.2, "r")]
@@ -183,10 +178,16 @@ def test_quitting_during_a_run_restores_the_terminal_and_flushes_the_log(tmp_pat
     assert [s.step for s in scalars] == list(range(len(scalars)))
 
 
-@pytest.mark.parametrize("extra,reported", [([], True), (["--no-mouse"], False)])
-def test_no_mouse_turns_mouse_reporting_off(extra, reported):
+MOUSE_ON = (b"\x1b[?1000h", b"\x1b[?1003h")  # button presses, every motion
+
+
+def test_the_mouse_is_reported_by_default(truecolour_screen):
+    assert all(code in truecolour_screen[1] for code in MOUSE_ON)
+
+
+def test_no_mouse_turns_mouse_reporting_off():
     run = run_in_pty(
-        [AMAL, "--no-tensorboard", *extra],
+        [AMAL, "--no-tensorboard", "--no-mouse"],
         keys=[(0.3, "q")],
         text=READY,
         after_text=True,
@@ -194,8 +195,7 @@ def test_no_mouse_turns_mouse_reporting_off(extra, reported):
         record=True,
     )
     assert run.exit_code == 0
-    # 1000: button presses, 1003: every motion, 1006: their encoding.
-    assert all((code in run.output()) is reported for code in (b"\x1b[?1000h", b"\x1b[?1003h"))
+    assert not any(code in run.output() for code in MOUSE_ON)
 
 
 def test_fps_lowers_the_bytes_written_while_running():
