@@ -60,9 +60,11 @@ def check_files(
     workers: int | None = None,
     timeout: float | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    forked: bool | None = None,
 ) -> list[CheckReport]:
     """The report of each file, in the order of ``paths``; ``workers`` children at a time
-    (default: the cores).  ``progress(done, total, path)`` after each file."""
+    (default: the cores).  ``progress(done, total, path)`` after each file.  ``forked``:
+    as for :func:`~engine.student.check.check_file` (each file still has its own process)."""
     from engine.student.check import check_file
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
@@ -70,7 +72,9 @@ def check_files(
     done = 0
 
     def one(index: int) -> int:
-        reports[index] = check_file(paths[index], mse_name, linear_name, timeout=timeout)
+        reports[index] = check_file(
+            paths[index], mse_name, linear_name, timeout=timeout, forked=forked
+        )
         return index
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
