@@ -112,7 +112,6 @@ class Zygote:
         request = {"op": "fork", "cwd": os.getcwd(), "env": dict(os.environ)}
         reply = self._request(request, fds, deadline)
         pid = reply.get("pid")
-        self.served = True
         if type(pid) is not int or pid <= 0:
             error = reply.get("error")
             raise ZygoteError(
@@ -120,6 +119,7 @@ class Zygote:
                 if isinstance(error, str)
                 else "the checker's process sent an unreadable reply during the start"
             )
+        self.served = True
         return pid
 
     def exit_status(self, pid: int) -> tuple[int, bool] | None:
@@ -239,10 +239,15 @@ class Zygote:
         popen, self.popen = self.popen, None
         if popen is not None:
             try:
+                # Its socket closed, it kills and reaps its children and exits; at once, unless
+                # it is stuck (or never started its loop).
+                popen.wait(timeout=1)
+            except subprocess.TimeoutExpired:
                 popen.kill()
-                popen.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):  # pragma: no cover - already gone
-                pass
+                try:
+                    popen.wait(timeout=10)
+                except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not obeyed
+                    pass
 
 
 # One per Python executable: a check asked of another Python (a test's) gets its own.
