@@ -4,6 +4,8 @@ A teacher runs ``amal-tui --check DIR`` (or several files, or a glob): every ``.
 is checked as ``--check FILE.py`` checks it (:func:`engine.student.check.check_file`,
 one child process per file: one student's file never runs beside another's), up
 to ``workers`` at a time, and :func:`class_table` sums them up, one row per file.
+The children are forked from one zygote (:mod:`engine.student.zygote`): torch is
+imported twice for the whole class (here and there), not once per file.
 """
 
 from __future__ import annotations

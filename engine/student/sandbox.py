@@ -40,7 +40,7 @@ from engine.student import zygote
 # How long one call into the student's code (the import, a forward, a backward) may take.
 CALL_TIMEOUT = 10.0
 # Python and torch starting in the child; generous, for a loaded machine.
-START_TIMEOUT = 120.0
+START_TIMEOUT = zygote.START_TIMEOUT
 # How much memory a student's file may take beyond what the child holds when it is ready
 # (Python, torch): the check's tensors are tiny, a training script at import is small.
 MEMORY_LIMIT = 2 << 30

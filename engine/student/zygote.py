@@ -46,6 +46,9 @@ _ZYGOTE_CODE = (
 )
 # A reply of the zygote's (a pid, an exit status) is a few bytes of JSON.
 _MESSAGE = 1 << 16
+# Python and torch starting in the zygote; generous, for a loaded machine (a child's start
+# is the zygote's, then a fork: engine.student.sandbox uses the same limit).
+START_TIMEOUT = 120.0
 # How long a request that is not the start may take: the zygote answers at once.
 _REQUEST_TIMEOUT = 30.0
 
@@ -164,8 +167,6 @@ class Zygote:
             return reply
 
     def _wait_ready(self, deadline: float | None) -> None:
-        from engine.student.sandbox import START_TIMEOUT
-
         start_deadline = self._started_at + START_TIMEOUT
         if deadline is None or deadline > start_deadline:
             deadline = start_deadline
@@ -177,8 +178,6 @@ class Zygote:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                from engine.student.sandbox import START_TIMEOUT
-
                 raise self._fail(
                     f"the checker's Python process did not start within {START_TIMEOUT:g} s"
                     if what == "the start"
