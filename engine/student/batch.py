@@ -4,6 +4,8 @@ A teacher runs ``amal-tui --check DIR`` (or several files, or a glob): every ``.
 is checked as ``--check FILE.py`` checks it (:func:`engine.student.check.check_file`,
 one child process per file: one student's file never runs beside another's), up
 to ``workers`` at a time, and :func:`class_table` sums them up, one row per file.
+The children are forked from one zygote (:mod:`engine.student.zygote`): torch is
+imported twice for the whole class (here and there), not once per file.
 """
 
 from __future__ import annotations
@@ -60,9 +62,11 @@ def check_files(
     workers: int | None = None,
     timeout: float | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    forked: bool | None = None,
 ) -> list[CheckReport]:
     """The report of each file, in the order of ``paths``; ``workers`` children at a time
-    (default: the cores).  ``progress(done, total, path)`` after each file."""
+    (default: the cores).  ``progress(done, total, path)`` after each file.  ``forked``:
+    as for :func:`~engine.student.check.check_file` (each file still has its own process)."""
     from engine.student.check import check_file
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
@@ -70,7 +74,9 @@ def check_files(
     done = 0
 
     def one(index: int) -> int:
-        reports[index] = check_file(paths[index], mse_name, linear_name, timeout=timeout)
+        reports[index] = check_file(
+            paths[index], mse_name, linear_name, timeout=timeout, forked=forked
+        )
         return index
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:

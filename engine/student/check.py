@@ -575,17 +575,20 @@ def check_file(
     *,
     timeout: float | None = None,
     process: StudentProcess | None = None,
+    forked: bool | None = None,
 ) -> CheckReport:
     """Check the Functions of a student's file, run in a child process; never raises for it.
 
     ``timeout``: seconds each call into the student's code may take (the import,
     each forward and backward; default :data:`engine.student.sandbox.CALL_TIMEOUT`).
     ``process``: one already started for this file (its start overlaps torch's
-    import here).  What the file printed is in the report's ``output``.
+    import here).  ``forked``: the child forked from the zygote (the default where
+    the platform can) or started as a new Python (False).  What the file printed
+    is in the report's ``output``.
     """
     shown = os.fspath(path)
     if process is None:
-        process = StudentProcess(shown, timeout).start()
+        process = StudentProcess(shown, timeout, forked).start()
     try:
         report = _check_in(process, shown, mse_name, linear_name)
     finally:

@@ -29,7 +29,14 @@ from engine.student.loading import (
     source_line,
     student_frame,
 )
-from engine.student.sandbox import MAX_ELEMENTS, MAX_ITEMS, pack, parse_header, payload_size
+from engine.student.sandbox import (
+    MAX_ELEMENTS,
+    MAX_ITEMS,
+    MEMORY_LIMIT,
+    pack,
+    parse_header,
+    payload_size,
+)
 
 _TORCH_FOLDER = os.path.dirname(torch.__file__)
 _PR_SET_PDEATHSIG = 1
@@ -240,9 +247,30 @@ def _send(fd: int, message: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _limit_memory() -> None:
+    """At most :data:`MEMORY_LIMIT` bytes more than the process holds now: a file that eats
+    memory gets a MemoryError (or torch's "not enough memory"), the machine does not."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as statm:
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = size + MEMORY_LIMIT
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        # The hard limit too: the student's code cannot raise it again.
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):  # not Linux: the time limit remains
+        pass
+
+
 def serve(requests: int, replies: int, parent: int) -> None:
     """Answer the check's requests until it closes the pipe (or kills this process)."""
     _die_with(parent)
+    # One thread: the check's tensors are tiny, and several files are checked at once.
+    torch.set_num_threads(1)
+    _limit_memory()
     _send(replies, pack({"reply": "ready"}, []))
     calls: Calls | None = None
     while True:
@@ -269,3 +297,137 @@ def serve(requests: int, replies: int, parent: int) -> None:
             _send(replies, message)
         except KeyboardInterrupt:
             _send(replies, message)
+
+
+# -- the zygote: forks one such child per file ------------------------------------------------
+
+
+def serve_forks(control: int) -> None:
+    """The zygote's whole life (:mod:`engine.student.zygote`): fork a child per request.
+
+    torch is imported (this module's import) and nothing else is run: no torch
+    operation, no thread, so a forked child starts as a started one would.  It
+    answers requests on ``control``, a socket of the check's, until the check's
+    process closes it (it exits, or is killed): then it kills its children and exits.
+    """
+    import json
+    import socket
+
+    channel = socket.socket(fileno=control)
+    channel.sendall(json.dumps({"reply": "ready"}).encode())
+    children: set[int] = set()
+    while True:
+        try:
+            body, fds, _, _ = socket.recv_fds(channel, 1 << 24, 8)
+        except InterruptedError:  # pragma: no cover - retried by Python itself
+            continue
+        except OSError:
+            break
+        if not body:
+            break
+        try:
+            request = json.loads(body)
+            op = request["op"]
+        except (ValueError, KeyError, TypeError):
+            break  # not the check's: stop serving
+        if op == "fork":
+            reply = _fork(channel, fds, request, children)
+        else:
+            for fd in fds:
+                os.close(fd)
+            if op == "status":
+                reply = {"status": _exit_status(request["pid"], children)}
+            elif op == "reap":
+                reply = {"reaped": _reap(request["pid"], children)}
+            else:
+                break
+        channel.sendall(json.dumps(reply).encode())
+    for pid in list(children):
+        _reap(pid, children)
+    os._exit(0)
+
+
+def _fork(channel, fds: list[int], request: dict[str, Any], children: set[int]) -> dict[str, Any]:
+    """Fork one child; the zygote keeps none of its descriptors."""
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return {"error": "the check sent no pipes"}
+    try:
+        pid = os.fork()
+    except OSError as error:  # no more processes
+        for fd in fds:
+            os.close(fd)
+        return {"error": error.strerror or str(error)}
+    if pid == 0:
+        try:
+            _forked_child(channel, fds, request)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()  # on the check's output pipe, once the child has it
+        finally:
+            os._exit(1)  # never back into the zygote's loop
+    children.add(pid)
+    # Closed here at once: the next child, forked from this process, cannot reach these pipes.
+    for fd in fds:
+        os.close(fd)
+    return {"pid": pid}
+
+
+def _forked_child(channel, fds: list[int], request: dict[str, Any]) -> None:
+    """Become what ``python -I -c serve`` started by the check would be, then serve."""
+    zygote = os.getppid()
+    channel.close()  # the zygote's socket is not the student's
+    os.setsid()  # its own group: killed as a whole, out of the terminal's Ctrl+C
+    requests, replies, output = fds
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    _close_all_but({0, 1, 2, requests, replies})
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    serve(requests, replies, zygote)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    """Close every descriptor but ``keep``: a student's file sees its pipes and no other."""
+    start = 0
+    for fd in sorted(keep):
+        if fd > start:  # closerange(0, 0) closes every descriptor (Linux's close_range(0, -1))
+            os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
+
+
+def _exit_status(pid: Any, children: set[int]) -> list[Any] | None:
+    """How a child exited, without reaping it (its pid stays its own); None while it runs."""
+    if pid not in children:
+        return None
+    try:
+        result = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+    except ChildProcessError:
+        return None
+    if result is None or result.si_pid != pid:
+        return None
+    return [result.si_status, result.si_code != os.CLD_EXITED]
+
+
+def _reap(pid: Any, children: set[int]) -> bool:
+    """Kill the child's group and reap the child; False for a pid that is not a child's."""
+    if pid not in children:
+        return False
+    children.discard(pid)
+    # The child itself too: it may not have made its group yet (killed just after the fork).
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.waitpid(pid, 0)  # SIGKILL: at once
+    except ChildProcessError:
+        pass
+    return True

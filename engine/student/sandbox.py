@@ -35,10 +35,15 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from engine.student import zygote
+
 # How long one call into the student's code (the import, a forward, a backward) may take.
 CALL_TIMEOUT = 10.0
 # Python and torch starting in the child; generous, for a loaded machine.
-START_TIMEOUT = 120.0
+START_TIMEOUT = zygote.START_TIMEOUT
+# How much memory a student's file may take beyond what the child holds when it is ready
+# (Python, torch): the check's tensors are tiny, a training script at import is small.
+MEMORY_LIMIT = 2 << 30
 
 MAGIC = b"AT"
 _LENGTH = struct.Struct(">I")
@@ -389,18 +394,26 @@ def _signal_name(number: int) -> str:
 class StudentProcess:
     """One child process running one student's file, for one check.
 
-    ``start()`` launches it (torch loads there meanwhile), ``load()`` runs the
-    file, ``call()`` calls forward or backward; each raises :class:`Stopped`
-    when the child exits, runs past ``timeout`` seconds or sends an unreadable
-    reply, and the child is then already killed.  ``close()`` kills its whole
-    process group; ``output()`` is what it printed.
+    ``start()`` gets it going (torch loads meanwhile, here and there), ``load()``
+    runs the file, ``call()`` calls forward or backward; each raises
+    :class:`Stopped` when the child exits, runs past ``timeout`` seconds or sends
+    an unreadable reply, and the child is then already killed.  ``close()`` kills
+    its whole process group; ``output()`` is what it printed.
+
+    ``forked`` (default: where the platform can, :func:`engine.student.zygote.forking`):
+    the child is forked from this process's zygote (torch imported once for all
+    the checks) rather than started as a new Python; it is the same child either way.
     """
 
-    def __init__(self, path: str, timeout: float | None = None) -> None:
+    def __init__(self, path: str, timeout: float | None = None, forked: bool | None = None) -> None:
         self.path = path
         self.timeout = CALL_TIMEOUT if timeout is None else timeout
-        self.popen: subprocess.Popen | None = None
-        self._requests = self._replies = -1
+        self.forked = zygote.forking() if forked is None else forked
+        self.popen: subprocess.Popen | None = None  # a started child
+        self.pid: int | None = None  # the child's, started or forked
+        self._zygote: zygote.Zygote | None = None  # a forked child's, once asked to fork
+        self._child_fds: list[int] = []  # the child's ends of the pipes, until it has them
+        self._requests = self._replies = self._output_fd = -1
         self._buffer = bytearray()
         self._output = bytearray()
         self._output_dropped = 0
@@ -412,56 +425,100 @@ class StudentProcess:
     # -- life -------------------------------------------------------------------------------
 
     def start(self) -> StudentProcess:
-        """Launch the child; a failure to launch it is kept for :meth:`load` to report."""
+        """Launch the child; a failure to launch it is kept for :meth:`load` to report.
+
+        A forked child is asked of the zygote in :meth:`load`, once the zygote has
+        imported torch: this returns at once either way.
+        """
         opened: list[int] = []
         try:
             request_read, self._requests = os.pipe()
             opened += [request_read, self._requests]
             self._replies, reply_write = os.pipe()
             opened += [self._replies, reply_write]
-            self.popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-u",  # unbuffered: a print is in the pipe before the child is killed
-                    "-c",
-                    _CHILD_CODE,
-                    _ROOT,
-                    str(request_read),
-                    str(reply_write),
-                    str(os.getpid()),
-                ],
-                pass_fds=(request_read, reply_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                # Its own process group: killed as a whole, and out of the terminal's Ctrl+C.
-                start_new_session=True,
-            )
+            if self.forked:
+                self._output_fd, output_write = os.pipe()
+                opened += [self._output_fd, output_write]
+                self._child_fds = [request_read, reply_write, output_write]
+                self._zygote = zygote.shared()
+            else:
+                self._spawn(request_read, reply_write)
+                os.close(request_read)
+                os.close(reply_write)
         except OSError as error:  # no more processes or files, no Python at sys.executable
             for fd in opened:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            self._requests = self._replies = -1
+            self._requests = self._replies = self._output_fd = -1
+            self._child_fds = []
             self._start_error = (
                 f"cannot start a Python process for the check ({error.strerror or error})"
             )
             return self
-        os.close(request_read)
-        os.close(reply_write)
         _LIVE.add(self)
         self._started_at = time.monotonic()
         self._reader = threading.Thread(target=self._drain, name="student output", daemon=True)
         self._reader.start()
         return self
 
+    def _spawn(self, request_read: int, reply_write: int) -> None:
+        self.popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-u",  # unbuffered: a print is in the pipe before the child is killed
+                "-c",
+                _CHILD_CODE,
+                _ROOT,
+                str(request_read),
+                str(reply_write),
+                str(os.getpid()),
+            ],
+            pass_fds=(request_read, reply_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Its own process group: killed as a whole, and out of the terminal's Ctrl+C.
+            start_new_session=True,
+        )
+        self.pid = self.popen.pid
+        self._output_fd = self.popen.stdout.fileno()
+
+    def _fork(self) -> None:
+        """Ask the zygote for the child (waiting for its start): it gets the pipes' other ends."""
+        fds, self._child_fds = self._child_fds, []
+        deadline = self._started_at + START_TIMEOUT
+        try:
+            try:
+                self.pid = self._zygote.fork(fds, deadline)
+            except zygote.ZygoteError:
+                if not self._zygote.served:
+                    raise
+                # It had served and ended since (killed, out of memory): a new one, once.
+                self._zygote = zygote.shared()
+                self.pid = self._zygote.fork(fds, deadline)
+        except (zygote.ZygoteError, OSError) as error:
+            self.close()
+            message = str(error)
+            if isinstance(error, OSError):
+                message = f"cannot start a Python process for the check ({error.strerror or error})"
+            raise Stopped(message) from None
+        except KeyboardInterrupt:
+            self.close()
+            raise Stopped("interrupted as the check's process started") from None
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for fd in fds:  # the child's now (or nobody's): the output pipe ends with the child
+                os.close(fd)
+
     def _drain(self) -> None:
-        stream = self.popen.stdout if self.popen else None
-        if stream is None:
+        fd = self._output_fd
+        if fd < 0:
             return
-        fd = stream.fileno()
         while True:
             try:
                 chunk = os.read(fd, 65536)
@@ -476,17 +533,29 @@ class StudentProcess:
     def close(self) -> None:
         """Kill the child and everything it started in its group; safe to call twice."""
         _LIVE.discard(self)
+        pid, self.pid = self.pid, None
         popen, self.popen = self.popen, None
-        if popen is not None:
+        forked_by, self._zygote = self._zygote, None
+        if pid is not None and not (forked_by is not None and forked_by.closed):
             # The child is not reaped before this: its pid (the group's id) stays its own.
+            # (A closed zygote has killed and reaped its children: the pid may be another's.)
             try:
-                os.killpg(popen.pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if popen is not None:
             try:
                 popen.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not obeyed
                 pass
+        if pid is not None and forked_by is not None:
+            try:
+                forked_by.reap(pid)
+            except zygote.ZygoteError:  # it failed: it killed its children as it ended
+                pass
+        for fd in self._child_fds:  # never forked
+            os.close(fd)
+        self._child_fds = []
         for name in ("_requests", "_replies"):
             fd = getattr(self, name)
             if fd >= 0:
@@ -506,6 +575,12 @@ class StudentProcess:
                 popen.stdout.close()
             except OSError:
                 pass
+        elif self._output_fd >= 0:
+            try:
+                os.close(self._output_fd)
+            except OSError:
+                pass
+        self._output_fd = -1
 
     def output(self) -> str:
         """What the child printed (stdout and stderr), control characters escaped but lines."""
@@ -573,7 +648,9 @@ class StudentProcess:
             return
         if self._start_error is not None:
             raise Stopped(self._start_error)
-        if self.popen is None:
+        if self._child_fds:
+            self._fork()
+        if self.pid is None:
             raise Stopped("the check's Python process was not started")
         deadline = self._started_at + START_TIMEOUT
         header, _ = self._reply(deadline, "the start", lambda: self._start_timed_out())
@@ -618,11 +695,11 @@ class StudentProcess:
             if what == "the start"
             else f"interrupted while {what} ran"
         )
-        if self.popen is None or what in ("the start",):
+        if self.pid is None or what in ("the start",):
             self.close()
             raise stopped
         try:
-            os.killpg(self.popen.pid, signal.SIGINT)
+            os.killpg(self.pid, signal.SIGINT)
             header, tensors = self._read_message(time.monotonic() + 2, what, lambda: stopped)
         except (Stopped, KeyboardInterrupt, OSError):
             self.close()
@@ -675,10 +752,7 @@ class StudentProcess:
 
     def _ended(self, what: str) -> Stopped:
         """The child closed its pipe: how it exited, if it did (then it is killed anyway)."""
-        popen = self.popen
-        status = None
-        if popen is not None:
-            status = _exit_status(popen.pid, time.monotonic() + 2)
+        status = self._exit_status(time.monotonic() + 2)
         self.close()
         if status is None:
             return Stopped(f"the file's process closed its pipe during {what}")
@@ -688,6 +762,20 @@ class StudentProcess:
             return Stopped(f"the checker's Python process ended as it started ({how})")
         during = "during import" if what == "import" else f"during {what}"
         return Stopped(f"the file exited {during} ({how})")
+
+    def _exit_status(self, deadline: float) -> tuple[int, bool] | None:
+        if self.pid is None:
+            return None
+        if self._zygote is None:
+            return _exit_status(self.pid, deadline)
+        while True:  # the zygote's child: the zygote knows
+            try:
+                status = self._zygote.exit_status(self.pid)
+            except zygote.ZygoteError:
+                return None
+            if status is not None or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.01)
 
 
 def _exit_status(pid: int, deadline: float) -> tuple[int, bool] | None:

@@ -192,6 +192,32 @@ def amal_tui(tmp_path: Path, *args, limit: float = 10.0) -> subprocess.Completed
     return result
 
 
+@pytest.fixture
+def checked(tmp_path, capfd, monkeypatch):
+    """amal_tui's checks, in this process (the file still runs in a process of its own, and
+    its output goes through fds 1 and 2 as there): no Python and torch to start per check."""
+    import engine.student.sandbox as sandbox
+
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("AMAL_TUI_CRASH_DIR", str(crash))
+    monkeypatch.setenv("AMAL_TUI_TEST_PIDS", str(pids))
+
+    def check(*args, limit: float = 10.0) -> subprocess.CompletedProcess:
+        monkeypatch.setattr(sandbox, "CALL_TIMEOUT", limit)
+        code = main([str(a) for a in args])
+        out, err = capfd.readouterr()
+        assert list(crash.iterdir()) == []
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in _pids(pids)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in _pids(pids) if _alive(pid)] == []
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return check
+
+
 WRONG_MSE = ["✗ MSE: forward(ctx, yhat, y)", "✗ check failed: fix MSE and run the check again"]
 
 
@@ -228,8 +254,8 @@ WRONG_MSE = ["✗ MSE: forward(ctx, yhat, y)", "✗ check failed: fix MSE and ru
         ),
     ],
 )
-def test_the_file_cannot_change_its_verdict(tmp_path, name, lines, limit):
-    result = amal_tui(tmp_path, "--check", FORGING / name, limit=limit)
+def test_the_file_cannot_change_its_verdict(checked, name, lines, limit):
+    result = checked("--check", FORGING / name, limit=limit)
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout.splitlines()
     assert out[-1] == lines[-1] and lines[0] in out, result.stdout
@@ -238,8 +264,8 @@ def test_the_file_cannot_change_its_verdict(tmp_path, name, lines, limit):
     assert "Traceback" not in result.stderr
 
 
-def test_the_files_prints_go_to_stderr_under_a_title(tmp_path):
-    result = amal_tui(tmp_path, "--check", FORGING / "prints.py")
+def test_the_files_prints_go_to_stderr_under_a_title(checked):
+    result = checked("--check", FORGING / "prints.py")
     err = result.stderr.splitlines()
     assert err[0] == "amal-tui: what the file printed during the check:"
     assert "    \\x1b[2J\\x1b[H✓ check passed" in err

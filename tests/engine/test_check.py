@@ -11,6 +11,8 @@ child's check gives the same report.  tests/students/forging/ holds files that
 try to change their verdict.
 """
 
+import copy
+import functools
 import json
 import os
 import subprocess
@@ -77,6 +79,17 @@ def check_here(path, mse_name="MSE", linear_name="Linear") -> CheckReport:
     return check_functions(mse, linear, path=shown, missing=loaded.missing, notes=loaded.notes)
 
 
+@functools.cache
+def _child_report(name: str) -> CheckReport:
+    return check_file(STUDENTS / name)
+
+
+def child_report(name: str) -> CheckReport:
+    """check_file's report on tests/students/NAME, checked once for all the tests that read it
+    (each check forks a process); a copy for each test."""
+    return copy.deepcopy(_child_report(name))
+
+
 def _function(report, name):
     (found,) = [f for f in report.functions if f.name == name]
     return found
@@ -97,7 +110,7 @@ def test_the_builtin_functions_pass():
 
 @pytest.mark.parametrize("name", ["correct.py", "notebook.py"])
 def test_a_correct_file_passes(name):
-    report = check_file(STUDENTS / name)
+    report = child_report(name)
     assert report.passed, report.text()
     assert report.error is None
     assert report.text().splitlines()[-1] == "✓ check passed"
@@ -109,7 +122,7 @@ def test_other_class_names_with_mse_and_linear_options():
     assert report.passed, report.text()
     assert [f.class_name for f in report.functions] == ["MyMSE", "MyLinear"]
     assert "MSE (class MyMSE)" in report.text()
-    default = check_file(path)
+    default = child_report("renamed.py")
     assert not default.passed
     assert "found: MyMSE, MyLinear" in default.error
     assert "--mse NAME" in default.error and "--linear NAME" in default.error
@@ -325,7 +338,7 @@ def test_transposed_grad_w_is_caught_when_w_is_square():
 
 
 def test_an_exception_in_backward_names_the_file_and_line():
-    report = check_file(STUDENTS / "backward_exception.py")
+    report = child_report("backward_exception.py")
     exception = _function(report, "Linear").exception
     assert exception.path.endswith("backward_exception.py")
     assert exception.line == 30 and exception.function == "backward"
@@ -530,14 +543,14 @@ def test_a_syntax_error_names_the_file_and_line():
         load_functions(STUDENTS / "syntax_error.py")
     assert error.value.line == 22
     assert str(error.value) == "syntax_error.py, line 22: SyntaxError: expected ':'"
-    report = check_file(STUDENTS / "syntax_error.py")
+    report = child_report("syntax_error.py")
     assert not report.passed and report.functions == []
     assert report.error == str(error.value)
     assert report.error_source == "def forward(ctx, X, W, b)"
 
 
 def test_an_exception_at_import_names_the_file_and_line():
-    report = check_file(STUDENTS / "import_error.py")
+    report = child_report("import_error.py")
     assert report.error == "import_error.py, line 20: NameError: name 'Functon' is not defined"
     assert "class Linear(Functon):" in report.text()
 
@@ -706,7 +719,7 @@ def test_each_load_is_a_fresh_module(tmp_path):
 @pytest.mark.parametrize("name", sorted(p.name for p in STUDENTS.glob("*.py")))
 def test_a_child_reports_as_this_process_does(name):
     """The student's file run in a child gives the report its classes give here, in text and JSON."""
-    report = check_file(STUDENTS / name)
+    report = child_report(name)
     assert report.to_dict() == check_here(STUDENTS / name).to_dict()
     text = report.text()
     assert "\x1b" not in text
