@@ -119,10 +119,7 @@ def reach(host: str, port: int) -> tuple[str, str]:
         return url, "this machine only; --host 0.0.0.0 to open it to the network"
     if address.is_unspecified:
         url = f"http://{_url_host(socket.gethostname())}:{port}"
-        return url, (
-            "open to the network: anyone who can reach this machine can open the app, "
-            f"from {url} or this machine's address"
-        )
+        return url, "open to the network: anyone who can reach this machine can use the app"
     return url, f"whoever can reach {host} on the network"
 
 
@@ -254,8 +251,9 @@ def _make_server(command: str, host: str, port: int) -> Any:
                 self.sessions.discard(session)
 
         async def on_shutdown(self, app: web.Application) -> None:
-            # A tab left open would hold the server's shutdown for up to a minute: cancelled,
-            # textual-serve's handler tells its app to quit and waits for it, then closes the tab.
+            # A tab left open held the server's shutdown about 20 s more (aiohttp waits up to a
+            # minute for it): cancelled, textual-serve's handler tells its app to quit and waits
+            # for it (about a second), then closes the tab.
             for session in self.sessions:
                 session.cancel()
             if self.sessions:
