@@ -10,6 +10,10 @@ PY := $(VENV)/bin/python
 TORCH_TAG := $(subst /,_,$(subst <,_,$(subst >,_,$(subst =,_,$(TORCH)))))
 RUN_STAMP := $(VENV)/.installed-run-$(TORCH_TAG)
 DEV_STAMP := $(VENV)/.installed-dev-$(TORCH_TAG)
+# amal-tui --serve needs textual-serve (the `serve` extra, in dev too): `make run ARGS=--serve`
+# installs it the first time; a plain `make run` never does.
+SERVE_STAMP := $(VENV)/.installed-serve-$(TORCH_TAG)
+RUN_NEEDS := $(RUN_STAMP) $(if $(findstring --serve,$(ARGS)),$(SERVE_STAMP))
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 ARGS ?=
 
@@ -48,11 +52,15 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.installed-*
 	$(PIP) "$(TORCH)"
 	$(PIP) -e ".[dev]"
-	touch $@ $(RUN_STAMP)
+	touch $@ $(RUN_STAMP) $(SERVE_STAMP)
+
+$(SERVE_STAMP): $(RUN_STAMP)
+	$(PIP) -e ".[serve]"
+	touch $@
 
 install: $(DEV_STAMP) ## Create .venv and install amal-tui with its test and lint tools
 
-run: $(RUN_STAMP) ## Open amal-tui, installing only what it needs (options: make run ARGS='--lr 0.5')
+run: $(RUN_NEEDS) ## Open amal-tui, installing only what it needs (options: make run ARGS='--lr 0.5')
 	$(VENV)/bin/amal-tui $(ARGS)
 
 test: $(DEV_STAMP) ## Check the import contracts, run the whole test suite, then its rounding-sensitive tests as on another CPU

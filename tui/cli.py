@@ -51,6 +51,7 @@ from engine.record.saving import (
 from tui.crash import write_crash_report
 from tui.exits import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from tui.pacing import parse_speed
+from tui.serve import DEFAULT_HOST, DEFAULT_PORT, parse_host, parse_port, served_in_a_browser
 from tui.streams import encode_standard_streams
 
 DESCRIPTION = """\
@@ -314,7 +315,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="do not log",
     )
+    _add_serve_options(parser)
     return parser
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    browser = parser.add_argument_group("in a browser (a lecture hall, no SSH account)")
+    browser.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the app to browsers instead of opening it here: each tab that opens the "
+        "URL gets its own app, run with the other options given (needs textual-serve: "
+        "make run ARGS=--serve installs it)",
+    )
+    browser.add_argument(
+        "--host",
+        type=_validated(parse_host, "--host"),
+        default=None,
+        metavar="ADDR",
+        help=f"with --serve: the address to listen on (default {DEFAULT_HOST}, this machine "
+        "only; 0.0.0.0 opens it to the network)",
+    )
+    browser.add_argument(
+        "--port",
+        type=_validated(parse_port, "--port"),
+        default=None,
+        metavar="N",
+        help=f"with --serve: the port to listen on (default {DEFAULT_PORT})",
+    )
 
 
 # Options of the app alone (their argparse defaults say "not given").
@@ -390,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     encode_standard_streams()  # an ASCII terminal gets "eps" for ε, never an encoding error
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = None if argv is None else list(argv)  # what --serve passes on to the app
     try:
         return _out_of_memory_is_an_error(_run, parser, args)
     except KeyboardInterrupt:
@@ -430,6 +459,7 @@ def _out_of_memory_is_an_error(run, *args) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    _check_serve_options(parser, args)
     if args.check:
         # --no-tensorboard is harmless: nothing is logged by a check anyway.
         ignored = _given(args) - {"mse_name", "linear_name", "tensorboard"}
@@ -476,7 +506,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     problem = check_device(config.device)
     if problem:
         parser.error(f"argument --device: {problem}")
-    missing = None if args.headless else not_a_terminal()
+    missing = None if args.headless or args.serve or served_in_a_browser() else not_a_terminal()
     if missing:
         parser.error(
             f"the app needs a terminal, and its {missing} is not one "
@@ -486,6 +516,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from tui.headless import run_headless
 
         return run_headless(config, json_output=args.json, save=args.save)
+    if args.serve:
+        return run_serve(parser, args)
     return run_app(
         config,
         fps=args.fps,
@@ -493,6 +525,30 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         speed=args.speed,
         save_dir=args.save_dir or DEFAULT_SAVE_DIR,
     )
+
+
+def _check_serve_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--serve serves the app: not a headless run nor a check; --host and --port need it."""
+    if not args.serve:
+        for option in ("host", "port"):
+            if getattr(args, option) is not None:
+                parser.error(f"--{option} is for --serve (the app in a browser)")
+    elif args.headless or args.check:
+        other = "--headless" if args.headless else "--check"
+        parser.error(f"--serve serves the app to a browser; {other} runs without it")
+
+
+def run_serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--serve``: the app, with the options given less the server's, to each browser tab."""
+    from tui.serve import ServeError, app_arguments, serve
+
+    argv = sys.argv[1:] if args.argv is None else args.argv
+    arguments = app_arguments(argv, list(parser._option_string_actions))
+    try:
+        return serve(arguments, args.host or DEFAULT_HOST, args.port or DEFAULT_PORT)
+    except ServeError as error:
+        print(f"amal-tui: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _sweep_conflict(config: Config, args: argparse.Namespace) -> str | None:
