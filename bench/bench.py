@@ -455,6 +455,76 @@ def bench_sweep(quick: bool) -> None:
     )
 
 
+# -- 7. the app when a step is slow -------------------------------------------------------
+
+SLOW_STUDENT = (
+    Path(__file__).resolve().parent.parent / "tests" / "students" / "slow" / "backward_sleeps.py"
+)
+
+
+def bench_responsive(quick: bool) -> None:
+    """Seconds from a key to the screen's answer when a step is slow (issue 21)."""
+    from responsive import measure_quit_while_loading, measure_run
+
+    print("\n7. The app when a step is slow, in a 100×30 pty (first progress after r, pause, quit)")
+    quiet = ["--no-tensorboard", "--threshold", "0"]
+    cases = {
+        "synthetic n=2,000,000 d=100 m=3": [
+            "--data",
+            "synthetic",
+            "--n",
+            "2000000",
+            "--d",
+            "100",
+            "--m",
+            "3",
+            *quiet,
+        ],
+        "a student's backward sleeping 0.2 s": ["--functions", str(SLOW_STUDENT), *quiet],
+    }
+    for name, options in cases.items():
+        latencies = measure_run([amal_tui(), *options], r"○ ready", run_s=3.0 if quick else 5.0)
+        print(
+            f"  {name}: first iteration on screen {_seconds(latencies.first_progress_s)} after r, "
+            f"paused {_seconds(latencies.pause_s)} after r, gone {_seconds(latencies.quit_s)} after q"
+        )
+        row(
+            f"{name}: first progress (s, goal ≤ 1.5)",
+            _or_inf(latencies.first_progress_s),
+            1.5,
+            at_least=False,
+            unit="",
+        )
+        row(
+            f"{name}: pause (s, goal ≤ 1 or a step)",
+            _or_inf(latencies.pause_s),
+            1.0,
+            at_least=False,
+            unit="",
+        )
+        row(f"{name}: quit (s, goal ≤ 2)", _or_inf(latencies.quit_s), 2.0, at_least=False, unit="")
+    making = ["--data", "synthetic", "--n", "3000000", "--d", "100", *quiet]
+    latencies = measure_quit_while_loading([amal_tui(), *making], r"making synthetic data", 0.3)
+    print(
+        f"  q while synthetic n=3,000,000 d=100 is made: gone {_seconds(latencies.quit_s)} after q"
+    )
+    row(
+        "quit while making data (s, goal ≤ 1)",
+        _or_inf(latencies.quit_s),
+        1.0,
+        at_least=False,
+        unit="",
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -465,12 +535,18 @@ def main() -> None:
         "--cpu-only", action="store_true", help="only the CPU while watching (section 5)"
     )
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep (section 6)")
+    parser.add_argument(
+        "--responsive-only", action="store_true", help="only the app on slow steps (section 7)"
+    )
     args = parser.parse_args()
     if args.cpu_only:
         bench_cpu()
         return
     if args.sweep_only:
         bench_sweep(args.quick)
+        return
+    if args.responsive_only:
+        bench_responsive(args.quick)
         return
     print(
         f"amal-tui benchmarks — {platform.processor() or platform.machine()}, "
@@ -485,6 +561,7 @@ def main() -> None:
     else:
         bench_tui(args.quick)
         bench_cpu()
+        bench_responsive(args.quick)
     missed = [r for r in RESULTS if r[3] == "MISS"]
     print(
         f"\n{len(RESULTS) - len(missed)} goals met"
