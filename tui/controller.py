@@ -536,6 +536,7 @@ class RunController:
         self.stop.set()
         await self.port.wait(worker, timeout)
         self.run_worker = None
+        self.stepping = False  # its end is not read any more: the caller shows what follows
 
     def run_progress(self, epoch: int, runs: tuple[RunView, ...], at: float) -> None:
         """A chunk of the run worker's: shown when it belongs to the run on screen."""

@@ -160,3 +160,11 @@ def test_s_on_a_slow_step_runs_it_in_the_worker_and_keys_wait_for_it():
     controller.clock.last_step_seconds = 0.001  # timed fast: the next s runs at once
     run(controller.drain_pending())
     assert controller.experiment.steps == 1 and controller.state == "running"
+
+
+def test_a_setting_applied_during_a_slow_step_leaves_no_key_waiting_forever():
+    controller, port = slow_controller()
+    run(controller.step())
+    run(controller.apply(CONFIG.replace(seed=3)))  # waits for the step, then loads
+    run(controller.loaded(FakeExperiment(CONFIG.replace(seed=3)), CONFIG.replace(seed=3)))
+    assert controller.state == "ready" and not controller.busy
