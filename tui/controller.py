@@ -268,7 +268,7 @@ class RunController:
 
     def steps_per_second(self) -> float | None:
         """Iterations per second (of each run, while comparing: they go side by side)."""
-        if not self.running or len(self.rate) < 2:
+        if not self.running or self.stepping or len(self.rate) < 2:
             return None
         (t0, i0), (t1, i1) = self.rate[0], self.rate[-1]
         return (i1 - i0) / (t1 - t0) if t1 > t0 else None
