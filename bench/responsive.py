@@ -18,6 +18,8 @@ from ptyrun import PtyRun, run_in_pty
 
 ITERATION = re.compile(r"iteration\s+(\d+)")
 PAUSED = re.compile(r"‖ paused")
+# "pausing…" (the step under way ends first) or "paused": the key's answer on screen.
+PAUSE_SAID = re.compile(r"¦ pausing…|‖ paused")
 SIZE = (100, 30)
 
 
@@ -27,11 +29,15 @@ class Latencies:
 
     first_progress_s: float | None = None
     """From r to the first iteration past 0 on screen."""
+    pause_said_s: float | None = None
+    """From the second r to "pausing…" (a step under way ends first) or "paused" on screen."""
     pause_s: float | None = None
-    """From the second r to "paused" on screen."""
+    """From the second r to "paused" on screen (at most a step more than ``pause_said_s``)."""
     quit_s: float | None = None
     """From q to the process gone."""
     exit_code: int | None = None
+    ready: bool = False
+    """Whether the app was ready (loaded) before the timeout: no key was typed otherwise."""
 
 
 def screens(run: PtyRun, start: float) -> Iterator[tuple[float, str]]:
@@ -55,19 +61,26 @@ def first_after(
 
 
 def measure_run(
-    command: list[str], ready: str, *, run_s: float = 5.0, timeout: float = 120.0
+    command: list[str],
+    ready: str,
+    *,
+    run_s: float = 5.0,
+    pause_s: float = 5.0,
+    timeout: float = 300.0,
 ) -> Latencies:
-    """Once ``ready`` shows: r, then r again after ``run_s`` seconds, then q 2 s later."""
-    keys = [(0.5, "r"), (0.5 + run_s, "r"), (2.5 + run_s, "q")]
+    """Once ``ready`` shows: r, then r again after ``run_s`` seconds, then q ``pause_s`` later
+    (time for a slow step to end)."""
+    keys = [(0.5, "r"), (0.5 + run_s, "r"), (0.5 + run_s + pause_s, "q")]
     run = run_in_pty(
         command, size=SIZE, keys=keys, text=ready, after_text=True, record=True, timeout=timeout
     )
-    result = Latencies(exit_code=run.exit_code)
+    result = Latencies(exit_code=run.exit_code, ready=run.text_s is not None)
     typed = [at for at, _ in run.key_log]
     if len(typed) >= 1:
         moved = first_after(run, typed[0], ITERATION, lambda match: int(match.group(1)) > 0)
         result.first_progress_s = _since(typed[0], moved)
     if len(typed) >= 2:
+        result.pause_said_s = _since(typed[1], first_after(run, typed[1], PAUSE_SAID))
         result.pause_s = _since(typed[1], first_after(run, typed[1], PAUSED))
     if len(typed) >= 3 and run.exited_s is not None:
         result.quit_s = run.exited_s - typed[2]
