@@ -58,6 +58,9 @@ SLOW_STEP = 0.05
 # How long s waits for a step run in the worker before the key returns: a step that ends
 # by then shows as if run at once; a longer one says "computing step N… 0.4 s" meanwhile.
 STEP_WAIT = 0.3
+# The same wait for a step not timed yet (a student's Functions, large data), most often a
+# fast one: it shows at once even on a loaded machine, and a slow one is said after this.
+UNTIMED_STEP_WAIT = 1.0
 
 
 class LoadCancelled(Exception):
@@ -647,7 +650,8 @@ class RunController:
             self.experiment, self.epoch, self.stop, steps=1
         )
         self.port.changed()
-        deadline = time.perf_counter() + STEP_WAIT
+        timed = self.clock.last_step_seconds is not None
+        deadline = time.perf_counter() + (STEP_WAIT if timed else UNTIMED_STEP_WAIT)
         while not getattr(worker, "is_finished", True) and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
         if getattr(worker, "is_finished", True) and self.run_worker is worker:
