@@ -526,6 +526,65 @@ def bench_class_check(quick: bool) -> None:
     )
 
 
+# -- 8. the app when a step is slow -------------------------------------------------------
+
+SLOW_STUDENT = (
+    Path(__file__).resolve().parent.parent / "tests" / "students" / "slow" / "backward_sleeps.py"
+)
+
+
+def bench_responsive(quick: bool) -> None:
+    """Seconds from a key to the screen's answer when a step is slow (issue 21)."""
+    from responsive import measure_quit_while_loading, measure_run
+
+    print("\n8. The app when a step is slow, in a 100×30 pty (first progress after r, pause, quit)")
+    quiet = ["--no-tensorboard", "--threshold", "0"]
+    cases = {
+        "synthetic n=2,000,000 d=100 m=3": [
+            *"--data synthetic --n 2000000 --d 100 --m 3".split(),
+            *quiet,
+        ],
+        "a student's backward sleeping 0.2 s": ["--functions", str(SLOW_STUDENT), *quiet],
+    }
+    for name, options in cases.items():
+        latencies = measure_run([amal_tui(), *options], r"○ ready", run_s=3.0 if quick else 5.0)
+        if not latencies.ready:
+            print(f"  {name}: not loaded within the timeout (a very busy machine?)")
+            continue
+        print(
+            f"  {name}: first iteration on screen {_seconds(latencies.first_progress_s)} after r; "
+            f"r again: pausing said {_seconds(latencies.pause_said_s)}, paused "
+            f"{_seconds(latencies.pause_s)} (after the step under way); "
+            f"gone {_seconds(latencies.quit_s)} after q"
+        )
+        for label, value, goal in (
+            ("first progress after r (s)", latencies.first_progress_s, 1.5),
+            ("pause said after r (s)", latencies.pause_said_s, 1.0),
+            ("quit (s)", latencies.quit_s, 2.0),
+        ):
+            row(f"{name[:28]}: {label}", _or_inf(value), goal, at_least=False, unit="")
+    making = ["--data", "synthetic", "--n", "3000000", "--d", "100", *quiet]
+    latencies = measure_quit_while_loading([amal_tui(), *making], r"making synthetic data", 0.3)
+    print(
+        f"  q while synthetic n=3,000,000 d=100 is made: gone {_seconds(latencies.quit_s)} after q"
+    )
+    row(
+        "quit while making data (s, goal ≤ 1)",
+        _or_inf(latencies.quit_s),
+        1.0,
+        at_least=False,
+        unit="",
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -539,6 +598,9 @@ def main() -> None:
     parser.add_argument(
         "--check-only", action="store_true", help="only a class's check (section 7)"
     )
+    parser.add_argument(
+        "--responsive-only", action="store_true", help="only the app on slow steps (section 8)"
+    )
     args = parser.parse_args()
     if args.cpu_only:
         bench_cpu()
@@ -548,6 +610,9 @@ def main() -> None:
         return
     if args.check_only:
         bench_class_check(args.quick)
+        return
+    if args.responsive_only:
+        bench_responsive(args.quick)
         return
     print(
         f"amal-tui benchmarks — {platform.processor() or platform.machine()}, "
@@ -563,6 +628,7 @@ def main() -> None:
     else:
         bench_tui(args.quick)
         bench_cpu()
+        bench_responsive(args.quick)
     missed = [r for r in RESULTS if r[3] == "MISS"]
     print(
         f"\n{len(RESULTS) - len(missed)} goals met"

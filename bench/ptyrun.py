@@ -33,6 +33,9 @@ class PtyRun:
     bytes_total: int = 0
     exit_code: int | None = None
     key_times: dict[str, float] = field(default_factory=dict)
+    """When each key was first typed, seconds after the start."""
+    key_log: list[tuple[float, str]] = field(default_factory=list)
+    """Every key typed, with its time (a key typed twice is there twice)."""
     chunks: list[tuple[float, bytes]] = field(default_factory=list)
     """Everything written, with the time it came (only when ``record``)."""
     hang_up_s: float | None = None
@@ -137,6 +140,7 @@ def run_in_pty(
             try:
                 os.write(fd, KEYS.get(key, key.encode()))
                 result.key_times.setdefault(key, now - started)
+                result.key_log.append((now - started, key))
             except OSError:
                 pending.clear()
         while pending_signals and pending_signals[0][0] <= elapsed:

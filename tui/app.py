@@ -53,7 +53,7 @@ from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter
 from .comparison import ComparisonPanel
-from .controller import RunController, allowed
+from .controller import LoadCancelled, RunController, allowed
 from .data_screen import DataScreen
 from .exits import EXIT_ERROR
 from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check says it
@@ -61,10 +61,10 @@ from .experiment import Experiment, build_experiment
 from .help_screen import HelpScreen
 from .hyperparameters import HyperparameterPanel
 from .keys import KEYS
-from .leaving import Leaving
+from .leaving import Leaving, end_process
 from .loss_chart import LossChart
 from .messages import DataProgress, EngineLoaded, EngineWarning, RunProgress
-from .pacing import Pacer, worker_wait
+from .pacing import Pacer, chunk_steps, worker_wait
 from .parameters import ParameterPanel
 from .prompts import PromptScreen, ReportScreen
 from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from here by tests
@@ -94,6 +94,8 @@ NOTES_KEPT = 20
 CHUNK_SECONDS = 0.03
 # How often a student's file (--functions) is looked at for a new version: one stat, no read.
 FUNCTIONS_WATCH_SECONDS = 1.5
+# How often the elapsed time of a slow step is redrawn while it is computed.
+COMPUTING_TICK = 0.2
 
 SessionFactory = Callable[..., Any]
 """``factory(config, warn, reuse=Experiment | None, progress=callable) -> Experiment``."""
@@ -131,8 +133,8 @@ async def _wait_for(worker: Worker, timeout: float | None) -> None:
         pass
 
 
-class LoadAbandoned(Exception):
-    """The app left while data were being read."""
+class LoadAbandoned(LoadCancelled):
+    """The app left, or newer settings replaced the data, while data were being read or made."""
 
 
 def _widget(selector: str, kind: type) -> property:
@@ -234,6 +236,7 @@ class AmalApp(Leaving, App[int]):
         self.call_after_refresh(self.controller.start_load, self.config)
         if self.config.functions is not None:
             self.set_interval(FUNCTIONS_WATCH_SECONDS, self.controller.watch_functions)
+        self._computing_timer = self.set_interval(COMPUTING_TICK, self._tick_computing, pause=True)
 
     def on_resize(self, event: Resize | None = None) -> None:
         size = self.size if event is None else event.size
@@ -355,8 +358,8 @@ class AmalApp(Leaving, App[int]):
     @work(thread=True, exit_on_error=False, group="engine", name="load engine")
     def _load_engine(self, config: Config, reuse: Experiment | None, recheck: bool = False) -> None:
         def progress(fraction: float) -> None:
-            if self.guard.started:
-                raise LoadAbandoned("the app is leaving")  # no need to read the rest
+            if self.controller.load_superseded(config):
+                raise LoadAbandoned("the app is leaving, or new data replace these")
             self.post_message(DataProgress(config.data, fraction))
 
         warn = lambda text: self.post_message(EngineWarning(text))  # noqa: E731 - any thread
@@ -368,24 +371,40 @@ class AmalApp(Leaving, App[int]):
 
     start_load = _load_engine  # the controller's port: returns the Worker
 
+    def start_run(
+        self, experiment: Experiment, epoch: int, stop: threading.Event, steps: int | None = None
+    ) -> Worker:
+        """The controller's port: step ``experiment`` in the run worker (``steps``: that many
+        iterations, for s on a slow step; None: until the end or ``stop``)."""
+        self._computing_timer.resume()  # the elapsed time of a slow step, while it lasts
+        return self._run(experiment, epoch, stop, steps)
+
+    def _tick_computing(self) -> None:
+        if self.controller.run_worker is None:
+            self._computing_timer.pause()
+        self.changed()  # the status line only, and only if what it says changed
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run")
-    def _run(self, experiment: Experiment, epoch: int, stop: threading.Event) -> None:
+    def _run(
+        self, experiment: Experiment, epoch: int, stop: threading.Event, steps: int | None = None
+    ) -> None:
         worker = get_current_worker()
         pacer = Pacer()
+        clock = self.controller.clock
         # The state is sent to the UI no more often than the status line can show it: a
         # run watched at 10 it/s sends 2 a second, not 10 (each costs the UI thread a
         # message and the worker a snapshot); the last one is never held back.
         posted, held = -math.inf, False
         while not worker.is_cancelled:
-            speed = self.controller.speed  # read once a chunk: [ and ] act within a wait
+            # read once a chunk: [ and ] act within a wait; s (``steps``) is not paced
+            speed = None if steps is not None else self.controller.speed
             with self.controller.session_lock:
                 if stop.is_set():
                     break
                 due = None if speed is None else pacer.due(speed, time.perf_counter())
-                if due is None:
-                    finished = experiment.run_for(CHUNK_SECONDS)
-                else:
-                    finished = experiment.advance(due)
+                finished = self._chunk(experiment, clock, pacer, due, steps)
+                if steps is not None:
+                    finished = True  # the one step of s: shown by the worker's end
                 held = held or due != 0
                 now = time.perf_counter()
                 # Nothing new to show (no iteration due yet): no redraw, no bytes on the link.
@@ -404,7 +423,27 @@ class AmalApp(Leaving, App[int]):
                     worker_wait(pacer.wait(now), now, posted, self._periods()[0], held, watched)
                 )
 
-    start_run = _run  # the controller's port: returns the Worker
+    def _chunk(
+        self, experiment: Experiment, clock: Any, pacer: Pacer, due: int | None, steps: int | None
+    ) -> bool:
+        """One chunk of the run worker: ``steps``, the ``due`` of a paced run (no more than
+        lasts ~0.1 s: the pacer gets the rest back), or ~CHUNK_SECONDS at full speed; timed
+        on ``clock``, which the status line reads while it lasts.  True once finished."""
+        before = experiment.iteration
+        if steps is not None:
+            count = steps
+        elif due is not None:
+            count = chunk_steps(due, clock.last_step_seconds)
+            pacer.give_back(due - count)
+        else:
+            count = experiment.chunk_size
+        clock.begin(before, count, time.perf_counter())
+        try:
+            if steps is None and due is None:
+                return experiment.run_for(CHUNK_SECONDS)
+            return experiment.advance(count)
+        finally:
+            clock.end(experiment.iteration - before, time.perf_counter())
 
     @work(thread=True, exit_on_error=False, group="save", name="save")
     def _save(self, experiment: Experiment, path: str) -> tuple[Any, Any]:
@@ -567,6 +606,11 @@ def run_app(
     # On a real terminal, whatever ended the app, the process is gone by the guard's
     # deadline (a worker thread still busy would otherwise hold the interpreter's exit).
     app.guard.begin(app.return_code or 0)
+    return end_process(app.guard, _exit_status(app))
+
+
+def _exit_status(app: AmalApp) -> int:
+    """What the app's end says (the refusal, or the crash report's path) and its exit status."""
     if app.refused is not None and app.crash is None:
         print(f"amal-tui: {app.refused}", file=sys.stderr)
         return EXIT_REFUSED

@@ -19,6 +19,7 @@ by whichever worker uses it (a run's chunk, a save): the last line of defence at
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import math
@@ -35,7 +36,7 @@ from engine.record.saving import DEFAULT_SAVE_DIR
 from . import presenter, states
 from .experiment import data_note, functions_stamp
 from .messages import RunView
-from .pacing import next_speed
+from .pacing import StepClock, next_speed
 
 # steps/s is measured over about this many seconds.
 RATE_WINDOW = 1.0
@@ -51,6 +52,19 @@ ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
 
 # The keys that act on the run, and that wait for a load or a save: the controller's methods.
 RUN_KEYS = ("step", "toggle_run", "reset", "save", "reload_functions")
+# A step timed at this many seconds or more runs in the run worker when s is pressed (the
+# screen and q stay live meanwhile); a faster one runs at once on the UI thread.
+SLOW_STEP = 0.05
+# How long s waits for a step run in the worker before the key returns: a step that ends
+# by then shows as if run at once; a longer one says "computing step N… 0.4 s" meanwhile.
+STEP_WAIT = 0.3
+# The same wait for a step not timed yet (a student's Functions, large data), most often a
+# fast one: it shows at once even on a loaded machine, and a slow one is said after this.
+UNTIMED_STEP_WAIT = 1.0
+
+
+class LoadCancelled(Exception):
+    """A load stopped on purpose: the app leaves, or newer settings replace its data."""
 
 
 def allowed(action: str, *, covered: bool = False, in_field: bool = False) -> bool:
@@ -72,8 +86,12 @@ class Port(Protocol):
         """Build ``config``'s Experiment in a worker; ``loaded`` or ``load_stopped`` follow.
         ``recheck``: check and load the student's file again, not ``reuse``'s Functions."""
 
-    def start_run(self, experiment: Any, epoch: int, stop: threading.Event) -> Any:
-        """Step ``experiment`` in a worker until ``stop``; ``run_progress``, ``run_ended`` follow."""
+    def start_run(
+        self, experiment: Any, epoch: int, stop: threading.Event, steps: int | None = None
+    ) -> Any:
+        """Step ``experiment`` in a worker until ``stop`` (``steps``: that many iterations,
+        for s on a slow step); ``run_progress``, ``run_ended`` follow.  The Worker's
+        ``is_finished`` says when it has ended."""
 
     def start_save(self, experiment: Any, path: str) -> Any:
         """Save in a worker (under ``session_lock``); ``save_ended`` follows."""
@@ -161,6 +179,10 @@ class RunController:
         self.saved: str | None = None
         """The JSON file of the last save, for the status line."""
         self.run_worker: Any = None
+        self.stepping = False
+        """The run worker runs one step (s on a slow step), not a run."""
+        self.clock = StepClock()
+        """What the run worker is computing, and how long a step took (the worker writes it)."""
         self.stop = threading.Event()
         self.session_lock = threading.Lock()
         self.epoch = 0
@@ -204,8 +226,14 @@ class RunController:
 
     @property
     def busy(self) -> bool:
-        """Loading settings or saving: the keys that act on the run wait."""
-        return self.loading is not None or self.save_worker is not None
+        """Loading settings, saving, or a step (s) computed in the run worker: the keys that
+        act on the run wait."""
+        return self.loading is not None or self.save_worker is not None or self.stepping
+
+    @property
+    def pausing(self) -> bool:
+        """A run asked to pause whose worker is still in its chunk (a slow step)."""
+        return self.run_worker is not None and self.stop.is_set() and not self.stepping
 
     @property
     def idle(self) -> bool:
@@ -229,6 +257,10 @@ class RunController:
             return "loading"
         if self.save_worker is not None:
             return "saving"
+        if self.stepping:
+            return "stepping"
+        if self.pausing:
+            return "pausing"
         if self.running:
             return "running"
         if self.all_finished():
@@ -239,7 +271,7 @@ class RunController:
 
     def steps_per_second(self) -> float | None:
         """Iterations per second (of each run, while comparing: they go side by side)."""
-        if not self.running or len(self.rate) < 2:
+        if not self.running or self.stepping or len(self.rate) < 2:
             return None
         (t0, i0), (t1, i1) = self.rate[0], self.rate[-1]
         return (i1 - i0) / (t1 - t0) if t1 > t0 else None
@@ -259,8 +291,24 @@ class RunController:
             ),
             load_progress=self.load_progress,
             saved=self.saved,
+            computing=self.computing_text(),
         )
         return dataclasses.replace(info, **self.functions_status())
+
+    def computing_text(self, now: float | None = None) -> str:
+        """ "computing step 67… 0.4 s" while the run worker's chunk has taken long ("" else)."""
+        if self.run_worker is None:
+            return ""
+        computing = self.clock.computing(time.perf_counter() if now is None else now)
+        return "" if computing is None else presenter.computing_text(*computing)
+
+    def load_superseded(self, config: Config) -> bool:
+        """Whether the load of ``config`` may stop now (any thread): the app leaves, or
+        settings applied meanwhile replace its data (they load next)."""
+        wanted = self.wanted
+        return self.port.leaving() or (
+            wanted is not None and wanted is not config and not wanted.same_problem(config)
+        )
 
     def functions_status(self) -> dict[str, str]:
         """The status line's student file, the check's verdict and what happened since."""
@@ -336,6 +384,7 @@ class RunController:
         if old is not None:
             self.close_experiment(old)
         self.experiment = new
+        self.clock = StepClock()  # what a step of the new Experiment costs is not known yet
         self.config = loaded
         self.engine_error = None
         self.port.show_config(loaded)
@@ -376,6 +425,10 @@ class RunController:
         wanted, self.wanted = self.wanted, None
         self.load_progress = None
         reloaded, self.reloading = self.reloading, False
+        if isinstance(error, LoadCancelled) and wanted is not None and wanted != failed:
+            self.reloading = reloaded
+            self.start_load(wanted)  # replaced by newer settings: no need to say why
+            return
         text = presenter.one_line(error) if error is not None else "cancelled"
         refused = isinstance(error, FunctionsRefused)
         if reloaded and self.experiment is not None:
@@ -486,6 +539,7 @@ class RunController:
         self.stop.set()
         await self.port.wait(worker, timeout)
         self.run_worker = None
+        self.stepping = False  # its end is not read any more: the caller shows what follows
 
     def run_progress(self, epoch: int, runs: tuple[RunView, ...], at: float) -> None:
         """A chunk of the run worker's: shown when it belongs to the run on screen."""
@@ -501,9 +555,12 @@ class RunController:
     def run_ended(self, error: BaseException | None) -> None:
         """The run stopped by itself (converged, capped, diverged), was paused, or failed."""
         self.run_worker = None
+        stepped, self.stepping = self.stepping, False
         if error is not None:
             self.report_run_error(error)
         self.show_experiment(force=True)
+        if stepped and self.pending:
+            self.port.call_later(self.drain_pending)  # the keys that waited for the step
 
     def report_run_error(self, error: BaseException) -> None:
         self.port.notify(
@@ -553,18 +610,53 @@ class RunController:
     # -- the keys -----------------------------------------------------------------------
 
     async def step(self) -> None:
-        """s: one iteration (of each run), after pausing a run."""
+        """s: one iteration (of each run), after pausing a run.
+
+        A step timed slow (or not timed yet, on large data or a student's Functions) runs
+        in the run worker, so that the screen, its elapsed time and q stay live; the key
+        waits ``STEP_WAIT`` for it, so that a step that ends by then shows at once.
+        """
         if not self.ready("step"):
             return
         await self.stop_run()
         if self.finished_note():
             return
         self.epoch += 1
+        if self.slow_step():
+            await self.step_in_worker()
+            return
+        started = time.perf_counter()
         try:
             self.experiment.step()
         except Exception as error:  # noqa: BLE001 - a student's Functions can raise anything
             self.report_run_error(error)
+        else:
+            self.clock.last_step_seconds = time.perf_counter() - started
         self.show_experiment()
+
+    def slow_step(self) -> bool:
+        """Whether a step may take long enough to run in the worker."""
+        seconds = self.clock.last_step_seconds
+        if seconds is not None:
+            return seconds >= SLOW_STEP
+        return bool(getattr(self.experiment, "slow", False))
+
+    async def step_in_worker(self) -> None:
+        if self.port.leaving():
+            return
+        self.stop = threading.Event()
+        self.stepping = True
+        worker = self.run_worker = self.port.start_run(
+            self.experiment, self.epoch, self.stop, steps=1
+        )
+        self.port.changed()
+        timed = self.clock.last_step_seconds is not None
+        deadline = time.perf_counter() + (STEP_WAIT if timed else UNTIMED_STEP_WAIT)
+        while not getattr(worker, "is_finished", True) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.005)
+        if getattr(worker, "is_finished", True) and self.run_worker is worker:
+            # Ended already: shown now (its end message, read later, is then ignored).
+            self.run_ended(getattr(worker, "error", None))
 
     async def toggle_run(self) -> None:
         """r: run until the end, or pause a run."""

@@ -21,6 +21,10 @@ from engine.core.chunks import ChunkSizer
 
 from .messages import RunView
 
+# A problem with this many numbers in X or more may take a noticeable time a step
+# (about 10 ms at 4M float32 on a laptop core): its first step runs in a worker.
+SLOW_PROBLEM_ELEMENTS = 1 << 22
+
 
 class Experiment:
     """The sessions of one configuration, their problem, its theory and the Functions used."""
@@ -63,6 +67,23 @@ class Experiment:
     @property
     def finished(self) -> bool:
         return all(session.descent.status.finished for session in self.sessions)
+
+    @property
+    def iteration(self) -> int:
+        """The furthest iteration of its descents (they advance side by side)."""
+        return max(session.descent.iteration for session in self.sessions)
+
+    @property
+    def chunk_size(self) -> int:
+        """How many iterations (of each descent) ``run_for`` runs next."""
+        chunks = self._chunks if self.comparing else self.session._chunks
+        return chunks.size
+
+    @property
+    def slow(self) -> bool:
+        """Whether a step may take long before one was timed: a student's Functions (their
+        code may loop in Python) or a large problem (a step reads all of X)."""
+        return bool(self.functions) or self.problem.X.numel() >= SLOW_PROBLEM_ELEMENTS
 
     def uses_functions_of(self, config: Config) -> bool:
         """Whether ``config`` asks for the same Functions (no new load and check needed)."""
@@ -196,6 +217,8 @@ def build_experiment(
         problem = reuse.problem
     else:
         problem = experiment.make_problem(config, progress)
+        if progress is not None:
+            progress(1.0)  # a cancellation point: the theory may take seconds on large data
     try:
         theory = problem.theory  # cached on the problem: computed once per data set
     except Exception as error:  # noqa: BLE001 - the run does not need it; say why it is missing

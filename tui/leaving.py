@@ -27,6 +27,27 @@ EXIT_DEADLINE = 1.5
 SAVE_LIMIT = 10.0
 RUN_STOP_WAIT = 0.5
 LOCK_WAIT = 0.5
+STUCK_LOCK_WAIT = 0.05
+
+
+def end_process(guard: ExitGuard, code: int) -> int:
+    """The app has ended and said what it had to: on a real terminal (``guard.armed``) the
+    process ends now, its exit functions run (a student's child process killed, files
+    flushed) but not the interpreter's teardown of torch, which takes seconds on a loaded
+    machine and would hold q's exit past its deadline.  Elsewhere (tests) returns ``code``."""
+    if not guard.armed:
+        return code
+    import atexit
+    import os
+    import sys
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - a gone terminal: nothing to flush to
+            pass
+    os._exit(code)
 
 
 class Leaving:
@@ -73,9 +94,13 @@ class Leaving:
         self.guard.begin(return_code)
         if self._terminal is not None:
             self._terminal.leaving()
+        run = self.controller.run_worker
         await self.controller.stop_run(timeout=RUN_STOP_WAIT)
         await self._finish_save()
-        self.controller.close_experiment(timeout=LOCK_WAIT)
+        # A step still computed (a student's slow Python, a step on large data) holds the
+        # lock until it ends: no use waiting for it, the exit guard ends the process.
+        stuck = run is not None and not getattr(run, "is_finished", True)
+        self.controller.close_experiment(timeout=STUCK_LOCK_WAIT if stuck else LOCK_WAIT)
         self.exit(return_code=return_code)  # type: ignore[attr-defined]
 
     # -- leaving from outside: signals, a terminal gone ---------------------------------

@@ -74,6 +74,10 @@ class Pacer:
         self.done += owed
         return owed
 
+    def give_back(self, steps: int) -> None:
+        """``steps`` of the iterations :meth:`due` returned were not run: due again next time."""
+        self.done -= max(steps, 0)
+
     def wait(self, now: float) -> float:
         """Seconds until the next iteration is due (at most MAX_WAIT)."""
         if self.rate is None:
@@ -99,3 +103,51 @@ def worker_wait(
     if watched:
         return min(max(pacer_wait, posted + period - now), max(period, MAX_WAIT))
     return pacer_wait
+
+
+# A chunk (one step, on slow data or a student's slow Functions) running longer than this
+# is said on the status line: "computing step 67… 0.4 s".
+SLOW_CHUNK_NOTE = 0.15
+
+
+class StepClock:
+    """What the run worker is computing now, for the UI thread to say while it takes long.
+
+    The worker calls :meth:`begin` before a chunk and :meth:`end` after it; the UI thread
+    reads :meth:`computing`.  One tuple is replaced at a time: no lock needed.
+    """
+
+    def __init__(self) -> None:
+        self._chunk: tuple[int, int, float] | None = None
+        self.last_step_seconds: float | None = None
+        """How long one step took in the last chunk (None before any)."""
+
+    def begin(self, iteration: int, steps: int, now: float) -> None:
+        """A chunk of ``steps`` steps starts after ``iteration``."""
+        self._chunk = (iteration, steps, now)
+
+    def end(self, steps_done: int, now: float) -> None:
+        chunk, self._chunk = self._chunk, None
+        if chunk is not None and steps_done > 0:
+            self.last_step_seconds = (now - chunk[2]) / steps_done
+
+    def computing(self, now: float) -> tuple[int, float] | None:
+        """``(step, seconds)``: the step being computed (the first of its chunk) and for how
+        long, once its chunk has taken ``SLOW_CHUNK_NOTE``; None otherwise."""
+        chunk = self._chunk
+        if chunk is None or now - chunk[2] < SLOW_CHUNK_NOTE:
+            return None
+        return chunk[0] + 1, now - chunk[2]
+
+
+# A paced run's chunk lasts about this long at most (a pause waits for its chunk to end).
+MAX_PACED_CHUNK = 0.1
+
+
+def chunk_steps(due: int, step_seconds: float | None) -> int:
+    """How many of the ``due`` iterations a paced run takes in one chunk: what lasts about
+    ``MAX_PACED_CHUNK`` at the measured ``step_seconds`` (one while not yet measured), so
+    that a run behind its speed on slow steps never takes hundreds at once."""
+    if step_seconds is None:
+        return min(due, 1)
+    return min(due, max(1, int(MAX_PACED_CHUNK / max(step_seconds, 1e-9))))

@@ -55,12 +55,14 @@ def status_info(
     tensorboard: str = "",
     load_progress: str | None = None,
     saved: str | None = None,
+    computing: str = "",
 ) -> StatusInfo:
     """The status line for the runs ``views`` (none yet while the engine loads)."""
     words = _state_fields(state, engine_error)
     if not views:
         return StatusInfo(**words, tensorboard=tensorboard, data=load_progress or "")
     common: dict[str, Any] = dict(
+        computing=computing,
         speed=speed_text(speed),
         **words,
         saved="" if saved is None else f"saved {shown_path(saved)}",
@@ -229,8 +231,15 @@ def comparison_curves(views: Sequence[RunView]) -> list[tuple[str, Any]]:
     return [(f"{run.learning_rate:g}", run.losses) for run in views]
 
 
+def computing_text(step: int, seconds: float) -> str:
+    """A slow step being computed, with its elapsed time (said while it takes long)."""
+    return f"computing step {step}… {seconds:.1f} s"
+
+
 def load_progress_text(source: str, fraction: float) -> str:
-    """How far the loading worker has read a data file."""
+    """How far the loading worker has read a data file (or drawn the synthetic data)."""
+    if source == "synthetic":
+        return f"making synthetic data {fraction:.0%}" if fraction < 1 else "made synthetic data"
     name = shown_path(os.path.basename(source) or source)
     return f"reading {name} {fraction:.0%}" if fraction < 1 else f"loaded {name}"
 

@@ -60,6 +60,22 @@ STATE_WORDS: tuple[StateWord, ...] = (
         "bold reverse",
     ),
     StateWord(
+        "stepping",
+        "stepping…",
+        "⧗",
+        "s: one step is being computed in the background (a slow step: its time is shown); "
+        "keys pressed meanwhile wait for it, q quits at once",
+        style="bold reverse",
+    ),
+    StateWord(
+        "pausing",
+        "pausing…",
+        "¦",
+        "r was pressed while a step is computed: the run pauses once it ends (a step cannot "
+        "be cut short; its time is shown)",
+        style="bold underline",
+    ),
+    StateWord(
         "paused",
         "paused",
         "‖",

@@ -51,6 +51,8 @@ class StatusInfo:
     """What the check said of them ("✓ checked", "✗ MSE: gradient for y wrong", "checking…")."""
     functions_note: str = ""
     """What happened to the file since ("changed on disk: o reloads")."""
+    computing: str = ""
+    """A slow step being computed, with its elapsed time ("computing step 67… 0.4 s")."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
         )
         if info.hint:
             line.append(f" {info.hint}")
+        if info.computing:
+            line.append(f"  {info.computing}", style="bold")
         if info.steps_per_second is not None:
             line.append(f"  {rate_text(info.steps_per_second)}")
     line.append("\n")

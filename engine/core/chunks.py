@@ -9,10 +9,13 @@ class ChunkSizer:
     """Sizes chunks of iterations so that one takes about ``seconds``.
 
     A caller runs ``size`` iterations of each of its ``runs`` descents, then calls
-    :meth:`update`; between chunks it can look for a pause or an interrupt.
+    :meth:`update`; between chunks it can look for a pause or an interrupt.  The first
+    chunk is one iteration: what a step costs is not known before it is measured (a
+    large data set, a student's slow Functions), and a first chunk of many slow steps
+    would leave a screen unchanged for seconds.  It then grows 4× a chunk at most.
     """
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 1) -> None:
         self.size = size
 
     def update(self, done: int, elapsed: float, seconds: float, runs: int = 1) -> None:

@@ -55,6 +55,7 @@ def load(
             test_fraction=test_fraction,
             standardize=scale,
             max_bytes=max_bytes,
+            progress=progress,
         )
     return load_table(
         name,

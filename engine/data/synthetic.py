@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,7 @@ def synthetic(
     test_fraction: float = 0.0,
     standardize: bool = False,
     max_bytes: int | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Dataset:
     """Y = X W_true + b_true + noise·ε, with X, W_true, b_true and ε standard normal.
 
@@ -122,6 +124,10 @@ def synthetic(
     is the last rows: the rows are independent, so any split is a random one.
     W_true and b_true are returned in ``dtype``, as used to compute Y; with
     ``standardize`` they are converted to the standardised units.
+
+    ``progress(fraction)`` is called between blocks of about ``BLOCK_ELEMENTS`` numbers
+    drawn (a few times a second on large data): an exception it raises stops the drawing
+    there, which is how a caller cancels a large problem being made.
     """
     source = "synthetic"
     n, d, m, noise, dtype, test_fraction = check_synthetic(
@@ -133,12 +139,15 @@ def synthetic(
     W_true = rng.standard_normal((d, m)).astype(dtype)
     b_true = rng.standard_normal((1, m)).astype(dtype)
     try:
-        X = rng.standard_normal((n, d), dtype=dtype)
+        total = n * (d + (m if noise > 0 else 0))
+        X = _draw(rng, (n, d), dtype, progress, 0, total)
         Y = X @ W_true
         Y += b_true
         if noise > 0:
+            epsilon = _draw(rng, (n, m), dtype, progress, n * d, total)
             with np.errstate(over="ignore"):  # _check_scale names what overflowed
-                Y += dtype.type(noise) * rng.standard_normal((n, m), dtype=dtype)
+                Y += dtype.type(noise) * epsilon
+            del epsilon
     except MemoryError:
         # The memory check was right when it ran; another process took memory since.
         raise DataError(source, "too large for memory (ran out while drawing it)") from None
@@ -178,6 +187,33 @@ def synthetic(
         notes=tuple(notes),
         **stats,
     )
+
+
+# About this many numbers are drawn between two calls of ``progress`` (~10 ms each).
+BLOCK_ELEMENTS = 1 << 20
+
+
+def _draw(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    dtype: np.dtype,
+    progress: Callable[[float], None] | None,
+    done: int,
+    total: int,
+) -> np.ndarray:
+    """``rng.standard_normal(shape, dtype)``, drawn in blocks of rows with ``progress`` called
+    between them.  The same numbers as one draw: a generator's stream does not depend on
+    how it is cut (tests/engine/test_data.py checks it)."""
+    rows, columns = shape
+    out = np.empty(shape, dtype=dtype)
+    if progress is None:
+        rng.standard_normal(out=out, dtype=dtype)
+        return out
+    block = max(1, BLOCK_ELEMENTS // max(columns, 1))
+    for start in range(0, rows, block):
+        progress((done + start * columns) / total)
+        rng.standard_normal(out=out[start : start + block], dtype=dtype)
+    return out
 
 
 def _names(prefix: str, count: int) -> list[str]:

@@ -711,6 +711,8 @@ def test_every_state_is_reached_by_these_tests():
         "loading",
         "failed",
         "saving",
+        "stepping",  # tests/tui/test_responsive.py
+        "pausing",  # tests/tui/test_responsive.py
         "running",
         "ready",
         "paused",
