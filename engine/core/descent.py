@@ -74,6 +74,18 @@ class StepSnapshot:
         return None if self.grad_b is None else float(np.linalg.norm(self.grad_b))
 
 
+def copy_optimizer(optimizer: Optimizer | None) -> Optimizer | None:
+    """An optimizer with its own copy of its state (momentum's v, Adam's m and v): its
+    tensors cloned, the rest shared (numbers).  A tenth of ``copy.deepcopy``'s time."""
+    if optimizer is None:
+        return None
+    other = copy.copy(optimizer)
+    for name, value in vars(optimizer).items():
+        if isinstance(value, list):
+            setattr(other, name, [t.clone() for t in value])
+    return other
+
+
 def step_contexts() -> tuple[Context, Context]:
     """The ``ctx`` of Linear and of MSE for a descent's steps."""
     # Neither X nor Y is learnt: their gradients are never computed.
@@ -282,7 +294,7 @@ class Descent:
                 len(self._history),
                 self._W.clone(),
                 self._b.clone(),
-                copy.deepcopy(self._optimizer),
+                copy_optimizer(self._optimizer),
                 None if self._batches is None else self._batches.copy(),
             )
 

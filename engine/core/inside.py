@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from engine.core.descent import Descent, step_contexts
+from engine.core.descent import Descent, copy_optimizer, step_contexts
 from engine.core.history import LossHistory
 
 # How each optimizer updates W (and b the same way), in the lesson's notation.
@@ -186,7 +186,7 @@ def _shadow(descent: Descent, checkpoint) -> Descent:
     shadow = copy.copy(descent)
     with torch.inference_mode():
         shadow._W, shadow._b = checkpoint.W.clone(), checkpoint.b.clone()
-        shadow._optimizer = copy.deepcopy(checkpoint.optimizer)
+        shadow._optimizer = copy_optimizer(checkpoint.optimizer)
     shadow._batches = None if checkpoint.batches is None else checkpoint.batches.copy()
     shadow._history = LossHistory()
     shadow._test_history = None if descent._test_history is None else LossHistory()
