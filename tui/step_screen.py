@@ -153,10 +153,9 @@ def inside_text(
     rows = "the whole batch" if step.batch_rows is None else f"a mini-batch of {step.batch_rows}"
     text.append(f"Iteration {step.iteration}", style="bold")
     text.append(f" · ε = {step.learning_rate:g} · {step.optimizer}, {rows} · {step.dtype}\n")
-    text.append(f"n = {n} points, d = {d} features, m = {m} outputs", style="dim")
+    text.append(f"n = {n} points, d = {d} features, m = {m} outputs\n", style="dim")
     if run_label:
-        text.append(f" · {run_label}", style="dim")
-    text.append("\n")
+        text.append(f"{run_label}\n", style="dim")
     if step.exact:
         text.append("✓ replayed on the run's tensors: its loss and W, bit for bit\n", style="dim")
     else:
@@ -263,5 +262,7 @@ def record_text(experiment: Any) -> Text:
         return Text(f"The last step could not be replayed: {type(error).__name__}: {error}")
     if step is None:
         return Text(NO_STEP)
-    label = "comparing: the first run" if experiment.comparing else None
+    label = None
+    if experiment.comparing:
+        label = f"comparing: the first run, ε = {descent.config.learning_rate:g} (c changes them)"
     return inside_text(step, differences, label)

@@ -4,7 +4,8 @@
 and ``backward`` returned in the descent's last step.  Here each call is judged
 on its own inputs (the ones it got in that step): its result is compared with
 the engine's reference :class:`~engine.core.functions.MSE` and
-:class:`~engine.core.functions.Linear`, in float64, on the same tensors, and a
+:class:`~engine.core.functions.Linear` on the same tensors, in the run's dtype (an
+overflow to inf in float32 is the reference's too), compared in float64, and a
 value that differs says where (its largest difference, both values) and, when
 the checker recognises the mistake, why (the check's own diagnosis,
 :mod:`engine.student.diagnosis`).  Last, the ∇W and ∇b the update used are
@@ -55,7 +56,7 @@ class Difference:
     expected_shape: tuple[int, ...]
     place: tuple[int, ...] | None = None  # the entry that differs most
     found: float | None = None  # the student's value there (the one the run used)
-    expected: float | None = None  # the reference's value there
+    expected: float | None = None  # the reference's value there (in the run's dtype)
     differing: int = 0  # how many entries differ
     entries: int = 0
     max_abs_error: float | None = None
@@ -68,10 +69,20 @@ class Difference:
         return "[" + ", ".join(str(i) for i in self.place) + "]"
 
 
-def tolerance(dtype: str, rows: int) -> float:
-    """The largest difference accepted, relative to max(1, the largest reference value)."""
-    eps = torch.finfo(getattr(torch, dtype)).eps
-    return max(TOLERANCE, EPS_FACTOR * eps * math.sqrt(max(rows, 1)))
+@dataclass(frozen=True)
+class Limit:
+    """How far a value may be from the reference: ``relative`` to max(1, the largest reference
+    value), and the run's ``dtype`` (a value that overflows there is inf for both)."""
+
+    relative: float
+    dtype: torch.dtype
+
+
+def tolerance(dtype: str, rows: int) -> Limit:
+    """The largest difference accepted for a run in ``dtype`` summing over ``rows`` rows."""
+    torch_dtype = getattr(torch, dtype)
+    eps = torch.finfo(torch_dtype).eps
+    return Limit(max(TOLERANCE, EPS_FACTOR * eps * math.sqrt(max(rows, 1))), torch_dtype)
 
 
 def check_step(step: InsideStep) -> list[Difference]:
@@ -94,21 +105,32 @@ def _float64(value: Any) -> torch.Tensor | None:
     return _as_float64(value)
 
 
-def _inputs(call: Call) -> list[torch.Tensor | None]:
-    return [_float64(v.value) for v in call.inputs]
+def _inputs(call: Call, limit: Limit) -> list[torch.Tensor | None]:
+    """A call's inputs in the run's dtype: the reference computes as the run does (a float32
+    run's overflow to inf is the reference's too), then is compared in float64."""
+    return [_in_dtype(v.value, limit) for v in call.inputs]
+
+
+def _in_dtype(value: Any, limit: Limit) -> torch.Tensor | None:
+    found = _float64(value)
+    return None if found is None else found.to(limit.dtype)
+
+
+def _doubles(tensors: list[torch.Tensor | None]) -> list[Any]:
+    return [None if t is None else t.double() for t in tensors]
 
 
 def _dims(call: Call) -> dict[str, int]:
     first = _float64(call.inputs[0].value)
     if call.function == "Linear":
-        X, W = _inputs(call)[:2]
+        X, W = (_float64(v.value) for v in call.inputs[:2])
         return {"n": X.shape[0], "d": X.shape[1], "m": W.shape[1]}
     n, m = (first.shape[0], first.shape[1]) if first is not None and first.dim() == 2 else (1, 1)
     return {"n": n, "m": m}
 
 
-def _forward(call: Call, limit: float) -> list[Difference]:
-    inputs = _inputs(call)
+def _forward(call: Call, limit: Limit) -> list[Difference]:
+    inputs = _inputs(call, limit)
     if any(t is None for t in inputs):
         return []
     with torch.inference_mode():
@@ -121,7 +143,8 @@ def _forward(call: Call, limit: float) -> list[Difference]:
             expected = MSE.forward(Context(), *inputs)
             diagnose, names = _diagnose_mse_forward, list(MSE_INPUTS)
     value = call.outputs[0]
-    case = _Case(_dims(call), inputs, expected, [])
+    expected = expected.double()
+    case = _Case(_dims(call), _doubles(inputs), expected, [])
     return [
         _compare(
             call.function,
@@ -135,14 +158,14 @@ def _forward(call: Call, limit: float) -> list[Difference]:
     ]
 
 
-def _backward(call: Call, forward: Call, limit: float) -> list[Difference]:
+def _backward(call: Call, forward: Call, limit: Limit) -> list[Difference]:
     """The gradients a backward returned, against the reference's backward on the inputs of the
     forward whose ctx it used, with the grad_output it got."""
-    inputs = _inputs(forward)
+    inputs = _inputs(forward, limit)
     grad_output = call.inputs[0].value
     if any(t is None for t in inputs):
         return []
-    given = _float64(grad_output) if isinstance(grad_output, torch.Tensor) else grad_output
+    given = _in_dtype(grad_output, limit) if isinstance(grad_output, torch.Tensor) else grad_output
     with torch.inference_mode():
         ctx = Context()
         if call.function == "Linear":
@@ -157,6 +180,9 @@ def _backward(call: Call, forward: Call, limit: float) -> list[Difference]:
             MSE.forward(ctx, *inputs)
             expected = list(MSE.backward(ctx, given))
             names = list(MSE_INPUTS)
+    expected = _doubles(expected)
+    if isinstance(given, torch.Tensor):
+        given = given.double()
     label = "1.0" if not isinstance(given, torch.Tensor) else "the step's"
     reference = _GradOutput(label, given, expected, None)
     dims = _dims(forward)
@@ -180,12 +206,12 @@ def _backward(call: Call, forward: Call, limit: float) -> list[Difference]:
     return differences
 
 
-def _used_gradient(step: InsideStep, linear_forward: Call, limit: float) -> list[Difference]:
+def _used_gradient(step: InsideStep, linear_forward: Call, limit: Limit) -> list[Difference]:
     """∇W and ∇b as the update used them, against the true gradient of the loss at W, b
     (the reference's backward through both Functions, on the step's rows)."""
     mse_forward = step.last("MSE", "forward")
-    X, W, b = _inputs(linear_forward)
-    Y = None if mse_forward is None else _float64(mse_forward.inputs[1].value)
+    X, W, b = _inputs(linear_forward, limit)
+    Y = None if mse_forward is None else _in_dtype(mse_forward.inputs[1].value, limit)
     if Y is None or X is None:
         return []
     with torch.inference_mode():
@@ -195,13 +221,13 @@ def _used_gradient(step: InsideStep, linear_forward: Call, limit: float) -> list
         grad_yhat, _ = MSE.backward(ctx_mse, 1.0)
         _, grad_W, grad_b = Linear.backward(ctx_linear, grad_yhat)
     return [
-        _compare("update", "used", "∇W", step.grad_W, grad_W, limit, None),
-        _compare("update", "used", "∇b", step.grad_b, grad_b, limit, None),
+        _compare("update", "used", "∇W", step.grad_W, grad_W.double(), limit, None),
+        _compare("update", "used", "∇b", step.grad_b, grad_b.double(), limit, None),
     ]
 
 
 def _compare(function, method, name, value, expected, limit, diagnose) -> Difference:
-    """``value`` (the student's) against ``expected`` (float64): the largest difference and
+    """``value`` (the student's) against ``expected`` (the reference's, as float64): the largest difference and
     how many entries differ; ``diagnose()`` gives the check's verdict and hints."""
     expected_shape = tuple(expected.shape)
     found = _float64(value)
@@ -211,8 +237,10 @@ def _compare(function, method, name, value, expected, limit, diagnose) -> Differ
         return Difference(function, method, name, False, shape, expected_shape, hints=hints)
     found_values = found.reshape(expected.shape)
     error = (found_values - expected).abs()
-    allowed = limit * max(1.0, _largest(expected))
-    wrong = ~(error <= allowed)  # a NaN is wrong
+    allowed = limit.relative * max(1.0, _largest(expected))
+    # Equal is right: an inf where the reference (in the run's dtype) overflowed too.
+    same = (error <= allowed) | (found_values == expected)
+    wrong = ~(same | (torch.isnan(found_values) & torch.isnan(expected)))
     differing = int(wrong.sum())
     passed = differing == 0 and shape == expected_shape
     if passed:

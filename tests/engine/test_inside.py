@@ -199,7 +199,7 @@ def test_a_missing_factor_2_is_found_where_it_differs(dtype):
     theirs = step.last("MSE", "backward").output("∇Ŷ").tensor
     assert wrong.found == float(theirs[wrong.place])
     forward = step.last("MSE", "forward")
-    yhat, y = (v.tensor.double() for v in forward.inputs)
+    yhat, y = (v.tensor for v in forward.inputs)  # the reference computes in the run's dtype
     ctx = Context()
     MSE.forward(ctx, yhat, y)
     reference, _ = MSE.backward(ctx, 1.0)
@@ -209,3 +209,28 @@ def test_a_missing_factor_2_is_found_where_it_differs(dtype):
     assert by_name[("MSE", "forward", "loss")].passed
     assert by_name[("Linear", "backward", "∇W")].passed
     assert not by_name[("update", "used", "∇W")].passed
+
+
+def test_a_correct_students_diverged_step_is_not_called_wrong():
+    # float32 overflows where the float64 reference does not: both are inf in the run's dtype.
+    descent, _ = _student("correct.py", make_config(learning_rate=10.0))
+    descent.run()
+    assert descent.status.value == "diverged"
+    step, differences = inside_last_step(descent)
+    assert step.update is None
+    assert differences and all(d.passed for d in differences)
+
+
+def test_a_run_with_a_test_split_replays_exactly():
+    from engine.experiment import make_problem
+
+    config = make_config(dtype="float64", data="synthetic", test_fraction=0.2, optimizer="nesterov")
+    problem = make_problem(config)
+    descent, twin = Descent(config, problem), Descent(config, problem)
+    descent.run(4)
+    descent.run(5)
+    twin.run(8)
+    step = record_last_step(descent)
+    assert step.exact and step.iteration == 9
+    assert torch.equal(step.grad_W, descent.grad_W)
+    assert torch.equal(step.update.W_before.tensor, twin.W)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_support import CONFIG, ENDLESS, asyncio_test, running, screen_text, settle, wait_for
+from tui_support import (
+    CONFIG,
+    ENDLESS,
+    GatedFactory,
+    asyncio_test,
+    running,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 from engine.config import Config
 from tui.app import AmalApp
@@ -119,3 +128,33 @@ async def test_a_students_wrong_gradient_shows_where_it_differs():
         assert "✗ differs at 150 of 150 entries, most at" in text
         assert "factor 2" in text
         assert "✓ as the reference" in text  # their Linear is right
+
+
+@asyncio_test
+async def test_while_the_engine_loads_it_says_so():
+    factory = GatedFactory()
+    app = AmalApp(CONFIG, session_factory=factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        assert isinstance(app.screen, StepScreen)
+        assert "still loading" in screen_text(app)
+        await pilot.press("escape")
+        factory.release()
+        await settle(pilot, timeout=LOAD)
+        assert app.session.descent.iteration == 0
+
+
+@asyncio_test
+async def test_comparing_it_shows_the_first_runs_step():
+    app = AmalApp(Config(tensorboard=False, compare=(0.01, 0.1)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, timeout=LOAD)
+        await pilot.press("s")
+        await settle(pilot)
+        screen = await _open(pilot)
+        text = await _read(pilot, screen)
+        assert "comparing: the first run, ε = 0.01" in text
+        assert max(len(line) for line in screen.text.plain.splitlines()) <= TEXT_WIDTH
+        row = _gradient_row(text, "(13×3)")
+        for value in app.descents[0].grad_W[0].tolist():
+            assert parameter_text(value) in row
