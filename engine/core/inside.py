@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from engine.core.descent import Descent, copy_optimizer, step_contexts
 from engine.core.history import LossHistory
+
+RESIDUAL = "Ŷ − Y"
 
 # How each optimizer updates W (and b the same way), in the lesson's notation.
 RULES: dict[str, tuple[str, ...]] = {
@@ -203,17 +205,11 @@ def _checked(step: InsideStep, descent: Descent) -> InsideStep:
         same_parameters = torch.equal(step.update.W_after.tensor, descent._W) and torch.equal(
             step.update.b_after.tensor, descent._b
         )
-    return _replace(step, exact=bool(same_loss and same_parameters))
+    return replace(step, exact=bool(same_loss and same_parameters))
 
 
 def _same_float(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
-
-
-def _replace(step: InsideStep, **changes: Any) -> InsideStep:
-    from dataclasses import replace
-
-    return replace(step, **changes)
 
 
 # -- one step, every value kept ------------------------------------------------------------
@@ -236,6 +232,8 @@ def _saved(ctx: Any, known: list[tuple[str, torch.Tensor]], data) -> tuple[Value
 
 
 def _saved_name(tensor: Any, known: list[tuple[str, torch.Tensor]]) -> str:
+    """The input or output a saved tensor is ("X"), or a copy of ("X (a copy)"), or the
+    residual "Ŷ − Y" it equals (computed once more only to name it)."""
     if not isinstance(tensor, torch.Tensor):
         return "a value"
     for name, value in known:
@@ -247,7 +245,7 @@ def _saved_name(tensor: Any, known: list[tuple[str, torch.Tensor]]) -> str:
             and tensor.dtype == value.dtype
             and torch.equal(tensor, value)
         ):
-            return f"{name} (a copy)" if "−" not in name else name
+            return name if name == RESIDUAL else f"{name} (a copy)"
     return "a tensor"
 
 
@@ -301,10 +299,9 @@ def _record(shadow: Descent, ctx_linear, ctx_mse, iteration: int) -> InsideStep:
             )
             loss_tensor = mse.forward(ctx_mse, yhat, Y_used)
             loss = loss_tensor.item()
-            difference = yhat - Y_used if isinstance(yhat, torch.Tensor) else None
             known = [("Ŷ", yhat), ("Y", Y_used)]
-            if difference is not None:
-                known.append(("Ŷ − Y", difference))
+            if isinstance(yhat, torch.Tensor) and yhat.shape == Y_used.shape:
+                known.append((RESIDUAL, yhat - Y_used))
             calls.append(
                 Call(
                     "MSE",
