@@ -203,3 +203,22 @@ def descent_diverges(descent: Descent) -> bool | None:
     """The theory's verdict on ``descent`` before it runs (None: no bound is known for it)."""
     bound = run_bound(descent)
     return None if bound is None else descent.config.learning_rate > bound.value
+
+
+def inside_last_step(descent: Descent) -> tuple[Any, list[Any] | None]:
+    """``(step, differences)``: the descent's last step Function call by Function call
+    (``engine.core.inside.InsideStep``, None before the first step), and for a student's
+    Functions where each of their values differs from the reference
+    (``engine.student.step_check.Difference``; None for the engine's own Functions).
+
+    Replays the last chunk on copies: call it while nothing else steps the descent.
+    """
+    from engine.core.functions import MSE, Linear
+    from engine.core.inside import record_last_step
+
+    step = record_last_step(descent)
+    if step is None or (descent.mse is MSE and descent.linear is Linear):
+        return step, None
+    from engine.student.step_check import check_step
+
+    return step, check_step(step)

@@ -79,6 +79,7 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
     RedrawSchedule,
 )
 from .status_line import Note, StatusLine
+from .step_screen import LOADING, RECORDING, StepScreen, record_text
 from .validation import parse_save_path
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
@@ -510,6 +511,27 @@ class AmalApp(Leaving, App[int]):
         if not isinstance(self.screen, HelpScreen):
             notes = [note.line() for note in self.notes]
             self.push_screen(HelpScreen(self.controller.save_dir, notes))
+
+    async def action_inside_step(self) -> None:
+        """i: the last step inside the Functions; a run pauses first (its last step stays the
+        last), and the engine replays the step in a worker."""
+        if isinstance(self.screen, StepScreen):
+            return
+        experiment = self.controller.experiment
+        screen = StepScreen(LOADING if experiment is None else RECORDING)
+        await self.push_screen(screen)
+        if experiment is None:
+            return
+        if self.controller.run_worker is not None:
+            await self.controller.stop_run()
+            self.controller.show_experiment()
+        self._record_inside(experiment, screen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inside", name="inside")
+    def _record_inside(self, experiment: Experiment, screen: StepScreen) -> None:
+        with self.controller.session_lock:
+            text = record_text(experiment)
+        self.call_from_thread(screen.show, text)
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:

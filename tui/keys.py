@@ -38,6 +38,8 @@ KEYS = [
     Binding("g", "toggle_gap_view", "Gap", show=False),
     Binding("k", "toggle_log_iterations", "Log x", show=False),
     Binding("z", "cycle_zoom", "Zoom", show=False),
+    # A screen of its own, in the help, not the footer (no room at 80 columns).
+    Binding("i", "inside_step", "Inside", show=False),
     # Not in the footer (no room at 80 columns): the status line shows the speed and keys.
     Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
     Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
@@ -75,6 +77,12 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ),
         ("k", "chart: iterations on a logarithmic / linear x axis"),
         ("z", "chart: all iterations, the last 1000, the last 100"),
+        (
+            "i",
+            "inside the last step: Linear and MSE, forward and backward (inputs, outputs, what "
+            "ctx saved, grad_output, the gradients) and the update, with the run's values; a run "
+            "pauses first",
+        ),
         (
             "o  f5",
             "reload and re-check your --functions file (in a child process): if it passes, "

@@ -10,7 +10,10 @@ loss or a parameter stops being finite (diverged).
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -71,6 +74,24 @@ class StepSnapshot:
         return None if self.grad_b is None else float(np.linalg.norm(self.grad_b))
 
 
+def copy_optimizer(optimizer: Optimizer | None) -> Optimizer | None:
+    """An optimizer with its own copy of its state (momentum's v, Adam's m and v): its
+    tensors cloned, the rest shared (numbers).  A tenth of ``copy.deepcopy``'s time."""
+    if optimizer is None:
+        return None
+    other = copy.copy(optimizer)
+    for name, value in vars(optimizer).items():
+        if isinstance(value, list):
+            setattr(other, name, [t.clone() for t in value])
+    return other
+
+
+def step_contexts() -> tuple[Context, Context]:
+    """The ``ctx`` of Linear and of MSE for a descent's steps."""
+    # Neither X nor Y is learnt: their gradients are never computed.
+    return Context((False, True, True)), Context((True, False))
+
+
 def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
 
@@ -95,6 +116,30 @@ class MiniBatches:
         batch = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         return batch
+
+    def copy(self) -> MiniBatches:
+        """The same batches to come, drawn from a generator of its own."""
+        other = MiniBatches(self.n, self.batch_size, 0, self.device)
+        other.generator.set_state(self.generator.get_state())
+        # Never changed in place (a new permutation each epoch): shared.
+        other.order, other.position = self.order, self.position
+        return other
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The state before a chunk of iterations (``run``), and how many it performed.
+
+    What ``engine.core.inside`` replays the chunk's last step from, on copies: a new
+    one is made for each chunk and never changed, so a reader needs no lock.
+    """
+
+    iteration: int
+    W: torch.Tensor
+    b: torch.Tensor
+    optimizer: Optimizer | None
+    batches: MiniBatches | None
+    steps: int = 0
 
 
 class Descent:
@@ -133,6 +178,7 @@ class Descent:
         self._history = LossHistory()
         self._test_history = None if self.problem.X_test is None else LossHistory()
         self._status = Status.READY
+        self._checkpoint: Checkpoint | None = None
         config, n = self.config, self.problem.shape[0]
         # Plain full-batch gradient descent, the notebook's, has a loop of its own (the fast path).
         self._optimizer: Optimizer | None = None
@@ -200,27 +246,63 @@ class Descent:
         if steps == 0:
             return self._settle()
 
-        X = self.problem.X
-        # Neither X nor Y is learnt: their gradients are never computed.
-        ctx_linear, ctx_mse = Context((False, True, True)), Context((True, False))
+        ctx_linear, ctx_mse = step_contexts()
         alpha = -self.config.learning_rate
         threshold = self._threshold
 
-        n, d, m = self.problem.shape
-        threads = torch.get_num_threads()
-        if X.device.type == "cpu" and n * d * m <= SINGLE_THREAD_MAX_WORK:
-            torch.set_num_threads(1)
+        start = self._start_checkpoint()
         try:
-            if self._optimizer is None:
-                status, grad_W, grad_b = self._loop(steps, ctx_linear, ctx_mse, alpha, threshold)
-            else:
-                status, grad_W, grad_b = self._general_loop(steps, ctx_linear, ctx_mse, threshold)
+            with self._threads():
+                if self._optimizer is None:
+                    status, grad_W, grad_b = self._loop(
+                        steps, ctx_linear, ctx_mse, alpha, threshold
+                    )
+                else:
+                    status, grad_W, grad_b = self._general_loop(
+                        steps, ctx_linear, ctx_mse, threshold
+                    )
         finally:
-            torch.set_num_threads(threads)
+            done = len(history) - start.iteration
+            if done:
+                # One assignment: a reader sees the last chunk whole, or the one before.
+                self._checkpoint = Checkpoint(
+                    start.iteration, start.W, start.b, start.optimizer, start.batches, done
+                )
         if grad_W is not None:
             self._grad_W, self._grad_b = grad_W, grad_b
         self._status = status
         return self._settle()
+
+    @contextmanager
+    def _threads(self) -> Iterator[None]:
+        """One BLAS thread for a small CPU problem (see ``SINGLE_THREAD_MAX_WORK``), as a replay
+        of a step needs it too: the same thread count gives the same sums."""
+        n, d, m = self.problem.shape
+        threads = torch.get_num_threads()
+        if self.problem.X.device.type == "cpu" and n * d * m <= SINGLE_THREAD_MAX_WORK:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+    def _start_checkpoint(self) -> Checkpoint:
+        """The state before a chunk: two small copies (W, b, and the optimizer's state) a chunk,
+        nothing an iteration, so that the inside of the last step can be replayed on request."""
+        with torch.inference_mode():
+            return Checkpoint(
+                len(self._history),
+                self._W.clone(),
+                self._b.clone(),
+                copy_optimizer(self._optimizer),
+                None if self._batches is None else self._batches.copy(),
+            )
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The state before the last chunk of iterations, and how many it performed (None
+        before the first step): ``engine.core.inside.record_last_step`` replays from it."""
+        return self._checkpoint
 
     def _loop(self, steps, ctx_linear, ctx_mse, alpha, threshold):
         """The hot loop: ``steps`` iterations at most; returns the status and last gradients."""
