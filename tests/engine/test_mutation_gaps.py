@@ -19,7 +19,7 @@ import engine.core.theory as theory
 from engine import Descent, Status, make_config
 from engine.core.descent import MiniBatches
 from engine.core.functions import MSE, Context, Linear
-from engine.core.optimizers import Adam, Momentum
+from engine.core.optimizers import Adam, Momentum, make_optimizer
 from engine.core.problem import Problem, toy_problem
 
 # -- the theory: the block-by-block path and the distance ---------------------------------------
@@ -347,3 +347,20 @@ def test_the_scale_cache_stays_bounded():
         ones = torch.ones(size)
         assert MSE.forward(Context(), ones, y.expand(size)).item() == pytest.approx(1.0)
     assert 0 < len(functions._SCALES) <= 257
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam"])
+def test_a_missing_gradient_is_an_error_not_a_parameter_left_alone(name):
+    optimizer = make_optimizer(name, 0.1, 0.9, 0.9, 0.999)
+    W, b = torch.ones(2, 2), torch.ones(1, 2)
+    optimizer.step([W, b], [torch.ones(2, 2), torch.ones(1, 2)])
+    with pytest.raises(ValueError):
+        optimizer.step([W, b], [torch.ones(2, 2)])
+    fresh = make_optimizer(name, 0.1, 0.9, 0.9, 0.999)
+    with pytest.raises(ValueError):
+        fresh.step([W, b], [torch.ones(2, 2)])
+
+
+def test_an_unknown_optimizer_is_named_with_the_choices():
+    with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'; expected one of sgd, "):
+        make_optimizer("rmsprop", 0.1, 0.9, 0.9, 0.999)
