@@ -79,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
         ).stdout
     results = read_results(text)
+    # An interrupted run (or one given mutant names) leaves the others unchecked: not counted.
+    unchecked = [name for name, status in results.items() if status == "not checked"]
+    results = {name: status for name, status in results.items() if status != "not checked"}
+    if unchecked:
+        print(f"{len(unchecked)} mutants not checked (left out below): run `make mutate` again")
     if not results:
         print("no mutation results: run `make mutate` first", file=sys.stderr)
         return 1
