@@ -364,3 +364,17 @@ def test_a_missing_gradient_is_an_error_not_a_parameter_left_alone(name):
 def test_an_unknown_optimizer_is_named_with_the_choices():
     with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'; expected one of sgd, "):
         make_optimizer("rmsprop", 0.1, 0.9, 0.9, 0.999)
+
+
+def test_an_optimizer_runs_snapshot_before_its_first_step_and_a_mini_batch_sgd_step():
+    descent = Descent(make_config(optimizer="adam", dtype="float64"))
+    snap = descent.snapshot()
+    assert snap.delta_W is None and snap.delta_b is None
+    batches = Descent(make_config(batch_size=10, learning_rate=0.05, dtype="float64"))
+    b = batches.b.numpy()
+    batches.step()
+    np.testing.assert_allclose(batches.snapshot().delta_b, batches.b.numpy() - b, rtol=1e-9)
+
+
+def test_momentum_is_heavy_ball_unless_told_nesterov():
+    assert Momentum(0.1, 0.9).nesterov is False
