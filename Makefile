@@ -31,7 +31,7 @@ ROUNDING_TESTS := tests/tui/test_tui_snapshots.py tests/tui/test_determinism.py 
 CPU_PATHS := MKL_CBWR=AVX2 MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test crosscheck bench lint format clean
+.PHONY: help install run test crosscheck bench lint format clean mutate
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,17 @@ crosscheck: $(DEV_STAMP) ## Run the whole suite on each other code path: AVX2, M
 
 bench: $(DEV_STAMP) ## Measure speed and memory against their goals
 	$(PY) bench/bench.py
+
+# Mutation testing of the engine core ([tool.mutmut] in pyproject.toml says which modules and
+# tests): minutes, so not part of `make test`.  From scratch each time (mutants/ is mutmut's
+# copy of the code and its cache), one worker per core unless told (make mutate MUTATE_JOBS=1).
+MUTATE_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MUTATE_MIN ?= 90
+
+mutate: $(DEV_STAMP) ## Mutation-test the engine core and print the score per module (minutes; fails under MUTATE_MIN=90%)
+	rm -rf mutants
+	nice $(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS)
+	$(PY) bench/mutation_score.py --min $(MUTATE_MIN)
 
 lint: $(DEV_STAMP) ## Check style with ruff and the layers with import-linter
 	$(VENV)/bin/lint-imports
