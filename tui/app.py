@@ -48,11 +48,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.config import Config, parse_compare, shown_path
+from engine.config import Config, ConfigError, parse_compare, shown_path
 from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter
-from .comparison import ComparisonPanel
+from .comparison import ComparisonPanel, run_bound
 from .controller import RunController, allowed
 from .data_screen import DataScreen
 from .exits import EXIT_ERROR
@@ -78,7 +78,9 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
     WATCHED_SPEED,
     RedrawSchedule,
 )
+from .settings_form import DEFAULT_SWEEP
 from .status_line import Note, StatusLine
+from .sweep_screen import SweepScreen, sweep_range
 from .validation import parse_save_path
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
@@ -184,8 +186,11 @@ class AmalApp(Leaving, App[int]):
         fps: float | None = None,
         speed: float | None = None,
         save_dir: str = DEFAULT_SAVE_DIR,
+        sweep: tuple = (),
     ) -> None:
         super().__init__()
+        self._sweep_at_start = tuple(sweep)
+        """``--sweep FROM:TO:K`` in the app: its field holds the range, its view opens once loaded."""
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
@@ -216,7 +221,7 @@ class AmalApp(Leaving, App[int]):
     def compose(self) -> ComposeResult:
         # A grid (app.tcss): the same four panels, placed in DOM order (``_lay_out``).
         with Container(id="panels"):
-            yield HyperparameterPanel(self.config, id="hyperparameters")
+            yield HyperparameterPanel(self.config, sweep=self._sweep_field(), id="hyperparameters")
             yield ParameterPanel(id="parameters")
             yield ComparisonPanel(id="comparison")
             yield LossChart(id="chart")
@@ -348,6 +353,29 @@ class AmalApp(Leaving, App[int]):
             screen = DataScreen(config, presenter.data_in_use(problem))
             self.push_screen(screen, self.controller.data_chosen)
 
+    def sweep_range(self) -> tuple[float, float, int] | None:
+        try:
+            return sweep_range(self._hyperparameters.sweep_text())
+        except ConfigError as error:  # one line, naming the field
+            self.notify(str(error), severity="error", timeout=10)
+            return None
+
+    def show_sweep(self, experiment: Any, sweep: tuple[float, float, int]) -> None:
+        screen = SweepScreen(experiment, sweep, self.controller.config.learning_rate)
+        self.push_screen(screen, self.controller.sweep_chosen)
+
+    def _sweep_field(self) -> str:
+        """The sweep field's first text: ``--sweep``'s range, or the default."""
+        if not self._sweep_at_start:
+            return DEFAULT_SWEEP
+        start, stop, count = self._sweep_at_start
+        return f"{start:g}:{stop:g}:{count}"
+
+    async def _sweep_once_loaded(self) -> None:
+        if self._sweep_at_start and self.controller.experiment is not None:
+            self._sweep_at_start = ()
+            await self.controller.sweep()
+
     wait = staticmethod(_wait_for)
 
     # Not exclusive: a new load starts while the last one's thread may still be returning,
@@ -422,6 +450,7 @@ class AmalApp(Leaving, App[int]):
 
     async def on_engine_loaded(self, message: EngineLoaded) -> None:
         await self.controller.loaded(message.experiment, message.config)
+        await self._sweep_once_loaded()
 
     def on_engine_warning(self, message: EngineWarning) -> None:
         self.notify(message.text, severity="warning", timeout=10)
@@ -454,6 +483,7 @@ class AmalApp(Leaving, App[int]):
     action_save = _key("save")
     action_choose_data = _key("choose_data")
     action_reload_functions = _key("reload_functions")
+    action_sweep = _key("sweep")
 
     def action_toggle_log_scale(self) -> None:
         self._chart.log_scale = not self._chart.log_scale
@@ -471,6 +501,11 @@ class AmalApp(Leaving, App[int]):
         if not isinstance(self.screen, HelpScreen):
             notes = [note.line() for note in self.notes]
             self.push_screen(HelpScreen(self.controller.save_dir, notes))
+
+    @on(HyperparameterPanel.SweepAsked)
+    async def _sweep_asked(self, event: HyperparameterPanel.SweepAsked) -> None:
+        self.set_focus(None)
+        await self.controller.sweep()
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:
@@ -519,7 +554,8 @@ class AmalApp(Leaving, App[int]):
         if PARAMETERS in drawing:
             if controller.comparing:
                 lr_max = None if theory is None else theory.lr_max
-                self._comparison.show(views, lr_max, optimum, controller.running)
+                bound = run_bound(experiment.config, experiment.problem, theory)
+                self._comparison.show(views, lr_max, optimum, controller.running, bound=bound)
             else:
                 snapshot = views[0].snapshot
                 distances = presenter.distances(snapshot, theory, experiment.problem)
@@ -550,6 +586,7 @@ def run_app(
     speed: float | None = None,
     save_dir: str = DEFAULT_SAVE_DIR,
     *,
+    sweep: tuple = (),
     app: AmalApp | None = None,
     headless: bool = False,
 ) -> int:
@@ -562,7 +599,7 @@ def run_app(
     if app is None:
         from .app import AmalApp
 
-        app = AmalApp(config, fps=fps, speed=speed, save_dir=save_dir)
+        app = AmalApp(config, fps=fps, speed=speed, save_dir=save_dir, sweep=sweep)
     app.run(mouse=mouse, headless=headless)
     # On a real terminal, whatever ended the app, the process is gone by the guard's
     # deadline (a worker thread still busy would otherwise hold the interpreter's exit).

@@ -32,6 +32,7 @@ from engine.config import Config
 
 from .presenter import COMPARE_KEY_HINT
 from .settings_form import (  # noqa: F401 - FIELDS, field_text: imported from here by scripts
+    DEFAULT_SWEEP,
     FIELDS,
     FieldSpec,
     SettingsForm,
@@ -159,9 +160,14 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             super().__init__()
             self.changes = changes
 
-    def __init__(self, config: Config, *, id: str | None = None) -> None:
+    class SweepAsked(Message):
+        """Enter in the sweep's field: run the sweep over its range (w does the same)."""
+
+    def __init__(
+        self, config: Config, *, sweep: str = DEFAULT_SWEEP, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
-        self.form = SettingsForm(config)
+        self.form = SettingsForm(config, sweep=sweep)
         self.lr_max: float | None = None
         self.border_title = "Hyperparameters"
         self.border_subtitle = KEYS_HINT
@@ -236,6 +242,10 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             hint_id = "lr-bound"
         hint = self.query_one(f"#{hint_id}", FieldHint)
         return str(hint.render()) if hint.display else ""
+
+    def sweep_text(self) -> str:
+        """The sweep's range as typed in its field (w reads it; not applied by Enter)."""
+        return self.form.drafts["sweep"]
 
     def edited(self) -> list[str]:
         """The ids of the fields whose text is not yet applied."""
@@ -360,6 +370,12 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
     @on(Input.Submitted)
     def _apply(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "sweep":
+            # The sweep's range is no setting of the run: Enter runs the sweep, as w does.
+            self.form.keep_inputs()
+            self._show_form()
+            self.post_message(self.SweepAsked())
+            return
         submission = self.form.submit()
         if not submission.ok:
             # Nothing applied: every reason is on screen, and the first bad field takes the cursor.

@@ -38,6 +38,8 @@ KEYS = [
     Binding("g", "toggle_gap_view", "Gap", show=False),
     Binding("k", "toggle_log_iterations", "Log x", show=False),
     Binding("z", "cycle_zoom", "Zoom", show=False),
+    # A view of its own, with its keys in its border: in the help, not the footer.
+    Binding("w", "sweep", "Sweep", show=False),
     # Not in the footer (no room at 80 columns): the status line shows the speed and keys.
     Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
     Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
@@ -75,6 +77,13 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ),
         ("k", "chart: iterations on a logarithmic / linear x axis"),
         ("z", "chart: all iterations, the last 1000, the last 100"),
+        (
+            "w",
+            "sweep: K learning rates from this run's start (the settings' sweep field, "
+            "FROM:TO:K, log-spaced), stepped together; their last loss against ε, the theory, "
+            "the stability bound │ and × the runs that diverged (i: iterations instead). "
+            "← →: choose an ε, enter: run it (it becomes the learning rate), esc: back",
+        ),
         (
             "o  f5",
             "reload and re-check your --functions file (in a child process): if it passes, "
