@@ -67,7 +67,7 @@ async def test_the_runs_that_diverged_are_marked_with_a_character_at_the_top():
         await settle(pilot)
         screen = await open_sweep(pilot)
         points = screen.points
-        gone = [rate for rate, status in zip(RATES, points.statuses) if status == "diverged"]
+        gone = [r for r, s in zip(RATES, points.statuses, strict=True) if s == "diverged"]
         assert gone == [rate for rate in RATES if rate > app.experiment.theory.lr_max]
         (crosses,) = layers(screen, DIVERGED)
         assert list(crosses.x) == pytest.approx(np.log10(gone))
