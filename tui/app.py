@@ -78,9 +78,8 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
     WATCHED_SPEED,
     RedrawSchedule,
 )
-from .settings_form import DEFAULT_SWEEP
 from .status_line import Note, StatusLine
-from .sweep_screen import SweepScreen, sweep_range
+from .sweep_screen import DEFAULT_SWEEP, SweepScreen, sweep_range
 from .validation import parse_save_path
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
@@ -189,8 +188,10 @@ class AmalApp(Leaving, App[int]):
         sweep: tuple = (),
     ) -> None:
         super().__init__()
-        self._sweep_at_start = tuple(sweep)
-        """``--sweep FROM:TO:K`` in the app: its field holds the range, its view opens once loaded."""
+        self._sweep_at_start = bool(sweep)
+        """``--sweep FROM:TO:K`` in the app: its view opens once loaded, on that range."""
+        self.sweep_text = f"{sweep[0]:.12g}:{sweep[1]:.12g}:{sweep[2]}" if sweep else DEFAULT_SWEEP
+        """The range the sweep view (w) starts on: the last one swept."""
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
@@ -221,7 +222,7 @@ class AmalApp(Leaving, App[int]):
     def compose(self) -> ComposeResult:
         # A grid (app.tcss): the same four panels, placed in DOM order (``_lay_out``).
         with Container(id="panels"):
-            yield HyperparameterPanel(self.config, sweep=self._sweep_field(), id="hyperparameters")
+            yield HyperparameterPanel(self.config, id="hyperparameters")
             yield ParameterPanel(id="parameters")
             yield ComparisonPanel(id="comparison")
             yield LossChart(id="chart")
@@ -353,27 +354,26 @@ class AmalApp(Leaving, App[int]):
             screen = DataScreen(config, presenter.data_in_use(problem))
             self.push_screen(screen, self.controller.data_chosen)
 
-    def sweep_range(self) -> tuple[float, float, int] | None:
+    def sweep_range(self) -> str | None:
         try:
-            return sweep_range(self._hyperparameters.sweep_text())
+            sweep_range(self.sweep_text)
         except ConfigError as error:  # one line, naming the field
             self.notify(str(error), severity="error", timeout=10)
             return None
+        return self.sweep_text
 
-    def show_sweep(self, experiment: Any, sweep: tuple[float, float, int]) -> None:
+    def show_sweep(self, experiment: Any, sweep: str) -> None:
         screen = SweepScreen(experiment, sweep, self.controller.config.learning_rate)
-        self.push_screen(screen, self.controller.sweep_chosen)
 
-    def _sweep_field(self) -> str:
-        """The sweep field's first text: ``--sweep``'s range, or the default."""
-        if not self._sweep_at_start:
-            return DEFAULT_SWEEP
-        start, stop, count = self._sweep_at_start
-        return f"{start:g}:{stop:g}:{count}"
+        async def closed(learning_rate: float | None) -> None:
+            self.sweep_text = screen.text  # the next w starts on the range swept last
+            await self.controller.sweep_chosen(learning_rate)
+
+        self.push_screen(screen, closed)
 
     async def _sweep_once_loaded(self) -> None:
         if self._sweep_at_start and self.controller.experiment is not None:
-            self._sweep_at_start = ()
+            self._sweep_at_start = False
             await self.controller.sweep()
 
     wait = staticmethod(_wait_for)
@@ -501,11 +501,6 @@ class AmalApp(Leaving, App[int]):
         if not isinstance(self.screen, HelpScreen):
             notes = [note.line() for note in self.notes]
             self.push_screen(HelpScreen(self.controller.save_dir, notes))
-
-    @on(HyperparameterPanel.SweepAsked)
-    async def _sweep_asked(self, event: HyperparameterPanel.SweepAsked) -> None:
-        self.set_focus(None)
-        await self.controller.sweep()
 
     @on(HyperparameterPanel.Applied)
     async def _field_applied(self, event: HyperparameterPanel.Applied) -> None:

@@ -129,13 +129,13 @@ class Port(Protocol):
     def leaving(self) -> bool:
         """Whether the app is quitting (no run starts any more)."""
 
-    def sweep_range(self) -> tuple[float, float, int] | None:
-        """The range in the settings' sweep field, or None after saying, naming the field,
-        why its text is not one."""
+    def sweep_range(self) -> str | None:
+        """The range the sweep view starts on (FROM:TO:K), or None after saying, naming the
+        field, why it is not one."""
 
-    def show_sweep(self, experiment: Any, sweep: tuple[float, float, int]) -> None:
-        """The sweep view over ``sweep`` (FROM, TO, K) from ``experiment``'s start; the ε
-        chosen (None: Escape) goes to ``sweep_chosen``."""
+    def show_sweep(self, experiment: Any, sweep: str) -> None:
+        """The sweep view over ``sweep`` from ``experiment``'s start; the ε chosen (None:
+        Escape) goes to ``sweep_chosen``."""
 
 
 class RunController:
@@ -627,8 +627,8 @@ class RunController:
         self.start_load(self.config, recheck=True)
 
     async def sweep(self) -> None:
-        """w: a learning-rate sweep from this run's start over the settings' range (the
-        run pauses meanwhile: the sweep takes the CPU)."""
+        """w: a learning-rate sweep from this run's start over the last range swept (the run
+        pauses meanwhile: the sweep takes the CPU)."""
         if not self.ready("sweep"):
             return
         if self.config.functions is not None:

@@ -21,8 +21,7 @@ KEYS: tuple[tuple[str, str], ...] = help_rows()
 PANELS = (
     "Settings: the learning rate ε, the seeds, the threshold and max iter as in the notebook; "
     "then the optimizer (sgd, momentum, nesterov, adam, with their momentum, β1, β2), the "
-    "batch size (empty: the whole batch), the data (toy, synthetic or a CSV/TSV file) "
-    "and the sweep's range FROM:TO:K (w and enter there run it; never applied to the run). "
+    "batch size (empty: the whole batch) and the data (toy, synthetic or a CSV/TSV file). "
     "ε_max = 2/L: plain gradient descent diverges past it (⚠ says so before you run).\n"
     "Parameters: ‖θ−θ*‖ the distance of θ = (W, b) to the least-squares optimum θ* "
     "(‖θ−θ_true‖ to the truth of synthetic data); each entry of W and b with its sign, and a "

@@ -32,7 +32,6 @@ from engine.config import Config
 
 from .presenter import COMPARE_KEY_HINT
 from .settings_form import (  # noqa: F401 - FIELDS, field_text: imported from here by scripts
-    DEFAULT_SWEEP,
     FIELDS,
     FieldSpec,
     SettingsForm,
@@ -160,14 +159,9 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             super().__init__()
             self.changes = changes
 
-    class SweepAsked(Message):
-        """Enter in the sweep's field: run the sweep over its range (w does the same)."""
-
-    def __init__(
-        self, config: Config, *, sweep: str = DEFAULT_SWEEP, id: str | None = None
-    ) -> None:
+    def __init__(self, config: Config, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.form = SettingsForm(config, sweep=sweep)
+        self.form = SettingsForm(config)
         self.lr_max: float | None = None
         self.border_title = "Hyperparameters"
         self.border_subtitle = KEYS_HINT
@@ -242,10 +236,6 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             hint_id = "lr-bound"
         hint = self.query_one(f"#{hint_id}", FieldHint)
         return str(hint.render()) if hint.display else ""
-
-    def sweep_text(self) -> str:
-        """The sweep's range as typed in its field (w reads it; not applied by Enter)."""
-        return self.form.drafts["sweep"]
 
     def edited(self) -> list[str]:
         """The ids of the fields whose text is not yet applied."""
@@ -370,12 +360,6 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
     @on(Input.Submitted)
     def _apply(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "sweep":
-            # The sweep's range is no setting of the run: Enter runs the sweep, as w does.
-            self.form.keep_inputs()
-            self._show_form()
-            self.post_message(self.SweepAsked())
-            return
         submission = self.form.submit()
         if not submission.ok:
             # Nothing applied: every reason is on screen, and the first bad field takes the cursor.

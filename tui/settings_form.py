@@ -30,13 +30,8 @@ from engine.config import (
     parse_optimizer,
     parse_optional_seed,
     parse_seed,
-    parse_sweep,
     parse_threshold,
 )
-
-# The sweep field's text until the student types another range (w runs it): 64 rates
-# log-spaced from 1e-4, where the notebook's runs are capped, to 3, past 2/L = 1.53.
-DEFAULT_SWEEP = "1e-4:3:64"
 
 
 @dataclass(frozen=True)
@@ -54,9 +49,6 @@ class FieldSpec:
     """Shown only with these optimizers (empty: always)."""
     wide: bool = False
     """Takes the whole row (a file path, a list), without a hint beside it."""
-    applies: bool = True
-    """Enter applies it with the other fields (a setting of the run).  False: the input of
-    a key (the sweep's range, read by w), never applied, never counted as edited."""
 
 
 FIELDS: tuple[FieldSpec, ...] = (
@@ -74,8 +66,6 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("batch-size", "batch_size", "batch size", parse_batch_size, "full",
               ("empty: all the points", "empty: all", "empty=all")),
     FieldSpec("data", "data", "data", parse_data, wide=True),
-    FieldSpec("sweep", "sweep", "sweep", parse_sweep, DEFAULT_SWEEP,
-              ("w: FROM:TO:K", "w sweeps", "w"), applies=False),
 )  # fmt: skip
 
 COMPARED_RATES = FieldSpec("lr", "compare", "learning rates", parse_compare, wide=True)
@@ -118,19 +108,11 @@ class Submission:
 class SettingsForm:
     """The text of each field: the settings in use (``applied``) and what is typed (drafts)."""
 
-    def __init__(self, config: Config, sweep: str = DEFAULT_SWEEP) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.specs = {spec.id: spec for spec in specs_for(config)}
-        # A key's input (the sweep's range) is no setting of the run: its text stays.
-        self.inputs = {id: sweep for id, spec in self.specs.items() if not spec.applies}
-        self.applied = self._applied_texts(config, self.specs)
+        self.applied = {id: field_text(config, spec.setting) for id, spec in self.specs.items()}
         self.drafts = dict(self.applied)
-
-    def _applied_texts(self, config: Config, specs: dict[str, FieldSpec]) -> dict[str, str]:
-        return {
-            id: field_text(config, spec.setting) if spec.applies else self.inputs[id]
-            for id, spec in specs.items()
-        }
 
     # -- what the fields say -----------------------------------------------------------
 
@@ -140,11 +122,7 @@ class SettingsForm:
 
     def edited_ids(self) -> list[str]:
         """The edited fields that count (shown for the optimizer typed), in the form's order."""
-        return [
-            id
-            for id, spec in self.specs.items()
-            if spec.applies and self.edited(id) and self.shown(id)
-        ]
+        return [id for id in self.specs if self.edited(id) and self.shown(id)]
 
     def parse(self, id: str) -> Any:
         """The field's draft as the engine reads it; raises ConfigError."""
@@ -201,16 +179,7 @@ class SettingsForm:
             except ConfigError as error:
                 errors[id] = str(error)
         # Like a form: all or nothing, so the run never starts from half of what was typed.
-        if not errors:
-            self.keep_inputs()
         return Submission({} if errors else changes, errors)
-
-    def keep_inputs(self) -> None:
-        """A key's input (the sweep's range) keeps its valid text from now on: Enter and
-        Escape leave it as typed, and new settings do not bring it back."""
-        for id in self.inputs:
-            if self.error(id) is None:
-                self.inputs[id] = self.applied[id] = self.drafts[id]
 
     def restore(self) -> None:
         """Escape: every field back to the setting in use."""
@@ -223,7 +192,7 @@ class SettingsForm:
         applied is kept, unless the field changed meaning (comparing or not).
         """
         specs = {spec.id: spec for spec in specs_for(config)}
-        applied = self._applied_texts(config, specs)
+        applied = {id: field_text(config, spec.setting) for id, spec in specs.items()}
         for id, spec in specs.items():
             if not self.edited(id) or spec != self.specs[id]:
                 self.drafts[id] = applied[id]

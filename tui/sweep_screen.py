@@ -1,7 +1,10 @@
 """The sweep view (``w``): K learning rates from the run's start, and where each one ended.
 
-The range is the settings' sweep field ("1e-4:3:64": K rates log-spaced from FROM to
-TO, read by the engine's ``parse_sweep``).  The K runs are the engine's batched
+The range is the view's own field, at its top ("1e-4:3:64": K rates log-spaced from
+FROM to TO, read by the engine's ``parse_sweep``; ``tab`` edits it, Enter sweeps again,
+and a bad range is said in one line naming the field).  It is no setting of the run,
+and the settings panel has no row to spare at 80×24 and 100×30 (the plot keeps 12
+rows, W all of its own): the app remembers the last range for the next ``w``.  The K runs are the engine's batched
 :class:`~engine.core.sweep.Sweep`, stepped in a thread worker a short chunk at a time
 (the screen stays live and says how far it is); each run stops by a single run's
 rules (threshold, max iter, divergence).
@@ -36,21 +39,24 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
-from engine.config import Config, parse_sweep
+from engine.config import Config, ConfigError, parse_sweep
 
 from .chart_canvas import Curve, Figure, HLine, draw
 from .comparison import RunBound, run_bound
 from .formatting import axis_text, count_text, loss_text
 from .loss_chart import log_ticks, ticks
 from .prompts import OneShotScreen
-from .settings_form import DEFAULT_SWEEP
+
+# The range until the student types another: 64 rates log-spaced from 1e-4, where the
+# notebook's runs are capped, to 3, past 2/L = 1.53.
+DEFAULT_SWEEP = "1e-4:3:64"
 
 # The field's name in every message about its text.
 FIELD = "sweep"
@@ -62,6 +68,18 @@ PROGRESS_SECONDS = 0.25
 MEASURED, PREDICTED, DIVERGED, CURSOR, BOUND = "o", "·", "×", "●", "│"
 THRESHOLD = "─"
 LOSS_VIEW, ITERATIONS_VIEW = "loss", "iterations"
+
+
+RANGE_HINT = "FROM:TO:K, log-spaced · tab: edit · enter: sweep"
+
+
+def range_error(text: str) -> str | None:
+    """Why the field's text is not a range, in one line naming the field; None when it is."""
+    try:
+        sweep_range(text)
+    except ConfigError as error:
+        return str(error)
+    return None
 
 
 def sweep_range(text: str) -> tuple[float, float, int]:
@@ -350,36 +368,50 @@ class SweepChart(Widget):
 
 
 class SweepScreen(OneShotScreen):
-    """Runs the sweep of ``experiment``'s settings over ``rates``; dismissed with the ε chosen
+    """Runs the sweep of ``experiment``'s settings over a range; dismissed with the ε chosen
     (Enter) or None (Escape)."""
 
+    # The plot's keys act while the range field is not being edited (tab edits it).
+    AUTO_FOCUS = None
+
     BINDINGS = [
+        Binding("tab", "edit_range", "Range", show=False),
         Binding("left", "move(-1)", "ε−", show=False),
         Binding("right", "move(1)", "ε+", show=False),
         Binding("home", "move_to(0)", "first", show=False),
         Binding("end", "move_to(-1)", "last", show=False),
         Binding("enter", "choose", "Run this ε", show=False),
         Binding("i", "toggle_view", "Iterations", show=False),
-        Binding("escape,w,q", "dismiss", "Back", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("w,q", "dismiss", "Back", show=False),
     ]
 
-    def __init__(
-        self, experiment: Any, sweep: tuple[float, float, int], learning_rate: float
-    ) -> None:
+    def __init__(self, experiment: Any, text: str, learning_rate: float) -> None:
+        """``text``: the range (FROM:TO:K) to sweep first, already checked by ``sweep_range``."""
         super().__init__(id="sweep-screen")
-        from engine.core.sweep import sweep_rates
-
         self.config: Config = experiment.config
         self.problem = experiment.problem
-        self.rates = sweep_rates(*sweep)
-        self.range = sweep
+        self.learning_rate = learning_rate
         self.bound = run_bound(self.config, self.problem, experiment.theory)
-        self.points: SweepPoints | None = None
         self.error: str | None = None
-        # The cursor starts on the rate nearest the run's (in log distance).
-        logs = np.abs(np.log10(np.asarray(self.rates)) - math.log10(learning_rate))
-        self.cursor = int(np.argmin(logs))
         self.view = LOSS_VIEW
+        self.worker: Any = None
+        """Cancelled when the view closes (Textual cancels a removed screen's workers) or
+        another range is swept (it is exclusive): its thread stops within a chunk."""
+        self.text = text.strip() or DEFAULT_SWEEP
+        """The range swept now, as typed (the app keeps it for the next w)."""
+        self._use_range(sweep_range(self.text))
+
+    def _use_range(self, sweep: tuple[float, float, int]) -> None:
+        from engine.core.sweep import sweep_rates
+
+        self.range = sweep
+        self.rates = sweep_rates(*sweep)
+        self.points: SweepPoints | None = None
+        self.error = None
+        # The cursor starts on the rate nearest the run's (in log distance).
+        logs = np.abs(np.log10(np.asarray(self.rates)) - math.log10(self.learning_rate))
+        self.cursor = int(np.argmin(logs))
 
     @property
     def finished(self) -> bool:
@@ -387,33 +419,50 @@ class SweepScreen(OneShotScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-box") as box:
-            start, stop, count = self.range
-            optimizer = self.config.optimizer
-            box.border_title = f"Sweep · {count} ε from {start:g} to {stop:g} · {optimizer}"
-            box.border_subtitle = "←→ ε · enter: run it · i: iterations · esc: back"
+            box.border_subtitle = "←→ ε · enter: run it · i: iterations · tab: range · esc: back"
+            with Horizontal(id="sweep-range-row"):
+                yield Label("range ", id="sweep-range-label")
+                field = Input(self.text, id="sweep-range", compact=True, select_on_focus=True)
+                field.cursor_blink = False  # a blink writes to the terminal twice a second
+                yield field
+                yield Static(RANGE_HINT, id="sweep-range-hint")
             yield SweepChart(id="sweep-chart")
             yield Static("", id="sweep-status")
             yield Static("", id="sweep-legend")
 
     def on_mount(self) -> None:
-        self._chart.show(bound=self.bound, cursor=self.cursor, threshold=self.config.threshold)
-        self._show_texts()
-        self._run_sweep()
+        self._start()
 
     @property
     def _chart(self) -> SweepChart:
         return self.query_one("#sweep-chart", SweepChart)
 
+    @property
+    def _field(self) -> Input:
+        return self.query_one("#sweep-range", Input)
+
+    def _start(self) -> None:
+        """Sweep ``self.rates`` from the start (a sweep going on is cancelled)."""
+        start, stop, count = self.range
+        box = self.query_one("#sweep-box")
+        optimizer = self.config.optimizer
+        box.border_title = f"Sweep · {count} ε from {start:g} to {stop:g} · {optimizer}"
+        self._chart.show(
+            points=None, bound=self.bound, cursor=self.cursor, threshold=self.config.threshold
+        )
+        self._show_texts()
+        self.worker = self._run_sweep(self.rates)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep", name="sweep")
-    def _run_sweep(self) -> None:
+    def _run_sweep(self, rates: tuple[float, ...]) -> None:
         from engine.core.sweep import Sweep
 
         worker = get_current_worker()
-        sweep = Sweep(self.config, self.rates, self.problem)
+        sweep = Sweep(self.config, rates, self.problem)
         size, posted = 16, time.perf_counter()
         while not sweep.finished:
             if worker.is_cancelled:
-                return  # the view was closed: nobody reads the rest
+                return  # the view was closed, or another range asked for
             began = time.perf_counter()
             sweep.run(size)
             now = time.perf_counter()
@@ -425,36 +474,66 @@ class SweepScreen(OneShotScreen):
             if now - posted >= PROGRESS_SECONDS and not sweep.finished:
                 self.post_message(SweepProgress(points_of(sweep)))
                 posted = now
-        self.post_message(SweepProgress(points_of(sweep, sweep.results())))
+        if not worker.is_cancelled:
+            self.post_message(SweepProgress(points_of(sweep, sweep.results())))
 
     def on_sweep_progress(self, message: SweepProgress) -> None:
-        if self.finished:
-            return  # a progress message overtaken by the last one
+        if self.finished or message.points.rates != self.rates:
+            return  # overtaken by the last one, or from the range swept before
         self.points = message.points
         self._chart.show(points=self.points)
         self._show_texts()
 
     def on_worker_state_changed(self, event: Any) -> None:
-        if event.state.name == "ERROR":
+        if event.state.name == "ERROR" and event.worker is self.worker:
             error = event.worker.error
             self.error = f"the sweep failed: {type(error).__name__}: {error}"
             self._show_texts()
 
     def _show_texts(self) -> None:
         count = len(self.rates)
-        if self.error is not None:
+        typed = range_error(self._field.value)
+        if typed is not None:
+            status = f"✗ {typed}"  # one line, naming the field: "sweep: K must be …"
+        elif self.error is not None:
             status = self.error
         elif self.finished:
             status = cursor_text(self.points, self.rates, self.cursor)
         else:
-            status = (
-                progress_text(self.points, count, self.config.max_iter)
-                + "   "
-                + (cursor_text(None, self.rates, self.cursor))
-            )
+            progress = progress_text(self.points, count, self.config.max_iter)
+            status = f"{progress}   {cursor_text(None, self.rates, self.cursor)}"
         self.query_one("#sweep-status", Static).update(Text(status))
         legend = legend_text(self.points, self.bound, self.rates, self.view)
         self.query_one("#sweep-legend", Static).update(Text(legend, style="dim"))
+
+    # -- the range field ------------------------------------------------------------------
+
+    def action_edit_range(self) -> None:
+        self._field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._field.set_class(range_error(event.value) is not None, "-invalid")
+        self._show_texts()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the field: sweep the range typed (a bad one is said, naming the field)."""
+        event.stop()
+        if range_error(event.value) is not None:
+            self.app.bell()
+            return
+        self.set_focus(None)
+        self.text = event.value.strip() or DEFAULT_SWEEP
+        self._use_range(sweep_range(self.text))
+        self._start()
+
+    async def action_back(self) -> None:
+        """Escape: out of the field (its text back to the range swept), else out of the view."""
+        if self._field.has_focus:
+            self._field.value = self.text
+            self.set_focus(None)
+            return
+        await self.action_dismiss(None)
 
     # -- keys ---------------------------------------------------------------------------
 

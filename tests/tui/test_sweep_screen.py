@@ -21,10 +21,9 @@ SHORT = CONFIG.replace(max_iter=300)
 
 
 async def open_sweep(pilot, text: str = RANGE) -> SweepScreen:
-    """Type ``text`` in the sweep field (without applying anything), press w, wait for the end."""
+    """Press w on the range ``text`` (the last one swept), wait for the sweep's end."""
     app = pilot.app
-    app.query_one("#sweep").value = text
-    await pilot.pause()
+    app.sweep_text = text
     await pilot.press("w")
     await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweep view")
     screen = app.screen
@@ -177,6 +176,24 @@ async def test_escape_closes_the_sweep_and_changes_nothing():
         assert np.array_equal(app.session.descent.losses, before[2])
 
 
+@asyncio_test
+async def test_escape_while_it_sweeps_stops_its_worker():
+    # Runs that never converge (threshold −1) for 10⁷ iterations: the sweep would not end.
+    app = AmalApp(CONFIG.replace(threshold=-1.0, max_iter=10_000_000))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.sweep_text = RANGE
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.points is not None, what="some progress")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.worker.is_finished, what="the worker to stop")
+        assert screen.worker.state.name == "CANCELLED"
+        assert not screen.finished
+        assert app.session.descent.iteration == 0
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
@@ -191,40 +208,51 @@ def test_a_bad_range_says_so_in_one_line_naming_the_field(text, reason):
         app = AmalApp(SHORT)
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
-            app.query_one("#sweep").value = text
+            screen = await open_sweep(pilot)
+            await pilot.press("tab")
+            field = screen.query_one("#sweep-range")
+            assert field.has_focus
+            field.value = text
             await pilot.pause()
-            await pilot.press("w")
+            status = str(screen.query_one("#sweep-status").content)
+            assert status.startswith("✗ ") and reason in status and "\n" not in status
+            assert field.has_class("-invalid")
+            # Enter sweeps nothing new: the last sweep stays on screen.
+            worker = screen.worker
+            await pilot.press("enter")
             await pilot.pause()
-            assert not isinstance(app.screen, SweepScreen)
-            note = app.notes[-1]
-            assert note.severity == "error" and reason in note.text
-            assert "\n" not in note.text
-            # The field says it too, under it.
-            error = app.query_one("#hyperparameters").error_text("sweep")
-            assert error is not None and reason in error
+            assert screen.worker is worker and screen.rates == RATES and screen.finished
+            # Escape: the field back to the range swept; a second one closes the view.
+            await pilot.press("escape")
+            assert field.value == RANGE and not field.has_focus
+            assert "✗" not in str(screen.query_one("#sweep-status").content)
 
     check()
 
 
 @asyncio_test
-async def test_enter_in_the_sweep_field_runs_the_sweep_and_applies_nothing():
+async def test_enter_in_the_range_field_sweeps_the_new_range_and_w_starts_on_it():
     app = AmalApp(SHORT)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         epoch = app.controller.epoch
-        field = app.query_one("#sweep")
-        field.focus()
-        field.value = RANGE
+        screen = await open_sweep(pilot)
+        await pilot.press("tab")
+        screen.query_one("#sweep-range").value = "0.1:2:5"
         await pilot.pause()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
-        assert app.screen.rates == RATES
-        assert app.controller.epoch == epoch  # the run was not started over
-        await wait_for(pilot, lambda: app.screen.finished, timeout=60)
+        assert screen.rates == sweep_rates(0.1, 2.0, 5)
+        await wait_for(pilot, lambda: screen.finished, timeout=60)
+        assert screen.points.rates == sweep_rates(0.1, 2.0, 5)
+        assert "5 ε from 0.1 to 2" in str(screen.query_one("#sweep-box").border_title)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, SweepScreen))
-        # The range typed stays in the field.
-        assert app.query_one("#sweep").value == RANGE
+        assert app.controller.epoch == epoch  # the run was not started over
+        # The next w starts on the range swept last.
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
+        assert app.screen.rates == sweep_rates(0.1, 2.0, 5)
+        assert app.screen.query_one("#sweep-range").value == "0.1:2:5"
 
 
 @asyncio_test
@@ -233,7 +261,7 @@ async def test_a_sweep_from_the_command_line_opens_the_view_once_loaded():
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), timeout=30)
         assert app.screen.rates == RATES
-        assert app.screen_stack[0].query_one("#sweep").value == "0.01:3:8"
+        assert app.screen.query_one("#sweep-range").value == "0.01:3:8"
 
 
 @asyncio_test
