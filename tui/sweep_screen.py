@@ -260,14 +260,14 @@ def bound_text(bound: RunBound, rates: Sequence[float]) -> str:
 def legend_text(
     points: SweepPoints | None, bound: RunBound, rates: Sequence[float], view: str
 ) -> str:
-    parts = [f"{MEASURED} {'iterations' if view == ITERATIONS_VIEW else 'last loss'}"]
+    """What each character of the plot is; the bound first: a narrow screen cuts the end."""
+    parts = [bound_text(bound, rates), f"{DIVERGED} diverged"]
+    parts.append(f"{MEASURED} {'iterations' if view == ITERATIONS_VIEW else 'loss'}")
     if view == LOSS_VIEW:
         if points is not None and points.finished and points.predicted is None:
-            parts.append("no theory: plain full-batch GD only")
+            parts.append("no theory (plain GD only)")
         else:
             parts.append(f"{PREDICTED} theory (plain GD)")
-    parts.append(bound_text(bound, rates))
-    parts.append(f"{DIVERGED} diverged")
     return "  ".join(parts)
 
 

@@ -12,7 +12,17 @@ from engine.core.sweep import sweep_rates
 from engine.core.theory import stability_bound
 from tui.app import AmalApp
 from tui.chart_canvas import Curve
-from tui.sweep_screen import BOUND, CURSOR, DIVERGED, MEASURED, SweepChart, SweepScreen
+from tui.comparison import RunBound
+from tui.sweep_screen import (
+    BOUND,
+    CURSOR,
+    DIVERGED,
+    LOSS_VIEW,
+    MEASURED,
+    SweepChart,
+    SweepScreen,
+    legend_text,
+)
 
 # 8 rates from 0.01 (capped at 300 iterations: it needs some 1500) to 3 (past 2/L = 1.532).
 RANGE = "0.01:3:8"
@@ -296,3 +306,21 @@ def test_the_sweep_view_fits_the_terminal(size):
             assert len(legend) <= width - 4, legend
 
     check()
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [
+        RunBound(1.532, "2/L"),
+        RunBound(2.912, "2(1+μ)/L"),
+        RunBound(1.04, "2(1+μ)/((1+2μ)L)"),
+        RunBound(None, None, "no bound is known for adam"),
+        RunBound(None, None, "no bound for mini-batches of 10"),
+    ],
+)
+def test_the_legend_says_the_bound_and_the_cross_first_within_80_columns(bound):
+    legend = legend_text(None, bound, RATES, LOSS_VIEW)
+    # The box at 80 columns shows 76: the bound and × (what the plot's marks mean) fit
+    # whatever the optimizer; the rest may be cut with an ellipsis.
+    assert legend.index(f"{DIVERGED} diverged") + len(f"{DIVERGED} diverged") <= 76, legend
+    assert legend.startswith(BOUND) or legend.startswith(f"no {BOUND} line")
