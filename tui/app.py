@@ -48,11 +48,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.config import Config, parse_compare, shown_path
+from engine.config import Config, ConfigError, parse_compare, shown_path
 from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter
-from .comparison import ComparisonPanel
+from .comparison import ComparisonPanel, run_bound
 from .controller import LoadCancelled, RunController, allowed
 from .data_screen import DataScreen
 from .exits import EXIT_ERROR
@@ -80,6 +80,7 @@ from .redraw import (  # noqa: F401 - PERIODS_*: the redraw rates, imported from
 )
 from .status_line import Note, StatusLine
 from .step_screen import LOADING, RECORDING, StepScreen, record_text
+from .sweep_screen import DEFAULT_SWEEP, SweepScreen, sweep_range
 from .validation import parse_save_path
 
 # Below this the panels cannot show W (13 rows) and a readable chart.
@@ -187,8 +188,13 @@ class AmalApp(Leaving, App[int]):
         fps: float | None = None,
         speed: float | None = None,
         save_dir: str = DEFAULT_SAVE_DIR,
+        sweep: tuple = (),
     ) -> None:
         super().__init__()
+        self._sweep_at_start = bool(sweep)
+        """``--sweep FROM:TO:K`` in the app: its view opens once loaded, on that range."""
+        self.sweep_text = f"{sweep[0]:.12g}:{sweep[1]:.12g}:{sweep[2]}" if sweep else DEFAULT_SWEEP
+        """The range the sweep view (w) starts on: the last one swept."""
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
@@ -352,6 +358,28 @@ class AmalApp(Leaving, App[int]):
             screen = DataScreen(config, presenter.data_in_use(problem))
             self.push_screen(screen, self.controller.data_chosen)
 
+    def sweep_range(self) -> str | None:
+        try:
+            sweep_range(self.sweep_text)
+        except ConfigError as error:  # one line, naming the field
+            self.notify(str(error), severity="error", timeout=10)
+            return None
+        return self.sweep_text
+
+    def show_sweep(self, experiment: Any, sweep: str) -> None:
+        screen = SweepScreen(experiment, sweep, self.controller.config.learning_rate)
+
+        async def closed(learning_rate: float | None) -> None:
+            self.sweep_text = screen.text  # the next w starts on the range swept last
+            await self.controller.sweep_chosen(learning_rate)
+
+        self.push_screen(screen, closed)
+
+    async def _sweep_once_loaded(self) -> None:
+        if self._sweep_at_start and self.controller.experiment is not None:
+            self._sweep_at_start = False
+            await self.controller.sweep()
+
     wait = staticmethod(_wait_for)
 
     # Not exclusive: a new load starts while the last one's thread may still be returning,
@@ -462,6 +490,7 @@ class AmalApp(Leaving, App[int]):
 
     async def on_engine_loaded(self, message: EngineLoaded) -> None:
         await self.controller.loaded(message.experiment, message.config)
+        await self._sweep_once_loaded()
 
     def on_engine_warning(self, message: EngineWarning) -> None:
         self.notify(message.text, severity="warning", timeout=10)
@@ -494,6 +523,7 @@ class AmalApp(Leaving, App[int]):
     action_save = _key("save")
     action_choose_data = _key("choose_data")
     action_reload_functions = _key("reload_functions")
+    action_sweep = _key("sweep")
 
     def action_toggle_log_scale(self) -> None:
         self._chart.log_scale = not self._chart.log_scale
@@ -580,7 +610,8 @@ class AmalApp(Leaving, App[int]):
         if PARAMETERS in drawing:
             if controller.comparing:
                 lr_max = None if theory is None else theory.lr_max
-                self._comparison.show(views, lr_max, optimum, controller.running)
+                bound = run_bound(experiment.config, experiment.problem, theory)
+                self._comparison.show(views, lr_max, optimum, controller.running, bound=bound)
             else:
                 snapshot = views[0].snapshot
                 distances = presenter.distances(snapshot, theory, experiment.problem)
@@ -611,6 +642,7 @@ def run_app(
     speed: float | None = None,
     save_dir: str = DEFAULT_SAVE_DIR,
     *,
+    sweep: tuple = (),
     app: AmalApp | None = None,
     headless: bool = False,
 ) -> int:
@@ -623,7 +655,7 @@ def run_app(
     if app is None:
         from .app import AmalApp
 
-        app = AmalApp(config, fps=fps, speed=speed, save_dir=save_dir)
+        app = AmalApp(config, fps=fps, speed=speed, save_dir=save_dir, sweep=sweep)
     app.run(mouse=mouse, headless=headless)
     # On a real terminal, whatever ended the app, the process is gone by the guard's
     # deadline (a worker thread still busy would otherwise hold the interpreter's exit).

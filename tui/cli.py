@@ -164,10 +164,10 @@ SETTINGS = [
     ("experiments", ["--compare"], "compare", parse_compare, "EPS,EPS,...",
      "run each learning rate from the same data and W, b, and compare them"),
     ("experiments", ["--sweep"], "sweep", parse_sweep, "FROM:TO:K",
-     "with --headless: K learning rates log-spaced from FROM to TO (e.g. 1e-4:3:64), run "
-     "from the same start as one batched computation; prints each run's end, the theory's "
+     "K learning rates log-spaced from FROM to TO (e.g. 1e-4:3:64), run from the same "
+     "start as one batched computation; with --headless prints each run's end, the theory's "
      "predicted loss and where convergence turns into divergence (exit 0 even when some "
-     "runs diverge: finding them is the point)"),
+     "runs diverge: finding them is the point); in the app opens its sweep view (w)"),
     ("data", ["--data"], "data", parse_data, "SOURCE",
      "toy (the notebook's problem), synthetic (a known ground truth) or a CSV, TSV or "
      "whitespace-separated .data file"),
@@ -516,10 +516,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from tui.headless import run_headless
 
         return run_headless(config, json_output=args.json, save=args.save)
+    # The app's runs carry no sweep: its range goes to the sweep field, its view opens once loaded.
     if args.serve:
         return run_serve(parser, args)
     return run_app(
-        config,
+        config.replace(sweep=()),
+        sweep=config.sweep,
         fps=args.fps,
         mouse=not args.no_mouse,
         speed=args.speed,
@@ -562,8 +564,6 @@ def _sweep_conflict(config: Config, args: argparse.Namespace) -> str | None:
             "a sweep batches the reference Functions; a student's run one at a time "
             "(--compare EPS,EPS,... with --functions)"
         )
-    if not args.headless:
-        return "sweeps run with --headless for now (in the app, c compares up to 8 rates)"
     if args.save:
         return "--save keeps one run or a comparison; use --json > FILE for a sweep"
     return None
@@ -652,10 +652,11 @@ def run_app(
     mouse: bool = True,
     speed: float | None = None,
     save_dir: str = DEFAULT_SAVE_DIR,
+    sweep: tuple = (),
 ) -> int:
     from tui.app import run_app as run_the_app
 
-    return run_the_app(config, fps=fps, mouse=mouse, speed=speed, save_dir=save_dir)
+    return run_the_app(config, fps=fps, mouse=mouse, speed=speed, save_dir=save_dir, sweep=sweep)
 
 
 def parse_save_dir(text: str, field: str = "--save-dir") -> str:

@@ -2,8 +2,11 @@
 
 It takes the parameters panel's place while comparing.  The marker column is
 the chart's legend; a learning rate that the engine's theory says diverges
-(past ε_max = 2/L, for plain full-batch descent only: ``RunView.diverges``)
+(past the stability bound of the optimizer in use: ``RunView.diverges``)
 carries a ⚠ before it runs, so the table says in characters what the colours say.
+The footnote names that bound as the engine's one rule writes it
+(``engine.core.theory.stability_bound``: 2/L, 2(1+μ)/L with momentum,
+2(1+μ)/((1+2μ)L) with Nesterov), or says that none is known (Adam, mini-batches).
 
 In the compact layout (80×24) the table fits 24 columns: the status is its mark
 (``tui.states``: the help screen says each), the loss has 4 significant digits, and
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +32,33 @@ from .loss_chart import compare_marker
 from .states import BY_NAME
 
 DIVERGES_MARK = "⚠"
+# The compact table's width: a footnote line longer than this is cut in two.
+COMPACT_WIDTH = 24
+
+
+@dataclass(frozen=True)
+class RunBound:
+    """The stability bound of the optimizer in use on the data on screen, or why none."""
+
+    value: float | None
+    name: str | None
+    """How the engine writes it: "2/L", "2(1+μ)/L", "2(1+μ)/((1+2μ)L)"."""
+    why_none: str | None = None
+
+
+def run_bound(config: Any, problem: Any, theory: Any) -> RunBound:
+    """``config``'s bound from the engine's one rule (``stability_bound``), or why none is known."""
+    if theory is None:
+        return RunBound(None, None, "no bound: no theory of the data")
+    from engine.core.theory import stability_bound  # torch: loaded with the Experiment
+
+    n = int(problem.X.shape[0])
+    bound = stability_bound(theory.lr_max, config.optimizer, config.batch_size, n, config.momentum)
+    if bound is not None:
+        return RunBound(bound.value, bound.name)
+    if config.batch_size is not None and config.batch_size < n:
+        return RunBound(None, None, f"no bound for mini-batches of {config.batch_size}")
+    return RunBound(None, None, f"no bound is known for {config.optimizer}")
 
 
 def status_word(status: str, iteration: int, running: bool) -> str:
@@ -68,32 +99,63 @@ def comparison_renderable(
 
 
 def footnote(
-    lr_max: float | None, optimum: float | None, any_past: bool, compact: bool = False
+    lr_max: float | None,
+    optimum: float | None,
+    any_past: bool,
+    compact: bool = False,
+    bound: RunBound | None = None,
 ) -> Text:
+    """The notes under the table: the optimum, the bound of the optimizer in use (``bound``:
+    its value and how it is written, or why none is known, plain SGD's 2/L = ``lr_max``
+    then said as such), and what c does."""
     if compact:
-        return compact_footnote(lr_max, optimum, any_past)
+        return compact_footnote(lr_max, optimum, any_past, bound)
+    why_none = None if bound is None else bound.why_none
+    if bound is not None and bound.value is None:
+        bound = None
     out = Text(style="dim")
     if optimum is not None:
         out.append(f"the loss cannot go under the optimum {optimum:.6g}\n")
-    if lr_max is not None:
+    if bound is not None:
         if any_past:
-            out.append(f"{DIVERGES_MARK} ε > ε_max = 2/L = {lr_max:.4g}: diverges\n", style="bold")
+            out.append(
+                f"{DIVERGES_MARK} ε > ε_max = {bound.name} = {bound.value:.4g}: diverges\n",
+                style="bold",
+            )
         else:
-            out.append(f"ε_max = 2/L = {lr_max:.4g}\n")
+            out.append(f"ε_max = {bound.name} = {bound.value:.4g}\n")
+    elif why_none is not None and lr_max is not None:
+        out.append(f"{why_none} (plain SGD's 2/L = {lr_max:.4g})\n")
     out.append("c: other learning rates; empty: one run")
     return out
 
 
-def compact_footnote(lr_max: float | None, optimum: float | None, any_past: bool) -> Text:
+def compact_footnote(
+    lr_max: float | None,
+    optimum: float | None,
+    any_past: bool,
+    bound: RunBound | None = None,
+) -> Text:
     """The notes in 24 columns; what c does is said under the learning rates' field."""
+    why_none = None if bound is None else bound.why_none
+    if bound is not None and bound.value is None:
+        bound = None
     lines = []
     if optimum is not None:
         lines.append((f"optimum {optimum:.6g}", "dim"))
-    if lr_max is not None:
+    if bound is not None:
+        value = f"{bound.value:.4g}"
         if any_past:
-            lines.append((f"{DIVERGES_MARK} past 2/L={lr_max:.4g}", "bold"))
+            head, style = f"{DIVERGES_MARK} past {bound.name}", "bold"
         else:
-            lines.append((f"ε_max=2/L={lr_max:.4g}", "dim"))
+            head, style = f"ε_max={bound.name}", "dim"
+        if len(f"{head}={value}") <= COMPACT_WIDTH:
+            lines.append((f"{head}={value}", style))
+        else:  # Nesterov's 2(1+μ)/((1+2μ)L): its value on a line of its own
+            lines.append((head, style))
+            lines.append((f"  = {value}", style))
+    elif why_none is not None and lr_max is not None:
+        lines.append((f"no bound; 2/L={lr_max:.4g}", "dim"))
     out = Text()
     for i, (line, style) in enumerate(lines):
         out.append(("\n" if i else "") + line, style=style)
@@ -110,6 +172,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         self._table: Table | None = None
         self._last: tuple | None = None
         self._compact = False
+        self._bound: RunBound | None = None
 
     @property
     def compact(self) -> bool:
@@ -121,7 +184,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         if compact != self._compact:
             self._compact = compact
             if self._last is not None:
-                self.show(*self._last)
+                self.show(*self._last, bound=self._bound)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="comparison-table")
@@ -133,7 +196,11 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         lr_max: float | None,
         optimum: float | None,
         running: bool = False,
+        *,
+        bound: RunBound | None = None,
     ) -> None:
+        """``bound``: the stability bound of the optimizer in use (``run_bound``), or why
+        none is known."""
         key = (
             tuple(
                 (
@@ -149,8 +216,10 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
             optimum,
             running,
             self._compact,
+            bound,
         )
         self._last = (runs, lr_max, optimum, running)
+        self._bound = bound
         if key == self._shown:
             return
         self._shown = key
@@ -158,7 +227,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
         self._table = comparison_renderable(runs, lr_max, running, compact)
         self.query_one("#comparison-table", Static).update(self._table)
         past = any(r.diverges for r in runs)
-        notes = footnote(lr_max, optimum, past, compact)
+        notes = footnote(lr_max, optimum, past, compact, bound)
         self.query_one("#comparison-notes", Static).update(notes)
 
     def text(self) -> str:

@@ -43,6 +43,12 @@ RATE_WINDOW = 1.0
 # The notebook's three learning rates: what c proposes first.
 DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
 
+# Why w does not sweep a student's Functions (the sweep batches the engine's).
+SWEEP_NEEDS_REFERENCE = (
+    "a sweep batches the engine's Functions; yours run one at a time: "
+    "c compares up to 8 learning rates"
+)
+
 # Every state ``RunController.state`` returns, with its word and meaning: tui/states.py
 # (the table the status line and the help screen read).
 STATES = states.STATES
@@ -51,7 +57,7 @@ STATES = states.STATES
 ACTIONS_UNDER_A_SCREEN = frozenset({"quit", "interrupt"})
 
 # The keys that act on the run, and that wait for a load or a save: the controller's methods.
-RUN_KEYS = ("step", "toggle_run", "reset", "save", "reload_functions")
+RUN_KEYS = ("step", "toggle_run", "reset", "save", "reload_functions", "sweep")
 # A step timed at this many seconds or more runs in the run worker when s is pressed (the
 # screen and q stay live meanwhile); a faster one runs at once on the UI thread.
 SLOW_STEP = 0.05
@@ -141,6 +147,14 @@ class Port(Protocol):
     def leaving(self) -> bool:
         """Whether the app is quitting (no run starts any more)."""
 
+    def sweep_range(self) -> str | None:
+        """The range the sweep view starts on (FROM:TO:K), or None after saying, naming the
+        field, why it is not one."""
+
+    def show_sweep(self, experiment: Any, sweep: str) -> None:
+        """The sweep view over ``sweep`` from ``experiment``'s start; the ε chosen (None:
+        Escape) goes to ``sweep_chosen``."""
+
 
 class RunController:
     """The run on screen and what each key does to it, for one validated Config at first."""
@@ -194,6 +208,8 @@ class RunController:
         self.reloading = False
         """The load going on checks the student's file again (o): a refusal keeps the run."""
         self.resume_after_reload = False
+        self.resume_after_sweep = False
+        """The run was going when w opened the sweep: Escape lets it go on."""
         self.load_stamp: tuple[int, int, int] | None = None
         """The student's file when the load going on started (its check reads it after that)."""
         self.checked_stamp: tuple[int, int, int] | None = None
@@ -701,6 +717,32 @@ class RunController:
         self.port.clear_notifications()  # the offer to reload, the last verdict: stale
         self.reloading, self.file_offer = True, None
         self.start_load(self.config, recheck=True)
+
+    async def sweep(self) -> None:
+        """w: a learning-rate sweep from this run's start over the last range swept (the run
+        pauses meanwhile: the sweep takes the CPU)."""
+        if not self.ready("sweep"):
+            return
+        if self.config.functions is not None:
+            self.port.notify(SWEEP_NEEDS_REFERENCE, severity="warning")
+            return
+        sweep = self.port.sweep_range()
+        if sweep is None:
+            return
+        self.resume_after_sweep = self.running
+        await self.stop_run()
+        self.port.show_sweep(self.experiment, sweep)
+
+    async def sweep_chosen(self, learning_rate: float | None) -> None:
+        """The sweep view closed: Enter's ε becomes the run's (one run, from iteration 0, as
+        the settings form does); Escape changes nothing (a run paused for it goes on)."""
+        resume, self.resume_after_sweep = self.resume_after_sweep, False
+        if learning_rate is None:
+            if resume and not self.running:
+                await self.toggle_run()
+            return
+        config = self.wanted or self.config
+        await self.apply(config.replace(learning_rate=learning_rate, compare=()))
 
     def change_speed(self, direction: int) -> None:
         """[ and ]: the next speed down or up (iterations per second, or max)."""

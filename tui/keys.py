@@ -40,6 +40,8 @@ KEYS = [
     Binding("z", "cycle_zoom", "Zoom", show=False),
     # A screen of its own, in the help, not the footer (no room at 80 columns).
     Binding("i", "inside_step", "Inside", show=False),
+    # A view of its own, with its keys in its border: in the help, not the footer.
+    Binding("w", "sweep", "Sweep", show=False),
     # Not in the footer (no room at 80 columns): the status line shows the speed and keys.
     Binding("left_square_bracket", "change_speed(-1)", "Slower", key_display="[", show=False),
     Binding("right_square_bracket", "change_speed(1)", "Faster", key_display="]", show=False),
@@ -82,6 +84,12 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
             "inside the last step: Linear and MSE, forward and backward (inputs, outputs, what "
             "ctx saved, grad_output, the gradients) and the update, with the run's values; a run "
             "pauses first",
+            "w",
+            "sweep: K learning rates from this run's start (the view's range field, "
+            "FROM:TO:K log-spaced, 1e-4:3:64 at first; tab edits it, enter sweeps it), stepped "
+            "together; their last loss against ε, the theory, the stability bound │ and × the "
+            "runs that diverged (i: iterations instead). ← →: choose an ε, enter: run it (it "
+            "becomes the learning rate), esc: back with nothing changed",
         ),
         (
             "o  f5",

@@ -74,8 +74,17 @@ def test_bad_sweeps_are_one_line_errors(capsys, args, words) -> None:
     assert words in err
 
 
-def test_a_sweep_needs_headless_for_now(capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--sweep", "1e-4:3:4"])
-    assert exit_info.value.code == 2
-    assert "--headless" in capsys.readouterr().err
+def test_a_sweep_without_headless_opens_the_app_on_it(monkeypatch) -> None:
+    # The app's run carries no sweep (a saved run would lose its learning rate): the range
+    # goes to the app's sweep field, whose view opens once the engine is loaded.
+    from tui import cli
+
+    opened = []
+    monkeypatch.setattr(cli, "not_a_terminal", lambda: None)
+    monkeypatch.setattr(
+        cli, "run_app", lambda config, **options: opened.append((config, options)) or 0
+    )
+    assert main(["--sweep", "1e-4:3:4", "--no-tensorboard"]) == 0
+    ((config, options),) = opened
+    assert config.sweep == ()
+    assert options["sweep"] == (1e-4, 3.0, 4)
