@@ -516,9 +516,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from tui.headless import run_headless
 
         return run_headless(config, json_output=args.json, save=args.save)
-    # The app's runs carry no sweep: its range goes to the sweep field, its view opens once loaded.
     if args.serve:
         return run_serve(parser, args)
+    # The app's runs carry no sweep: its range goes to the sweep field, its view opens once loaded.
     return run_app(
         config.replace(sweep=()),
         sweep=config.sweep,

@@ -84,6 +84,8 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
             "inside the last step: Linear and MSE, forward and backward (inputs, outputs, what "
             "ctx saved, grad_output, the gradients) and the update, with the run's values; a run "
             "pauses first",
+        ),
+        (
             "w",
             "sweep: K learning rates from this run's start (the view's range field, "
             "FROM:TO:K log-spaced, 1e-4:3:64 at first; tab edits it, enter sweeps it), stepped "
