@@ -23,6 +23,8 @@ from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
+from engine.i18n import _
+
 from .formatting import loss_text, norm_text
 from .loss_chart import compare_marker
 from .states import BY_NAME
@@ -45,9 +47,9 @@ def comparison_renderable(
     table = Table(box=None, padding=(0, 1, 0, 0), show_edge=False, expand=False)
     table.add_column("", no_wrap=True)
     table.add_column("ε", no_wrap=True)
-    table.add_column("" if compact else "status", no_wrap=True)
-    table.add_column("iter." if not compact else "iter", justify="right", no_wrap=True)
-    table.add_column("loss", justify="right", no_wrap=True)
+    table.add_column("" if compact else _("status"), no_wrap=True)
+    table.add_column(_("iter.") if not compact else _("iter"), justify="right", no_wrap=True)
+    table.add_column(_("loss"), justify="right", no_wrap=True)
     for i, run in enumerate(runs):
         snapshot = run.snapshot
         rate = f"{run.learning_rate:g}"
@@ -55,7 +57,7 @@ def comparison_renderable(
             rate += DIVERGES_MARK
         status = status_word(snapshot.status.value, snapshot.iteration, running)
         state = BY_NAME.get(status)
-        shown = (state.mark if state else "?") if compact else status
+        shown = (state.mark if state else "?") if compact else _(status)
         row = [
             Text(compare_marker(i), style="bold"),
             rate,
@@ -74,13 +76,20 @@ def footnote(
         return compact_footnote(lr_max, optimum, any_past)
     out = Text(style="dim")
     if optimum is not None:
-        out.append(f"the loss cannot go under the optimum {optimum:.6g}\n")
+        out.append(
+            _("the loss cannot go under the optimum {optimum:.6g}\n").format(optimum=optimum)
+        )
     if lr_max is not None:
         if any_past:
-            out.append(f"{DIVERGES_MARK} ε > ε_max = 2/L = {lr_max:.4g}: diverges\n", style="bold")
+            out.append(
+                _("{DIVERGES_MARK} ε > ε_max = 2/L = {lr_max:.4g}: diverges\n").format(
+                    DIVERGES_MARK=DIVERGES_MARK, lr_max=lr_max
+                ),
+                style="bold",
+            )
         else:
             out.append(f"ε_max = 2/L = {lr_max:.4g}\n")
-    out.append("c: other learning rates; empty: one run")
+    out.append(_("c: other learning rates; empty: one run"))
     return out
 
 
@@ -88,10 +97,17 @@ def compact_footnote(lr_max: float | None, optimum: float | None, any_past: bool
     """The notes in 24 columns; what c does is said under the learning rates' field."""
     lines = []
     if optimum is not None:
-        lines.append((f"optimum {optimum:.6g}", "dim"))
+        lines.append((_("optimum {optimum:.6g}").format(optimum=optimum), "dim"))
     if lr_max is not None:
         if any_past:
-            lines.append((f"{DIVERGES_MARK} past 2/L={lr_max:.4g}", "bold"))
+            lines.append(
+                (
+                    _("{DIVERGES_MARK} past 2/L={lr_max:.4g}").format(
+                        DIVERGES_MARK=DIVERGES_MARK, lr_max=lr_max
+                    ),
+                    "bold",
+                )
+            )
         else:
             lines.append((f"ε_max=2/L={lr_max:.4g}", "dim"))
     out = Text()
@@ -105,7 +121,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "Comparison"
+        self.border_title = _("Comparison")
         self._shown: tuple | None = None
         self._table: Table | None = None
         self._last: tuple | None = None
