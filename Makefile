@@ -82,9 +82,10 @@ format: $(DEV_STAMP) ## Format the code with ruff
 # updated from it (new texts empty, to translate), then compiled to the .mo the app reads.
 I18N := engine/locales
 i18n: $(DEV_STAMP) ## Extract the texts to translate, update each language's .po, compile the .mo files
-	$(VENV)/bin/pybabel extract --no-location --sort-output -k _ -k N_ -k ngettext:1,2 \
+	$(VENV)/bin/pybabel extract --no-location --sort-output --width 100 -k _ -k N_ -k ngettext:1,2 \
 		--project amal-tui --copyright-holder "amal-tui" -o $(I18N)/amal_tui.pot engine tui
-	$(VENV)/bin/pybabel update --no-location --omit-header -D amal_tui -i $(I18N)/amal_tui.pot -d $(I18N)
+	$(VENV)/bin/pybabel update --width 100 --ignore-obsolete -D amal_tui \
+		-i $(I18N)/amal_tui.pot -d $(I18N)
 	$(VENV)/bin/pybabel compile -D amal_tui -d $(I18N) --statistics
 
 clean: ## Remove .venv, caches and TensorBoard runs

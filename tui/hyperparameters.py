@@ -113,7 +113,7 @@ class HyperparameterField(Input):
     # Shown in the footer while a field is edited (the run's letter keys are text there).
     BINDINGS = [
         Binding("enter", "submit", N_("Apply all and reset")),
-        Binding("escape", "cancel", N_("Restore all"), key_display="esc"),
+        Binding("escape", "cancel", N_("Restore all"), key_display=N_("esc")),
     ]
 
     class Cancelled(Message):

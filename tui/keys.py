@@ -65,7 +65,7 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
     """The help screen's keys and what each does (``save_dir``: where e saves)."""
     return (
         ("s  →", _("one iteration (a step)")),
-        ("r  space", _("run / pause (paused: r goes on from the same iteration)")),
+        (_("r  space"), _("run / pause (paused: r goes on from the same iteration)")),
         ("[  ]", _("slower / faster: 1, 3, 10 … 1000 iterations a second, or max (the default)")),
         ("x", _("reset to iteration 0, same seeds (same W and b to start)")),
         ("c", _("compare learning rates from the same start (a list; empty: back to one run)")),
@@ -102,12 +102,12 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ),
         _learning_rate_row(0, 1),
         _learning_rate_row(2, 3),
-        ("tab", _("edit the settings (shift+tab: back); each field keeps what you type")),
+        (_("tab"), _("edit the settings (shift+tab: back); each field keeps what you type")),
         (
-            "enter",
+            _("enter"),
             _("in a field: apply every edited one and reset the run (none while one is invalid)"),
         ),
-        ("esc", _("in a field: restore every field; in a prompt: cancel")),
+        (_("esc"), _("in a field: restore every field; in a prompt: cancel")),
         ("?", _("this help")),
         ("q", _("quit (ctrl+q, ctrl+c too); a save in progress finishes first")),
     )
@@ -118,6 +118,12 @@ def translate_bindings(bindings: BindingsMap) -> None:
     the class is made, before --lang is known: the App calls this once it exists)."""
     for key, entries in bindings.key_to_bindings.items():
         bindings.key_to_bindings[key] = [
-            replace(binding, description=_(binding.description)) if binding.description else binding
+            replace(
+                binding,
+                description=_(binding.description),
+                key_display=_(binding.key_display) if binding.key_display else None,
+            )
+            if binding.description
+            else binding
             for binding in entries
         ]
