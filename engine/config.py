@@ -717,6 +717,6 @@ def make_config(base: Config | None = None, **values: Any) -> Config:
         # The name may come from a shared file: escaped, and cut if it is a page long.
         name = sorted(unknown)[0]
         shown = shown_path(name if len(name) <= 60 else name[:57] + "...")
-        raise ConfigError(shown, "is not a setting")
+        raise ConfigError(shown, _("is not a setting"))
     parsed = {name: PARSERS[name](value) for name, value in values.items()}
     return replace(base or Config(), **parsed)
