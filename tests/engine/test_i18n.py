@@ -129,3 +129,22 @@ def test_the_pseudo_language_marks_every_text(language):
     i18n.set_pseudo_language()
     assert i18n._("ready") == "⟦ready⟧"
     assert i18n._("") == ""
+
+
+def test_french_needs_no_babel_to_run():
+    # Babel is a dev tool (make i18n): `make run` on a fresh machine reads the committed .mo.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['babel'] = None\n"
+        "from engine import i18n\n"
+        "assert i18n.set_language('fr')\n"
+        "print(i18n._('ready'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "prête"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"locales/*/LC_MESSAGES/*.mo"' in pyproject  # shipped with the package
