@@ -92,6 +92,19 @@ def set_language(code: str) -> bool:
     return True
 
 
+LANGUAGE_VARIABLE = "AMAL_TUI_LANGUAGE"
+"""How a process amal-tui starts (the check's child) learns the language to write in."""
+
+
+def use_language_of_parent() -> None:
+    """In a child process: the language the process that started it is in."""
+    language = os.environ.get(LANGUAGE_VARIABLE)
+    if language == "pseudo":
+        set_pseudo_language()
+    elif language:
+        set_language(language)
+
+
 class PseudoTranslations(gettext.NullTranslations):
     """Every message wrapped in markers (``⟦text⟧``): a test renders a screen with it and
     finds any text left outside markers, i.e. never passed through ``_()``."""

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from engine.core.functions import Context
+from engine.i18n import use_language_of_parent
 from engine.student.loading import (
     StudentCodeError,
     describe_exception,
@@ -243,6 +244,7 @@ def _send(fd: int, message: bytes) -> None:
 def serve(requests: int, replies: int, parent: int) -> None:
     """Answer the check's requests until it closes the pipe (or kills this process)."""
     _die_with(parent)
+    use_language_of_parent()
     _send(replies, pack({"reply": "ready"}, []))
     calls: Calls | None = None
     while True:

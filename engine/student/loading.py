@@ -46,7 +46,9 @@ class StudentCodeError(Exception):
     def __str__(self) -> str:
         if self.line is None:
             return self.message
-        return f"{shown_path(os.path.basename(self.path))}, line {self.line}: {self.message}"
+        return _("{path}, line {line}: {message}").format(
+            path=shown_path(os.path.basename(self.path)), line=self.line, message=self.message
+        )
 
 
 def one_line(text: str) -> str:

@@ -32,7 +32,7 @@ class StudentException:
             value=shown_path(os.path.basename(self.path or "?")), line=self.line
         )
         if self.function:
-            where += f", in {self.function}"
+            where += _(", in {function}").format(function=self.function)
         return f"{where}: {self.message}"
 
 

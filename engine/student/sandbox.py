@@ -35,7 +35,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from engine.i18n import _
+from engine.i18n import LANGUAGE_VARIABLE, _, current_language
 
 # How long one call into the student's code (the import, a forward, a backward) may take.
 CALL_TIMEOUT = 10.0
@@ -70,6 +70,12 @@ _CHILD_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from engine.student.child import serve; serve(*map(int, sys.argv[2:]))"
 )
+
+
+def _child_environment() -> dict[str, str]:
+    """The child's environment: ours, with the language its messages (a file that cannot be
+    loaded, what it raised) are written in, since the report quotes them."""
+    return {**os.environ, LANGUAGE_VARIABLE: current_language()}
 
 
 class Unreadable(Exception):
@@ -439,6 +445,7 @@ class StudentProcess:
                 stderr=subprocess.STDOUT,
                 # Its own process group: killed as a whole, and out of the terminal's Ctrl+C.
                 start_new_session=True,
+                env=_child_environment(),
             )
         except OSError as error:  # no more processes or files, no Python at sys.executable
             for fd in opened:

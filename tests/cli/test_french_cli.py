@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from engine import i18n
 from engine.config import Config
-from tui.cli import build_parser, main
+from tui.cli import build_parser, main, run_check
 from tui.headless import run_headless
 
 # Words that are the same in every language: names of the lesson, of options and of tools.
@@ -123,3 +124,30 @@ def test_the_pseudo_language_leaves_no_english_in_a_headless_run(capsys, config)
     out, err = capsys.readouterr()
     assert "⟦" in out
     assert english_words(out + err) == []
+
+
+STUDENTS = Path(__file__).parents[1] / "students"
+
+
+@pytest.mark.parametrize(
+    "student",
+    ["mse_missing_factor_2.py", "linear_b_mean.py", "linear_missing.py", "script_at_import.py",
+     "mse_forward_wrong_dim.py", "linear_vector_bias.py", "no_such_file.py"],
+)  # fmt: skip
+def test_the_pseudo_language_leaves_no_english_in_the_diagnosis(capsys, student):
+    # The diagnosis of a student's Functions, the child process's own messages included
+    # (it learns the language from its parent).  Python's own exception texts are not
+    # amal-tui's: these files raise none.
+    i18n.set_pseudo_language()
+    run_check(build_parser().parse_args(["--check", str(STUDENTS / student)]))
+    out, err = capsys.readouterr()
+    # forward and backward name the methods, not what happens to them.
+    words = [w for w in english_words(out + err) if w not in {"forward", "backward"}]
+    assert "⟦" in out and words == []
+
+
+def test_the_diagnosis_is_in_french(capsys):
+    code, out, _ = run_main(capsys, "--lang", "fr", "--check", str(STUDENTS / "linear_b_mean.py"))
+    assert code == 1
+    assert "une moyenne au lieu d'une somme sur les lignes" in out
+    assert "✗ vérification échouée: corrigez Linear" in out
