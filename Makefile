@@ -31,7 +31,7 @@ ROUNDING_TESTS := tests/tui/test_tui_snapshots.py tests/tui/test_determinism.py 
 CPU_PATHS := MKL_CBWR=AVX2 MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test crosscheck bench lint format clean mutate
+.PHONY: help install run test crosscheck bench lint format clean mutate i18n
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -96,6 +96,16 @@ lint: $(DEV_STAMP) ## Check style with ruff and the layers with import-linter
 format: $(DEV_STAMP) ## Format the code with ruff
 	$(VENV)/bin/ruff format engine tui tests bench
 	$(VENV)/bin/ruff check --fix engine tui tests bench
+
+# Every _("...") and N_("...") of engine/ and tui/ into the template, each language's .po
+# updated from it (new texts empty, to translate), then compiled to the .mo the app reads.
+I18N := engine/locales
+i18n: $(DEV_STAMP) ## Extract the texts to translate, update each language's .po, compile the .mo files
+	$(VENV)/bin/pybabel extract --no-location --sort-output --width 100 -k _ -k N_ -k ngettext:1,2 \
+		--project amal-tui --copyright-holder "amal-tui" -o $(I18N)/amal_tui.pot engine tui
+	$(VENV)/bin/pybabel update --width 100 --ignore-obsolete -D amal_tui \
+		-i $(I18N)/amal_tui.pot -d $(I18N)
+	$(VENV)/bin/pybabel compile -D amal_tui -d $(I18N) --statistics
 
 clean: ## Remove .venv, caches and TensorBoard runs
 	rm -rf $(VENV) runs .pytest_cache build *.egg-info

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from engine.i18n import N_, _
+
 DTYPES = ("float32", "float64")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 MAX_COMPARE = 8
@@ -49,13 +51,15 @@ def _shown(value: Any) -> str:
     """A value as a one-line message can show it: a list or an object is named, not printed
     (a deeply nested one would exhaust the recursion limit), a huge number gives its length."""
     if isinstance(value, (list, tuple)):
-        return "a list"
+        return _("a list")
     if isinstance(value, dict):
-        return "an object"
+        return _("an object")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
-        return f"a number of about {int(value.bit_length() * math.log10(2))} digits"
+        return _("a number of about {value} digits").format(
+            value=int(value.bit_length() * math.log10(2))
+        )
     if isinstance(value, str) and len(value) > 1000:
-        return repr(value[:100]) + f"… ({len(value)} characters)"
+        return repr(value[:100]) + _("… ({value} characters)").format(value=len(value))
     return repr(value)
 
 
@@ -68,7 +72,7 @@ def path_problem(path: str) -> str | None:
     try:
         os.stat(os.path.expanduser(path))
     except ValueError:
-        return "must not contain a NUL character"
+        return _("must not contain a NUL character")
     except OSError as error:
         if error.errno != errno.ENAMETOOLONG:
             return None
@@ -78,8 +82,12 @@ def path_problem(path: str) -> str | None:
         except (OSError, ValueError):
             name_max = 255
         if longest > name_max:
-            return f"a name in the path is {longest} bytes long; the file system allows {name_max}"
-        return f"the path is too long for the file system ({len(os.fsencode(path))} bytes)"
+            return _(
+                "a name in the path is {longest} bytes long; the file system allows {name_max}"
+            ).format(longest=longest, name_max=name_max)
+        return _("the path is too long for the file system ({path} bytes)").format(
+            path=len(os.fsencode(path))
+        )
     return None
 
 
@@ -96,28 +104,30 @@ class ConfigError(ValueError):
     def __init__(self, field: str, reason: str) -> None:
         if len(reason) > MAX_REASON:
             reason = f"{reason[: MAX_REASON - 40]}…{reason[-30:]}"
-        super().__init__(f"{field}: {reason}")
+        super().__init__(f"{_(field)}: {reason}")
         self.field = field
         self.reason = reason
 
 
 def _number(field: str, text: Any) -> float:
     if isinstance(text, bool):
-        raise ConfigError(field, f"expected a number, got {text!r}")
+        raise ConfigError(field, _("expected a number, got {text!r}").format(text=text))
     if isinstance(text, (int, float)):
         try:
             return float(text)
         except OverflowError:
-            raise ConfigError(field, f"{_shown(text)} is too large") from None
+            raise ConfigError(field, _("{text} is too large").format(text=_shown(text))) from None
     if not isinstance(text, str):
-        raise ConfigError(field, f"expected a number, got {_shown(text)}")
+        raise ConfigError(field, _("expected a number, got {text}").format(text=_shown(text)))
     value = text.strip()
     if not value:
-        raise ConfigError(field, "expected a number, got nothing")
+        raise ConfigError(field, _("expected a number, got nothing"))
     try:
         return float(value)
     except ValueError:
-        raise ConfigError(field, f"expected a number, got {value!r}") from None
+        raise ConfigError(
+            field, _("expected a number, got {value!r}").format(value=value)
+        ) from None
 
 
 _DIGITS = re.compile(r"^[+-]?[0-9_]+$")
@@ -130,21 +140,23 @@ def _text(field: str, text: Any) -> str:
         return text
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return str(text) if not isinstance(text, int) or text.bit_length() < 1000 else _shown(text)
-    raise ConfigError(field, f"expected text, got {_shown(text)}")
+    raise ConfigError(field, _("expected text, got {text}").format(text=_shown(text)))
 
 
 def _integer(field: str, text: Any) -> int:
     """An integer, also written as 1e6 or 1_000_000; never a fraction."""
     if isinstance(text, bool):
-        raise ConfigError(field, f"expected an integer, got {text!r}")
+        raise ConfigError(field, _("expected an integer, got {text!r}").format(text=text))
     if isinstance(text, int):
         return text
     if not isinstance(text, (str, float)):
-        raise ConfigError(field, f"expected an integer, got {_shown(text)}")
+        raise ConfigError(field, _("expected an integer, got {text}").format(text=_shown(text)))
     value = str(text).strip()
     if _DIGITS.match(value) and len(value) > MAX_DIGITS:
         # Python refuses to convert so many digits (ValueError); no setting needs them.
-        raise ConfigError(field, f"too large: a number of {len(value)} digits")
+        raise ConfigError(
+            field, _("too large: a number of {value} digits").format(value=len(value))
+        )
     try:
         return int(value)
     except ValueError:
@@ -154,74 +166,101 @@ def _integer(field: str, text: Any) -> int:
     except ValueError:
         number = math.nan
     if not math.isfinite(number) or number != int(number):
-        raise ConfigError(field, f"expected an integer, got {value!r}")
+        raise ConfigError(field, _("expected an integer, got {value!r}").format(value=value))
     return int(number)
 
 
-def parse_learning_rate(text: Any, field: str = "learning rate") -> float:
+def parse_learning_rate(text: Any, field: str = N_("learning rate")) -> float:
     value = _number(field, text)
     if not math.isfinite(value) or value <= 0:
-        raise ConfigError(field, f"must be a positive finite number, got {_shown(text)}")
+        raise ConfigError(
+            field, _("must be a positive finite number, got {text}").format(text=_shown(text))
+        )
     if value > LR_MAX:
-        raise ConfigError(field, f"{value:g} is too large for float32 (at most {LR_MAX:.4g})")
+        raise ConfigError(
+            field,
+            _("{value:g} is too large for float32 (at most {LR_MAX:.4g})").format(
+                value=value, LR_MAX=LR_MAX
+            ),
+        )
     if value < LR_MIN:
         raise ConfigError(
             field,
-            f"{value:g} is too small: float32 rounds it to 0 or a denormal, and W, b "
-            f"would never move (the smallest usable learning rate is {LR_MIN:.4g})",
+            _(
+                "{value:g} is too small: float32 rounds it to 0 or a denormal, and W, b would never move (the smallest usable learning rate is {LR_MIN:.4g})"
+            ).format(value=value, LR_MIN=LR_MIN),
         )
     return value
 
 
-def parse_seed(text: Any, field: str = "seed") -> int:
+def parse_seed(text: Any, field: str = N_("seed")) -> int:
     value = _integer(field, text)
     if not 0 <= value <= MAX_SEED:
-        raise ConfigError(field, f"must be between 0 and {MAX_SEED}, got {value}")
+        raise ConfigError(
+            field,
+            _("must be between 0 and {MAX_SEED}, got {value}").format(
+                MAX_SEED=MAX_SEED, value=value
+            ),
+        )
     return value
 
 
-def parse_optional_seed(text: Any, field: str = "init seed") -> int | None:
+def parse_optional_seed(text: Any, field: str = N_("init seed")) -> int | None:
     if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none")):
         return None
     return parse_seed(text, field)
 
 
-def parse_threshold(text: Any, field: str = "threshold") -> float:
+def parse_threshold(text: Any, field: str = N_("threshold")) -> float:
     # Past float32's range a threshold rounds to ±inf or 0 in a float32 run, which stops it
     # exactly where the threshold itself would: no rule is needed (unlike the learning rate).
     value = _number(field, text)
     if math.isnan(value):
-        raise ConfigError(field, "must be a number, got NaN")
+        raise ConfigError(field, _("must be a number, got NaN"))
     return value
 
 
-def parse_max_iter(text: Any, field: str = "max iterations") -> int:
+def parse_max_iter(text: Any, field: str = N_("max iterations")) -> int:
     return _count(field, text)
 
 
-def _count(field: str, text: Any, what: str = "a positive integer") -> int:
+def _count(field: str, text: Any, what: str = N_("a positive integer")) -> int:
     value = _integer(field, text)
     if value < 1:
-        raise ConfigError(field, f"must be {what}, got {_shown(value)}")
+        raise ConfigError(
+            field, _("must be {what}, got {value}").format(what=_(what), value=_shown(value))
+        )
     if value > MAX_COUNT:
-        raise ConfigError(field, f"must be at most {MAX_COUNT}, got {_shown(value)}")
+        raise ConfigError(
+            field,
+            _("must be at most {MAX_COUNT}, got {value}").format(
+                MAX_COUNT=MAX_COUNT, value=_shown(value)
+            ),
+        )
     return value
 
 
-def parse_dtype(text: Any, field: str = "dtype") -> str:
+def parse_dtype(text: Any, field: str = N_("dtype")) -> str:
     value = _text(field, text).strip().lower()
     if value not in DTYPES:
-        raise ConfigError(field, f"must be one of {', '.join(DTYPES)}, got {_shown(text)}")
+        raise ConfigError(
+            field,
+            _("must be one of {DTYPES}, got {text}").format(
+                DTYPES=", ".join(DTYPES), text=_shown(text)
+            ),
+        )
     return value
 
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
-def parse_device(text: Any, field: str = "device") -> str:
+def parse_device(text: Any, field: str = N_("device")) -> str:
     value = _text(field, text).strip().lower()
     if not _DEVICE.match(value):
-        raise ConfigError(field, f"must be cpu, cuda or cuda:N, got {_shown(text)}")
+        raise ConfigError(
+            field, _("must be cpu, cuda or cuda:N, got {text}").format(text=_shown(text))
+        )
     return value
 
 
@@ -229,28 +268,28 @@ def _path_text(field: str, text: Any, expected: str) -> str:
     """A path as text: not empty, no NUL (no system call takes one)."""
     value = _text(field, text)
     if not value.strip():
-        raise ConfigError(field, f"{expected}, got nothing")
+        raise ConfigError(field, _("{expected}, got nothing").format(expected=expected))
     if "\0" in value:
-        raise ConfigError(field, "must not contain a NUL character")
+        raise ConfigError(field, _("must not contain a NUL character"))
     return value
 
 
-def parse_logdir(text: Any, field: str = "logdir") -> str:
+def parse_logdir(text: Any, field: str = N_("logdir")) -> str:
     # A name too long is not refused here: like any folder that cannot be written, it turns
     # logging off with a warning and the run goes on.
-    return _path_text(field, text, "must be a folder path")
+    return _path_text(field, text, _("must be a folder path"))
 
 
-def parse_functions(text: Any, field: str = "functions") -> str | None:
+def parse_functions(text: Any, field: str = N_("functions")) -> str | None:
     """The path of a student's file of Functions, or nothing for the built-in ones."""
     if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none", "builtin")):
         return None
     return parse_file(text, field)
 
 
-def parse_file(text: Any, field: str = "file") -> str:
+def parse_file(text: Any, field: str = N_("file")) -> str:
     """A file path the file system can take (it need not exist yet)."""
-    value = _path_text(field, text, "expected a file path")
+    value = _path_text(field, text, _("expected a file path"))
     problem = path_problem(value)
     if problem:
         raise ConfigError(field, problem)
@@ -260,18 +299,20 @@ def parse_file(text: Any, field: str = "file") -> str:
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def parse_class_name(text: Any, field: str = "class name") -> str:
+def parse_class_name(text: Any, field: str = N_("class name")) -> str:
     value = _text(field, text).strip()
     if not _IDENTIFIER.match(value):
-        raise ConfigError(field, f"must be a Python class name, got {_shown(text)}")
+        raise ConfigError(
+            field, _("must be a Python class name, got {text}").format(text=_shown(text))
+        )
     return value
 
 
-def parse_data(text: Any, field: str = "data") -> str:
+def parse_data(text: Any, field: str = N_("data")) -> str:
     """``toy`` (the notebook's problem), ``synthetic``, or the path of a CSV/TSV/.data file."""
     value = _text(field, text).strip() if text is not None else ""
     if not value:
-        raise ConfigError(field, "expected toy, synthetic or a file path, got nothing")
+        raise ConfigError(field, _("expected toy, synthetic or a file path, got nothing"))
     if value.lower() in ("toy", "synthetic"):
         return value.lower()
     return parse_file(value, field)
@@ -296,26 +337,26 @@ def target_columns(text: Any) -> tuple[str, ...] | None:
         if not text.strip():
             return None
         if "\n" in text or "\r" in text:
-            raise ValueError("target: must be one line")
+            raise ValueError("target: " + _("must be one line"))
         items = [item.strip() for item in next(csv.reader([text], skipinitialspace=True))]
     for item in items:
         if not item:
-            raise ValueError(f"target: an empty column name in {text!r}")
+            raise ValueError("target: " + _("an empty column name in {text!r}").format(text=text))
     seen: set[str] = set()
     for item in items:
         if item in seen:
-            raise ValueError(f"target: column {item!r} is given twice")
+            raise ValueError("target: " + _("column {item!r} is given twice").format(item=item))
         seen.add(item)
     return tuple(items)
 
 
-def parse_target(text: Any, field: str = "target") -> str | None:
+def parse_target(text: Any, field: str = N_("target")) -> str | None:
     """Target columns, names or 0-based indexes separated by commas; nothing for the last column."""
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
     if isinstance(text, (list, tuple)):
         if not all(isinstance(item, (str, int)) and not isinstance(item, bool) for item in text):
-            raise ConfigError(field, "expected column names or indexes")
+            raise ConfigError(field, _("expected column names or indexes"))
         text = ",".join(str(item) for item in text)
     text = _text(field, text)
     try:
@@ -325,29 +366,31 @@ def parse_target(text: Any, field: str = "target") -> str | None:
     return str(text).strip()
 
 
-def parse_optional_flag(text: Any, field: str = "flag") -> bool | None:
+def parse_optional_flag(text: Any, field: str = N_("flag")) -> bool | None:
     if text is None or (isinstance(text, str) and text.strip().lower() in ("", "auto", "default")):
         return None
     return parse_flag(text, field)
 
 
-def parse_test_fraction(text: Any, field: str = "test fraction") -> float:
+def parse_test_fraction(text: Any, field: str = N_("test fraction")) -> float:
     """A fraction in [0, 1) of the rows kept apart to measure the test loss."""
     return _fraction(field, text)
 
 
-def parse_size(text: Any, field: str = "size") -> int:
+def parse_size(text: Any, field: str = N_("size")) -> int:
     return _count(field, text)
 
 
-def parse_noise(text: Any, field: str = "noise") -> float:
+def parse_noise(text: Any, field: str = N_("noise")) -> float:
     value = _number(field, text)
     if not math.isfinite(value) or value < 0:
-        raise ConfigError(field, f"must be a finite number >= 0, got {_shown(text)}")
+        raise ConfigError(
+            field, _("must be a finite number >= 0, got {text}").format(text=_shown(text))
+        )
     return value
 
 
-def parse_flag(text: Any, field: str = "flag") -> bool:
+def parse_flag(text: Any, field: str = N_("flag")) -> bool:
     if isinstance(text, bool):
         return text
     value = _text(field, text).strip().lower()
@@ -355,27 +398,32 @@ def parse_flag(text: Any, field: str = "flag") -> bool:
         return True
     if value in ("false", "no", "off", "0"):
         return False
-    raise ConfigError(field, f"expected true or false, got {_shown(text)}")
+    raise ConfigError(field, _("expected true or false, got {text}").format(text=_shown(text)))
 
 
-def parse_batch_size(text: Any, field: str = "batch size") -> int | None:
+def parse_batch_size(text: Any, field: str = N_("batch size")) -> int | None:
     """A positive integer, or nothing / "full" for the whole batch."""
     if text is None or (isinstance(text, str) and text.strip().lower() in ("", "full", "none")):
         return None
-    return _count(field, text, "a positive integer or 'full'")
+    return _count(field, text, N_("a positive integer or 'full'"))
 
 
-def parse_optimizer(text: Any, field: str = "optimizer") -> str:
+def parse_optimizer(text: Any, field: str = N_("optimizer")) -> str:
     value = _text(field, text).strip().lower()
     if value not in OPTIMIZERS:
-        raise ConfigError(field, f"must be one of {', '.join(OPTIMIZERS)}, got {_shown(text)}")
+        raise ConfigError(
+            field,
+            _("must be one of {OPTIMIZERS}, got {text}").format(
+                OPTIMIZERS=", ".join(OPTIMIZERS), text=_shown(text)
+            ),
+        )
     return value
 
 
 def _fraction(field: str, text: Any) -> float:
     value = _number(field, text)
     if not 0 <= value < 1:
-        raise ConfigError(field, f"must be in [0, 1), got {_shown(text)}")
+        raise ConfigError(field, _("must be in [0, 1), got {text}").format(text=_shown(text)))
     return value
 
 
@@ -389,20 +437,22 @@ def _decay(field: str, text: Any) -> float:
     if struct.unpack("f", struct.pack("f", value))[0] >= 1:
         raise ConfigError(
             field,
-            f"float32 rounds {value!r} up to 1, out of [0, 1); at most {FLOAT32_BELOW_1:.8g}",
+            _(
+                "float32 rounds {value!r} up to 1, out of [0, 1); at most {FLOAT32_BELOW_1:.8g}"
+            ).format(value=value, FLOAT32_BELOW_1=FLOAT32_BELOW_1),
         )
     return value
 
 
-def parse_momentum(text: Any, field: str = "momentum") -> float:
+def parse_momentum(text: Any, field: str = N_("momentum")) -> float:
     return _decay(field, text)
 
 
-def parse_beta(text: Any, field: str = "beta") -> float:
+def parse_beta(text: Any, field: str = N_("beta")) -> float:
     return _decay(field, text)
 
 
-def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
+def parse_compare(text: Any, field: str = N_("compare")) -> tuple[float, ...]:
     """Learning rates separated by commas (or spaces): "0.0001,0.01,0.5"."""
     if text is None:
         return ()
@@ -414,21 +464,29 @@ def parse_compare(text: Any, field: str = "compare") -> tuple[float, ...]:
             return ()
         items = re.split(r"\s*[,;]\s*|\s+", text)
         if "" in items:
-            raise ConfigError(field, f"a learning rate is missing in {text!r}")
+            raise ConfigError(field, _("a learning rate is missing in {text!r}").format(text=text))
     if len(items) > MAX_COMPARE:
-        raise ConfigError(field, f"at most {MAX_COMPARE} learning rates, got {len(items)}")
+        raise ConfigError(
+            field,
+            _("at most {MAX_COMPARE} learning rates, got {items}").format(
+                MAX_COMPARE=MAX_COMPARE, items=len(items)
+            ),
+        )
     values = []
     for item in items:
         try:
             values.append(parse_learning_rate(item, field))
         except ConfigError as error:
             raise ConfigError(
-                field, f"{_shown(item)} is not a learning rate: {error.reason}"
+                field,
+                _("{item} is not a learning rate: {reason}").format(
+                    item=_shown(item), reason=error.reason
+                ),
             ) from None
     return tuple(values)
 
 
-def parse_sweep(text: Any, field: str = "sweep") -> tuple[float, float, int] | tuple[()]:
+def parse_sweep(text: Any, field: str = N_("sweep")) -> tuple[float, float, int] | tuple[()]:
     """``FROM:TO:K``: K learning rates log-spaced from FROM to TO ("1e-4:3:64")."""
     if text is None:
         return ()
@@ -442,7 +500,10 @@ def parse_sweep(text: Any, field: str = "sweep") -> tuple[float, float, int] | t
             return ()
         items = text.split(":")
     if len(items) != 3:
-        raise ConfigError(field, f"expected FROM:TO:K, e.g. 1e-4:3:64, got {_shown(str(text))}")
+        raise ConfigError(
+            field,
+            _("expected FROM:TO:K, e.g. 1e-4:3:64, got {text}").format(text=_shown(str(text))),
+        )
     rates = []
     for part, item in zip(("FROM", "TO"), items[:2], strict=True):
         try:
@@ -454,13 +515,22 @@ def parse_sweep(text: Any, field: str = "sweep") -> tuple[float, float, int] | t
         count = int(str(items[2]).strip())
     except ValueError:
         raise ConfigError(
-            field, f"K must be a whole number of runs, got {_shown(str(items[2]))}"
+            field,
+            _("K must be a whole number of runs, got {items}").format(items=_shown(str(items[2]))),
         ) from None
     if not 1 <= count <= MAX_SWEEP:
-        raise ConfigError(field, f"K must be between 1 and {MAX_SWEEP}, got {count}")
+        raise ConfigError(
+            field,
+            _("K must be between 1 and {MAX_SWEEP}, got {count}").format(
+                MAX_SWEEP=MAX_SWEEP, count=count
+            ),
+        )
     if count > 1 and start == stop:
         raise ConfigError(
-            field, f"FROM and TO are both {start:g}: {count} runs would be the same run"
+            field,
+            _("FROM and TO are both {start:g}: {count} runs would be the same run").format(
+                start=start, count=count
+            ),
         )
     return (start, stop, count)
 
@@ -526,7 +596,7 @@ class Config:
         defaults = Config()
         unused = {
             name: getattr(defaults, name)
-            for name, (applies, _) in CONDITIONAL.items()
+            for name, (applies, _what) in CONDITIONAL.items()
             if not applies(self)
         }
         return replace(self, **unused)
@@ -586,23 +656,23 @@ def _a_file(config: Config) -> bool:
 # it is for).  The CLI refuses one given without what it needs; a saved run leaves out those
 # its config does not use (``Config.saved_dict``).
 CONDITIONAL: dict[str, tuple[Callable[[Config], bool], str]] = {
-    **dict.fromkeys(["target", "dropna"], (_a_file, "a data file (--data PATH)")),
+    **dict.fromkeys(["target", "dropna"], (_a_file, N_("a data file (--data PATH)"))),
     **dict.fromkeys(
-        ["n", "d", "m", "noise"], (lambda c: c.data == "synthetic", "--data synthetic")
+        ["n", "d", "m", "noise"], (lambda c: c.data == "synthetic", N_("--data synthetic"))
     ),
     "momentum": (
         lambda c: c.optimizer in ("momentum", "nesterov"),
-        "--optimizer momentum or nesterov",
+        N_("--optimizer momentum or nesterov"),
     ),
-    **dict.fromkeys(["beta1", "beta2"], (lambda c: c.optimizer == "adam", "--optimizer adam")),
+    **dict.fromkeys(["beta1", "beta2"], (lambda c: c.optimizer == "adam", N_("--optimizer adam"))),
     **dict.fromkeys(
         ["force", "mse_name", "linear_name"],
-        (lambda c: c.functions is not None, "--functions FILE"),
+        (lambda c: c.functions is not None, N_("--functions FILE")),
     ),
-    "logdir": (lambda c: c.tensorboard, "TensorBoard logging (not --no-tensorboard)"),
+    "logdir": (lambda c: c.tensorboard, N_("TensorBoard logging (not --no-tensorboard)")),
     "learning_rate": (
         lambda c: not c.compare and not c.sweep,
-        "one run (with --compare or --sweep each ε of the list runs)",
+        N_("one run (with --compare or --sweep each ε of the list runs)"),
     ),
 }
 
@@ -647,6 +717,6 @@ def make_config(base: Config | None = None, **values: Any) -> Config:
         # The name may come from a shared file: escaped, and cut if it is a page long.
         name = sorted(unknown)[0]
         shown = shown_path(name if len(name) <= 60 else name[:57] + "...")
-        raise ConfigError(shown, "is not a setting")
+        raise ConfigError(shown, _("is not a setting"))
     parsed = {name: PARSERS[name](value) for name, value in values.items()}
     return replace(base or Config(), **parsed)

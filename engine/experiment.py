@@ -21,6 +21,7 @@ from engine.core.problem import TORCH_DTYPES, DataNotes, Problem, notebook_probl
 from engine.core.theory import Bound, stability_bound
 from engine.data.dataset import Dataset
 from engine.data.loading import load
+from engine.i18n import _
 from engine.student.refusal import FunctionsRefused
 
 
@@ -120,21 +121,22 @@ def student_functions(
     )
     if mse is None or linear is None:
         raise FunctionsRefused(
-            f"the Functions of {shown_path(config.functions)} {refusal(report)}",
+            _("the Functions of {functions} {report}").format(
+                functions=shown_path(config.functions), report=refusal(report)
+            ),
             report.text(),
             report,
         )
     warning = None
     if not report.passed:
-        warning = (
-            f"running with Functions that fail the check (--force): {shown_path(config.functions)}"
+        warning = _("running with Functions that fail the check (--force): {functions}").format(
+            functions=shown_path(config.functions)
         )
     if getattr(linear, "vector_bias", False):
         # Written for the course's b = torch.randn(m): run in that convention, and say so.
-        convention = (
-            f"the Linear of {shown_path(config.functions)} takes b of shape (m,): the descent "
-            "gives it b as (m,) and its gradient back as the notebook's (1, m)"
-        )
+        convention = _(
+            "the Linear of {functions} takes b of shape (m,): the descent gives it b as (m,) and its gradient back as the notebook's (1, m)"
+        ).format(functions=shown_path(config.functions))
         warning = convention if warning is None else f"{warning}; {convention}"
     return {"mse": mse, "linear": linear}, report, warning
 
@@ -165,21 +167,30 @@ def run_warnings(descent: Descent) -> list[str]:
     bound = run_bound(descent)
     if bound is not None and config.learning_rate > bound.value:
         warnings.append(
-            f"learning rate {config.learning_rate:g} > {bound.name} = {bound.value:.6g}: "
-            f"{_method(config)} will diverge on this problem"
+            _(
+                "learning rate {learning_rate:g} > {name} = {value:.6g}: {config} will diverge on this problem"
+            ).format(
+                learning_rate=config.learning_rate,
+                name=bound.name,
+                value=bound.value,
+                config=_method(config),
+            )
         )
     if config.batch_size is not None and config.batch_size >= n:
         warnings.append(
-            f"batch size {config.batch_size} >= the {n} training points: "
-            "every mini-batch is the whole batch"
+            _(
+                "batch size {batch_size} >= the {n} training points: every mini-batch is the whole batch"
+            ).format(batch_size=config.batch_size, n=n)
         )
     return warnings
 
 
 def _method(config: Config) -> str:
     if config.optimizer == "sgd":
-        return "gradient descent"
-    return f"gradient descent with {config.optimizer} μ = {config.momentum:g}"
+        return _("gradient descent")
+    return _("gradient descent with {optimizer} μ = {momentum:g}").format(
+        optimizer=config.optimizer, momentum=config.momentum
+    )
 
 
 def run_bound(descent: Descent) -> Bound | None:

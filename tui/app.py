@@ -49,6 +49,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.config import Config, ConfigError, parse_compare, shown_path
+from engine.i18n import N_, _
 from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter
@@ -60,7 +61,7 @@ from .exits import EXIT_ERROR as EXIT_REFUSED  # Functions refused: as --check s
 from .experiment import Experiment, build_experiment
 from .help_screen import HelpScreen
 from .hyperparameters import HyperparameterPanel
-from .keys import KEYS
+from .keys import KEYS, translate_bindings
 from .leaving import Leaving, end_process
 from .loss_chart import LossChart
 from .messages import DataProgress, EngineLoaded, EngineWarning, RunProgress
@@ -195,6 +196,7 @@ class AmalApp(Leaving, App[int]):
         """``--sweep FROM:TO:K`` in the app: its view opens once loaded, on that range."""
         self.sweep_text = f"{sweep[0]:.12g}:{sweep[1]:.12g}:{sweep[2]}" if sweep else DEFAULT_SWEEP
         """The range the sweep view (w) starts on: the last one swept."""
+        translate_bindings(self._bindings)  # the footer in --lang's language
         self.redraws = RedrawSchedule(fps)  # fps and speed: a ValueError unless positive
         self.controller = RunController(config, self, speed=speed, save_dir=save_dir)
         self.fps = fps
@@ -344,7 +346,7 @@ class AmalApp(Leaving, App[int]):
 
     def ask_compare(self, rates: Sequence[float]) -> None:
         prompt = presenter.compare_prompt(rates)
-        parse = lambda text: parse_compare(text, "learning rates")  # noqa: E731
+        parse = lambda text: parse_compare(text, N_("learning rates"))  # noqa: E731
         screen = PromptScreen(*prompt[:3], parse, prompt[3], id="compare-prompt")
         self.push_screen(screen, self.controller.compare_chosen)
 
@@ -672,11 +674,16 @@ def _exit_status(app: AmalApp) -> int:
         return app.return_code or 0
     from tui.crash import write_crash_report
 
-    error = app.crash or CrashedWithoutTraceback("the app stopped on an unexpected error")
+    error = app.crash or CrashedWithoutTraceback(_("the app stopped on an unexpected error"))
     try:
-        where = f"; the traceback is in {write_crash_report(error)}"
+        where = _("; the traceback is in {path}").format(path=write_crash_report(error))
     except OSError as failure:
-        where = f"; no crash report ({failure.strerror or failure})"
+        where = _("; no crash report ({value})").format(value=failure.strerror or failure)
     message = shown_path(str(error))  # one line, escaped: it may quote a path
-    print(f"amal-tui: unexpected error: {type(error).__name__}: {message}{where}", file=sys.stderr)
+    print(
+        _("amal-tui: unexpected error: {kind}: {message}{where}").format(
+            kind=type(error).__name__, message=message, where=where
+        ),
+        file=sys.stderr,
+    )
     return EXIT_ERROR

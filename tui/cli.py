@@ -41,6 +41,15 @@ from engine.config import (
     parse_threshold,
     shown_path,
 )
+from engine.i18n import (
+    N_,
+    _,
+    available_languages,
+    current_language,
+    language_from_environment,
+    ngettext,
+    set_language,
+)
 from engine.record.saving import (
     DEFAULT_SAVE_DIR,
     SaveError,
@@ -54,7 +63,7 @@ from tui.pacing import parse_speed
 from tui.serve import DEFAULT_HOST, DEFAULT_PORT, parse_host, parse_port, served_in_a_browser
 from tui.streams import encode_standard_streams
 
-DESCRIPTION = """\
+DESCRIPTION = N_("""\
 Watch gradient descent happen, one iteration at a time, on the hand-written
 MSE and Linear autograd Functions of the first AMAL PyTorch notebook.
 
@@ -63,9 +72,9 @@ and pauses, [ and ] slow it down and speed it up, x resets, l toggles a log
 scale, + and - change the learning rate ×10 / ÷10 (* and / ×2 / ÷2), c
 compares learning rates, e saves (in amal-runs/, or --save-dir), ? shows every
 key and what each state means, q quits.  With --headless it runs to the end and
-prints the notebook's log (or one JSON object with --json)."""
+prints the notebook's log (or one JSON object with --json).""")
 
-EPILOG = """\
+EPILOG = N_("""\
 examples:
   amal-tui                                  the app, on the notebook's problem
   amal-tui --headless                       the notebook's run: converges at n = 1475
@@ -114,7 +123,7 @@ stdout, full disk), or an unexpected error (a crash report file is written).
 checking a class: --check DIR (or several files, or a glob) checks every .py
 file, each in its own process, as many at a time as there are cores, and prints
 a table (file, MSE, Linear, first hint: ✓ passes, ✗ fails, missing, - not
-checked) and a summary line; --json prints one JSON object per file, one a line."""
+checked) and a summary line; --json prints one JSON object per file, one a line.""")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,7 +132,70 @@ class _Parser(argparse.ArgumentParser):
         # was typed as it is: a control character or an escape sequence (a path from a
         # shared config) is shown escaped, never sent to the terminal.
         message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(
+            EXIT_USAGE,
+            _("{prog}: error: {message} (see {prog} --help)").format(
+                prog=self.prog, message=message
+            )
+            + "\n",
+        )
+
+
+def _translate_argparse() -> None:
+    """argparse's own words ("usage:", "options", "show this help message and exit", its
+    errors) from amal-tui's catalogue: argparse asks gettext's global domain, which holds
+    none of them, so they would stay English under --lang fr."""
+    argparse._ = _
+    argparse.ngettext = ngettext
+
+
+# argparse's words, in the catalogue (their msgids are argparse's own, Python 3.10 to 3.13).
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("options"),
+    N_("positional arguments"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("expected one argument"),
+    N_("expected at least one argument"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("the following arguments are required: %s"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+)
+
+
+def _language_option(argv: Sequence[str]) -> str | None:
+    """The value of --lang in ``argv`` (read before the parser exists: its --help is in
+    that language), or None."""
+    for index, argument in enumerate(argv):
+        if argument == "--":
+            break
+        if argument == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith("--lang="):
+            return argument.partition("=")[2]
+    return None
+
+
+def choose_language(argv: Sequence[str]) -> str:
+    """Switch every text to --lang's language, or else to the one LC_ALL, LC_MESSAGES or LANG
+    names when amal-tui has it; English otherwise.  An unknown --lang says, on one line of
+    stderr, which languages exist, and goes on in English.  Returns the language chosen."""
+    asked = _language_option(argv)
+    if asked is None:
+        set_language(language_from_environment() or "en")
+    elif not set_language(asked):
+        shown = "".join(c if c.isprintable() else "?" for c in asked)
+        print(
+            f"amal-tui: unknown language {shown!r} for --lang: the languages are "
+            f"{', '.join(available_languages())}; going on in English",
+            file=sys.stderr,
+        )
+    return current_language()
 
 
 def _validated(parser: Callable[..., object], option: str) -> Callable[[str], object]:
@@ -138,63 +210,64 @@ def _validated(parser: Callable[..., object], option: str) -> Callable[[str], ob
 
 
 # (group, flags, setting, parser, metavar, help): every setting of Config the command line sets.
-STUDENT = "your own Functions (--functions RUNS the file's code: only use files you trust)"
+STUDENT = N_("your own Functions (--functions RUNS the file's code: only use files you trust)")
 # fmt: off
 SETTINGS = [
-    ("the descent", ["--lr", "--learning-rate"], "learning_rate", parse_learning_rate, "EPS",
-     "learning rate ε, a positive number"),
-    ("the descent", ["--seed"], "seed", parse_seed, "S",
-     "seed of the data (and of W, b without --init-seed)"),
-    ("the descent", ["--init-seed"], "init_seed", parse_optional_seed, "N",
-     "draw W and b after seeding with N instead"),
-    ("the descent", ["--threshold"], "threshold", parse_threshold, "LOSS",
-     "stop once an iteration's loss is at or under LOSS"),
-    ("the descent", ["--max-iter"], "max_iter", parse_max_iter, "N", "stop after N iterations"),
-    ("the descent", ["--dtype"], "dtype", parse_dtype, "TYPE", "float32 (the notebook's) or float64"),
-    ("the descent", ["--device"], "device", parse_device, "DEV", "cpu, cuda or cuda:N"),
-    ("optimizers and mini-batches", ["--optimizer"], "optimizer", parse_optimizer, "NAME",
-     "sgd (the notebook's), momentum, nesterov or adam, written by hand as torch.optim's"),
-    ("optimizers and mini-batches", ["--momentum"], "momentum", parse_momentum, "MU",
-     "momentum of --optimizer momentum or nesterov"),
-    ("optimizers and mini-batches", ["--beta1"], "beta1", parse_beta, "B1", "Adam's β1"),
-    ("optimizers and mini-batches", ["--beta2"], "beta2", parse_beta, "B2", "Adam's β2"),
-    ("optimizers and mini-batches", ["--batch-size"], "batch_size", parse_batch_size, "B",
-     "mini-batches of B points, reshuffled each epoch from the seed (1: stochastic); "
-     "default: the whole batch. The loss recorded is the full-batch loss"),
-    ("experiments", ["--compare"], "compare", parse_compare, "EPS,EPS,...",
-     "run each learning rate from the same data and W, b, and compare them"),
-    ("experiments", ["--sweep"], "sweep", parse_sweep, "FROM:TO:K",
-     "K learning rates log-spaced from FROM to TO (e.g. 1e-4:3:64), run from the same "
+    (N_("the descent"), ["--lr", "--learning-rate"], "learning_rate", parse_learning_rate, "EPS",
+     N_("learning rate ε, a positive number")),
+    (N_("the descent"), ["--seed"], "seed", parse_seed, "S",
+     N_("seed of the data (and of W, b without --init-seed)")),
+    (N_("the descent"), ["--init-seed"], "init_seed", parse_optional_seed, "N",
+     N_("draw W and b after seeding with N instead")),
+    (N_("the descent"), ["--threshold"], "threshold", parse_threshold, "LOSS",
+     N_("stop once an iteration's loss is at or under LOSS")),
+    (N_("the descent"), ["--max-iter"], "max_iter", parse_max_iter, "N", N_("stop after N iterations")),
+    (N_("the descent"), ["--dtype"], "dtype", parse_dtype, "TYPE", N_("float32 (the notebook's) or float64")),
+    (N_("the descent"), ["--device"], "device", parse_device, "DEV", N_("cpu, cuda or cuda:N")),
+    (N_("optimizers and mini-batches"), ["--optimizer"], "optimizer", parse_optimizer, "NAME",
+     N_("sgd (the notebook's), momentum, nesterov or adam, written by hand as torch.optim's")),
+    (N_("optimizers and mini-batches"), ["--momentum"], "momentum", parse_momentum, "MU",
+     N_("momentum of --optimizer momentum or nesterov")),
+    (N_("optimizers and mini-batches"), ["--beta1"], "beta1", parse_beta, "B1", N_("Adam's β1")),
+    (N_("optimizers and mini-batches"), ["--beta2"], "beta2", parse_beta, "B2", N_("Adam's β2")),
+    (N_("optimizers and mini-batches"), ["--batch-size"], "batch_size", parse_batch_size, "B",
+     N_("mini-batches of B points, reshuffled each epoch from the seed (1: stochastic); "
+     "default: the whole batch. The loss recorded is the full-batch loss")),
+    (N_("experiments"), ["--compare"], "compare", parse_compare, "EPS,EPS,...",
+     N_("run each learning rate from the same data and W, b, and compare them")),
+    (N_("experiments"), ["--sweep"], "sweep", parse_sweep, "FROM:TO:K",
+     N_("K learning rates log-spaced from FROM to TO (e.g. 1e-4:3:64), run from the same "
      "start as one batched computation; with --headless prints each run's end, the theory's "
      "predicted loss and where convergence turns into divergence (exit 0 even when some "
-     "runs diverge: finding them is the point); in the app opens its sweep view (w)"),
-    ("data", ["--data"], "data", parse_data, "SOURCE",
-     "toy (the notebook's problem), synthetic (a known ground truth) or a CSV, TSV or "
-     "whitespace-separated .data file"),
-    ("data", ["--target"], "target", parse_target, "COLS",
-     "the target columns of a file: names or 0-based indexes, comma-separated "
-     "(default: the last column)"),
-    ("data", ["--test-fraction"], "test_fraction", parse_test_fraction, "F",
-     "keep a fraction F of the rows apart (drawn from the seed): their loss is the test loss"),
-    ("data", ["--n"], "n", parse_size, "N", "synthetic data: number of points"),
-    ("data", ["--d"], "d", parse_size, "D", "synthetic data: number of features"),
-    ("data", ["--m"], "m", parse_size, "M", "synthetic data: number of outputs"),
-    ("data", ["--noise"], "noise", parse_noise, "SIGMA", "synthetic data: noise level"),
+     "runs diverge: finding them is the point); in the app opens its sweep view (w)")),
+    (N_("data"), ["--data"], "data", parse_data, "SOURCE",
+     N_("toy (the notebook's problem), synthetic (a known ground truth) or a CSV, TSV or "
+     "whitespace-separated .data file")),
+    (N_("data"), ["--target"], "target", parse_target, "COLS",
+     N_("the target columns of a file: names or 0-based indexes, comma-separated "
+     "(default: the last column)")),
+    (N_("data"), ["--test-fraction"], "test_fraction", parse_test_fraction, "F",
+     N_("keep a fraction F of the rows apart (drawn from the seed): their loss is the test loss")),
+    (N_("data"), ["--n"], "n", parse_size, "N", N_("synthetic data: number of points")),
+    (N_("data"), ["--d"], "d", parse_size, "D", N_("synthetic data: number of features")),
+    (N_("data"), ["--m"], "m", parse_size, "M", N_("synthetic data: number of outputs")),
+    (N_("data"), ["--noise"], "noise", parse_noise, "SIGMA", N_("synthetic data: noise level")),
     (STUDENT, ["--functions"], "functions", parse_functions, "FILE.py",
-     "run the descent with the MSE and Linear of FILE.py, after checking them"),
-    (STUDENT, ["--mse"], "mse_name", parse_class_name, "NAME", "the name of your MSE class"),
-    (STUDENT, ["--linear"], "linear_name", parse_class_name, "NAME", "the name of your Linear class"),
+     N_("run the descent with the MSE and Linear of FILE.py, after checking them")),
+    (STUDENT, ["--mse"], "mse_name", parse_class_name, "NAME", N_("the name of your MSE class")),
+    (STUDENT, ["--linear"], "linear_name", parse_class_name, "NAME", N_("the name of your Linear class")),
     ("TensorBoard", ["--logdir"], "logdir", parse_logdir, "DIR",
-     "write the loss of every iteration as Loss/train under DIR"),
+     N_("write the loss of every iteration as Loss/train under DIR")),
 ]
 # fmt: on
 
 
 def build_parser() -> argparse.ArgumentParser:
+    _translate_argparse()
     parser = _Parser(
         prog="amal-tui",
-        description=DESCRIPTION,
-        epilog=EPILOG,
+        description=_(DESCRIPTION),
+        epilog=_(EPILOG),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     defaults = Config().to_dict()
@@ -202,34 +275,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     def group(title: str):
         if title not in groups:
-            groups[title] = parser.add_argument_group(title)
+            groups[title] = parser.add_argument_group(_(title))
         return groups[title]
 
-    mode = group("mode")
+    mode = group(N_("mode"))
     mode.add_argument(
-        "--headless", action="store_true", help="run to the end without the app and print the log"
+        "--headless",
+        action="store_true",
+        help=_("run to the end without the app and print the log"),
     )
     mode.add_argument(
-        "--json", action="store_true", help="with --headless: print one JSON object instead"
+        "--json", action="store_true", help=_("with --headless: print one JSON object instead")
     )
     mode.add_argument(
         "--config",
         type=_validated(parse_file, "--config"),
         metavar="FILE",
-        help="start from the settings of a run saved with --save (options given here override "
-        "them; a Python file it names runs only with --functions FILE.py given here)",
+        help=_(
+            "start from the settings of a run saved with --save (options given here override "
+            "them; a Python file it names runs only with --functions FILE.py given here)"
+        ),
     )
     mode.add_argument(
         "--save",
         type=_validated(parse_file, "--save"),
         metavar="FILE",
-        help="with --headless: save the run as FILE (JSON: config, theory, losses, W, b) "
-        "and its losses as FILE.losses.csv beside it, even when stopped or when stdout "
-        "fails; a file there that amal-tui did not write is never replaced",
+        help=_(
+            "with --headless: save the run as FILE (JSON: config, theory, losses, W, b) "
+            "and its losses as FILE.losses.csv beside it, even when stopped or when stdout "
+            "fails; a file there that amal-tui did not write is never replaced"
+        ),
     )
     for title, flags, setting, parse, metavar, help_text in SETTINGS:
         default = defaults[setting]
-        suffix = "" if default is None or default == [] else f" (default {default})"
+        suffix = (
+            ""
+            if default is None or default == []
+            else _(" (default {default})").format(default=default)
+        )
         # No default here: only the options actually given override a --config file.
         group(title).add_argument(
             *flags,
@@ -237,29 +320,31 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=metavar,
             type=_validated(parse, flags[0]),
             default=argparse.SUPPRESS,
-            help=help_text + suffix,
+            help=_(help_text) + suffix,
         )
-    data = group("data")
+    data = group(N_("data"))
     data.add_argument(
         "--standardize",
         dest="standardize",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="centre and scale each column, with statistics from the training rows only "
-        "(the default for files)",
+        help=_(
+            "centre and scale each column, with statistics from the training rows only "
+            "(the default for files)"
+        ),
     )
     data.add_argument(
         "--no-standardize",
         dest="standardize",
         action="store_false",
         default=argparse.SUPPRESS,
-        help="use the values as they are (the default for toy and synthetic)",
+        help=_("use the values as they are (the default for toy and synthetic)"),
     )
     data.add_argument(
         "--dropna",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="drop the rows of a file with missing values (otherwise refused)",
+        help=_("drop the rows of a file with missing values (otherwise refused)"),
     )
     student = group(STUDENT)
     student.add_argument(
@@ -267,53 +352,67 @@ def build_parser() -> argparse.ArgumentParser:
         type=_validated(parse_file, "--check"),
         nargs="+",
         metavar="FILE.py",
-        help="check the MSE and Linear of FILE.py against the reference: values, gradients, "
-        "shapes, with a hint for each mistake; exit 0 when both pass, 1 otherwise.  Several "
-        "files, a folder (its .py files) or a glob: each file in its own process, a table "
-        "(file, MSE, Linear, first hint) and a summary line, --json one object per line; "
-        "exit 0 when every file passes, 1 when any fails, 2 when an argument names no file",
+        help=_(
+            "check the MSE and Linear of FILE.py against the reference: values, gradients, "
+            "shapes, with a hint for each mistake; exit 0 when both pass, 1 otherwise.  Several "
+            "files, a folder (its .py files) or a glob: each file in its own process, a table "
+            "(file, MSE, Linear, first hint) and a summary line, --json one object per line; "
+            "exit 0 when every file passes, 1 when any fails, 2 when an argument names no file"
+        ),
     )
     student.add_argument(
         "--force",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="with --functions: run even when the check fails",
+        help=_("with --functions: run even when the check fails"),
     )
-    group("the app").add_argument(
+    group(N_("the app")).add_argument(
         "--speed",
         type=_validated(parse_speed, "--speed"),
         default=None,
         metavar="N",
-        help="run at most N iterations per second, to watch the descent (e.g. 10; "
-        "[ and ] change it in the app); default: max, as fast as the engine goes",
+        help=_(
+            "run at most N iterations per second, to watch the descent (e.g. 10; "
+            "[ and ] change it in the app); default: max, as fast as the engine goes"
+        ),
     )
-    group("the app").add_argument(
+    group(N_("the app")).add_argument(
         "--save-dir",
         type=_validated(parse_save_dir, "--save-dir"),
         default=None,
         metavar="DIR",
-        help=f"the folder where e saves runs (made at the first save); default: "
-        f"{DEFAULT_SAVE_DIR}/ in the current folder",
+        help=_(
+            "the folder where e saves runs (made at the first save); default: "
+            "{folder}/ in the current folder"
+        ).format(folder=DEFAULT_SAVE_DIR),
     )
-    ssh = group("over SSH (slow links, small terminals)")
+    group(N_("the app")).add_argument(
+        "--lang",
+        metavar="LANG",
+        help=_(
+            "the language of every text: {languages} (default: the one LC_ALL, LC_MESSAGES "
+            "or LANG names, else en)"
+        ).format(languages=", ".join(available_languages())),
+    )
+    ssh = group(N_("over SSH (slow links, small terminals)"))
     ssh.add_argument(
         "--fps",
         type=_validated(parse_fps, "--fps"),
         default=None,
         metavar="N",
-        help="redraw the app at most N times per second (lower it on a slow link; e.g. 2)",
+        help=_("redraw the app at most N times per second (lower it on a slow link; e.g. 2)"),
     )
     ssh.add_argument(
         "--no-mouse",
         action="store_true",
-        help="turn mouse reporting off: every mouse move is otherwise sent over the link",
+        help=_("turn mouse reporting off: every mouse move is otherwise sent over the link"),
     )
     group("TensorBoard").add_argument(
         "--no-tensorboard",
         dest="tensorboard",
         action="store_false",
         default=argparse.SUPPRESS,
-        help="do not log",
+        help=_("do not log"),
     )
     _add_serve_options(parser)
     return parser
@@ -362,7 +461,7 @@ def _flag(setting: str) -> str:
     """The option that sets ``setting``: "learning_rate" -> "--lr"."""
     if setting == "tensorboard":
         return "--no-tensorboard"
-    for _, flags, name, *_ in SETTINGS:
+    for _group, flags, name, *_rest in SETTINGS:
         if name == setting:
             return flags[0]
     return "--" + setting.replace("_", "-")
@@ -384,9 +483,9 @@ def parse_fps(text: str, field: str = "--fps") -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(field, f"expected a number, got {text!r}") from None
+        raise ConfigError(field, _("expected a number, got {text!r}").format(text=text)) from None
     if not (math.isfinite(value) and 0 < value <= 60):
-        raise ConfigError(field, f"must be a number in (0, 60], got {text!r}")
+        raise ConfigError(field, _("must be a number in (0, 60], got {text!r}").format(text=text))
     return value
 
 
@@ -397,18 +496,20 @@ def check_device(device: str) -> str | None:
     import torch
 
     if not torch.cuda.is_available():
-        return (
-            f"{device} asked for but no GPU is available here (torch.cuda.is_available() is False)"
-        )
+        return _(
+            "{device} asked for but no GPU is available here (torch.cuda.is_available() is False)"
+        ).format(device=device)
     index = int(device.partition(":")[2] or 0)
     if index >= torch.cuda.device_count():
-        return f"{device} asked for but this machine has {torch.cuda.device_count()} GPU(s)"
+        return _("{device} asked for but this machine has {count} GPU(s)").format(
+            device=device, count=torch.cuda.device_count()
+        )
     return None
 
 
 def not_a_terminal() -> str | None:
     """ "input" or "output" when that one is not a terminal (the app needs both), else None."""
-    for name, stream in (("input", sys.stdin), ("output", sys.stdout)):
+    for name, stream in ((N_("input"), sys.stdin), (N_("output"), sys.stdout)):
         if stream is None or not stream.isatty():
             return name
     return None
@@ -416,6 +517,7 @@ def not_a_terminal() -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     encode_standard_streams()  # an ASCII terminal gets "eps" for ε, never an encoding error
+    choose_language(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = None if argv is None else list(argv)  # what --serve passes on to the app
@@ -432,12 +534,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the last line of defence: report, never a bare traceback
         try:
             where = write_crash_report(error)
-            detail = f"; the traceback is in {shown_path(where)}"
+            detail = _("; the traceback is in {path}").format(path=shown_path(where))
         except OSError:
             detail = ""
         # Escaped: the message may quote a path or a student's text (newlines, escape sequences).
         print(
-            f"amal-tui: unexpected error: {type(error).__name__}: {shown_path(str(error))}{detail}",
+            _("amal-tui: unexpected error: {error}").format(
+                error=f"{type(error).__name__}: {shown_path(str(error))}{detail}"
+            ),
             file=sys.stderr,
         )
         return EXIT_ERROR
@@ -454,7 +558,7 @@ def _out_of_memory_is_an_error(run, *args) -> int:
         reason = out_of_memory(error)
         if reason is None:
             raise
-        print(f"amal-tui: error: {reason}", file=sys.stderr)
+        print(_("amal-tui: error: {reason}").format(reason=reason), file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -468,49 +572,61 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             ignored.add("headless" if args.headless else "save" if args.save else "config")
         if ignored:
             parser.error(
-                f"--check only checks the file; {_flag(min(ignored))} is for a run "
-                f"(--functions {args.check[0]} runs the descent with it)"
+                _(
+                    "--check only checks the file; {option} is for a run "
+                    "(--functions {file} runs the descent with it)"
+                ).format(option=_flag(min(ignored)), file=args.check[0])
             )
         return run_check(args)
     if args.json and not args.headless:
-        parser.error("--json needs --headless (or --check)")
+        parser.error(_("--json needs --headless (or --check)"))
     if args.save and not args.headless:
-        parser.error("--save needs --headless (in the app, press e to save)")
+        parser.error(_("--save needs --headless (in the app, press e to save)"))
     try:
         config = config_from_args(args)
     except SaveError as error:
-        parser.error(f"argument --config: {error}")
+        parser.error(_("argument {option}: {problem}").format(option="--config", problem=error))
     if args.save:
         # Before the run: a target that cannot be written costs nothing yet.
         try:
             check_save_target(args.save, keep=[p for p in (config.data, config.functions) if p])
         except SaveError as error:
-            parser.error(f"argument --save: {error}")
+            parser.error(_("argument {option}: {problem}").format(option="--save", problem=error))
     given = _given(args)
     if args.config and config.functions is not None and "functions" not in given:
         # A shared run file must not run code the person running it never named.
         functions = shown_path(config.functions)
         parser.error(
-            f"argument --config: {shown_path(args.config)} names functions {functions}: "
-            f"give --functions {functions} to run them"
+            _(
+                "argument --config: {config} names functions {functions}: "
+                "give --functions {functions} to run them"
+            ).format(config=shown_path(args.config), functions=functions)
         )
     for setting, (applies, what) in CONDITIONAL.items():
         if setting in given and not applies(config):
-            parser.error(f"{_flag(setting)} is for {what}: here it would be ignored")
+            parser.error(
+                _("{option} is for {what}: here it would be ignored").format(
+                    option=_flag(setting), what=_(what)
+                )
+            )
     sweep_problem = _sweep_conflict(config, args)
     if sweep_problem:
-        parser.error(f"argument --sweep: {sweep_problem}")
+        parser.error(
+            _("argument {option}: {problem}").format(option="--sweep", problem=sweep_problem)
+        )
     app_only = _app_options(args)
     if args.headless and app_only:
-        parser.error(f"{_flag(app_only[0])} is for the app, not --headless")
+        parser.error(_("{option} is for the app, not --headless").format(option=_flag(app_only[0])))
     problem = check_device(config.device)
     if problem:
-        parser.error(f"argument --device: {problem}")
+        parser.error(_("argument {option}: {problem}").format(option="--device", problem=problem))
     missing = None if args.headless or args.serve or served_in_a_browser() else not_a_terminal()
     if missing:
         parser.error(
-            f"the app needs a terminal, and its {missing} is not one "
-            "(--headless runs without the app)"
+            _(
+                "the app needs a terminal, and its {missing} is not one "
+                "(--headless runs without the app)"
+            ).format(missing=_(missing))
         )
     if args.headless:
         from tui.headless import run_headless
@@ -558,14 +674,14 @@ def _sweep_conflict(config: Config, args: argparse.Namespace) -> str | None:
     if not config.sweep:
         return None
     if config.compare:
-        return "give either --sweep or --compare, not both"
+        return _("give either --sweep or --compare, not both")
     if config.functions is not None:
-        return (
+        return _(
             "a sweep batches the reference Functions; a student's run one at a time "
             "(--compare EPS,EPS,... with --functions)"
         )
     if args.save:
-        return "--save keeps one run or a comparison; use --json > FILE for a sweep"
+        return _("--save keeps one run or a comparison; use --json > FILE for a sweep")
     return None
 
 
@@ -617,7 +733,12 @@ def run_class_check(args: argparse.Namespace) -> int:
 
     files, problems = student_files(args.check)
     for problem in problems:
-        print(f"amal-tui: error: argument --check: {problem}", file=sys.stderr)
+        print(
+            _("amal-tui: error: argument {option}: {problem}").format(
+                option="--check", problem=problem
+            ),
+            file=sys.stderr,
+        )
     if problems or not files:
         return EXIT_USAGE
     progress_shown = sys.stderr.isatty()
@@ -625,7 +746,10 @@ def run_class_check(args: argparse.Namespace) -> int:
     def progress(done: int, total: int, path: str) -> None:
         if progress_shown:  # one line, rewritten: a log or a pipe gets none of it
             sys.stderr.write(
-                f"\r\x1b[Kchecked {done}/{total}: {shown_path(os.path.basename(path))}"
+                "\r\x1b[K"
+                + _("checked {done}/{total}: {file}").format(
+                    done=done, total=total, file=shown_path(os.path.basename(path))
+                )
             )
             sys.stderr.flush()
 

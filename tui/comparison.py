@@ -27,6 +27,8 @@ from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
+from engine.i18n import _
+
 from .formatting import loss_text, norm_text
 from .loss_chart import compare_marker
 from .states import BY_NAME
@@ -76,9 +78,9 @@ def comparison_renderable(
     table = Table(box=None, padding=(0, 1, 0, 0), show_edge=False, expand=False)
     table.add_column("", no_wrap=True)
     table.add_column("ε", no_wrap=True)
-    table.add_column("" if compact else "status", no_wrap=True)
-    table.add_column("iter." if not compact else "iter", justify="right", no_wrap=True)
-    table.add_column("loss", justify="right", no_wrap=True)
+    table.add_column("" if compact else _("status"), no_wrap=True)
+    table.add_column(_("iter.") if not compact else _("iter"), justify="right", no_wrap=True)
+    table.add_column(_("loss"), justify="right", no_wrap=True)
     for i, run in enumerate(runs):
         snapshot = run.snapshot
         rate = f"{run.learning_rate:g}"
@@ -86,7 +88,7 @@ def comparison_renderable(
             rate += DIVERGES_MARK
         status = status_word(snapshot.status.value, snapshot.iteration, running)
         state = BY_NAME.get(status)
-        shown = (state.mark if state else "?") if compact else status
+        shown = (state.mark if state else "?") if compact else _(status)
         row = [
             Text(compare_marker(i), style="bold"),
             rate,
@@ -115,18 +117,26 @@ def footnote(
         bound = None
     out = Text(style="dim")
     if optimum is not None:
-        out.append(f"the loss cannot go under the optimum {optimum:.6g}\n")
+        out.append(
+            _("the loss cannot go under the optimum {optimum:.6g}\n").format(optimum=optimum)
+        )
     if bound is not None:
         if any_past:
             out.append(
-                f"{DIVERGES_MARK} ε > ε_max = {bound.name} = {bound.value:.4g}: diverges\n",
+                _("{DIVERGES_MARK} ε > ε_max = {name} = {value:.4g}: diverges\n").format(
+                    DIVERGES_MARK=DIVERGES_MARK, name=bound.name, value=bound.value
+                ),
                 style="bold",
             )
         else:
             out.append(f"ε_max = {bound.name} = {bound.value:.4g}\n")
     elif why_none is not None and lr_max is not None:
-        out.append(f"{why_none} (plain SGD's 2/L = {lr_max:.4g})\n")
-    out.append("c: other learning rates; empty: one run")
+        out.append(
+            _("{why_none} (plain SGD's 2/L = {lr_max:.4g})\n").format(
+                why_none=why_none, lr_max=lr_max
+            )
+        )
+    out.append(_("c: other learning rates; empty: one run"))
     return out
 
 
@@ -142,11 +152,14 @@ def compact_footnote(
         bound = None
     lines = []
     if optimum is not None:
-        lines.append((f"optimum {optimum:.6g}", "dim"))
+        lines.append((_("optimum {optimum:.6g}").format(optimum=optimum), "dim"))
     if bound is not None:
         value = f"{bound.value:.4g}"
         if any_past:
-            head, style = f"{DIVERGES_MARK} past {bound.name}", "bold"
+            head = _("{DIVERGES_MARK} past {name}").format(
+                DIVERGES_MARK=DIVERGES_MARK, name=bound.name
+            )
+            style = "bold"
         else:
             head, style = f"ε_max={bound.name}", "dim"
         if len(f"{head}={value}") <= COMPACT_WIDTH:
@@ -155,7 +168,7 @@ def compact_footnote(
             lines.append((head, style))
             lines.append((f"  = {value}", style))
     elif why_none is not None and lr_max is not None:
-        lines.append((f"no bound; 2/L={lr_max:.4g}", "dim"))
+        lines.append((_("no bound; 2/L={lr_max:.4g}").format(lr_max=lr_max), "dim"))
     out = Text()
     for i, (line, style) in enumerate(lines):
         out.append(("\n" if i else "") + line, style=style)
@@ -167,7 +180,7 @@ class ComparisonPanel(ScrollableContainer, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "Comparison"
+        self.border_title = _("Comparison")
         self._shown: tuple | None = None
         self._table: Table | None = None
         self._last: tuple | None = None

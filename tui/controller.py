@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from engine.config import Config, ConfigError, parse_learning_rate, shown_path
+from engine.i18n import _
 from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter, states
@@ -334,19 +335,19 @@ class RunController:
         check = getattr(self.experiment, "check", None)
         notes = []
         if self.reloading or (self.experiment is None and self.engine_error is None):
-            verdict = "checking…"
+            verdict = _("checking…")
         elif self.failed_verdict is not None:
             verdict = self.failed_verdict
             if self.experiment is not None:
-                notes.append("running the version before")
+                notes.append(_("running the version before"))
         else:
             verdict = presenter.check_verdict(check)
             if check is not None and not check.passed:
-                notes.append("run with --force")
+                notes.append(_("run with --force"))
         if self.file_offer == "changed":
-            notes.append("changed on disk: o reloads")
+            notes.append(_("changed on disk: o reloads"))
         elif self.file_offer == "gone":
-            notes.append("gone from disk")
+            notes.append(_("gone from disk"))
         return dict(
             functions=shown_path(os.path.basename(path)),
             verdict=verdict,
@@ -409,14 +410,17 @@ class RunController:
         self.new_run()
         if reloaded:
             self.port.notify(
-                f"{self.functions_name()} reloaded: {presenter.check_verdict(checked)}; "
-                "the run starts over at iteration 0",
+                _(
+                    "{functions_name} reloaded: {checked}; the run starts over at iteration 0"
+                ).format(
+                    functions_name=self.functions_name(), checked=presenter.check_verdict(checked)
+                ),
                 timeout=10,
             )
         if old is None or old.problem is not new.problem:
             note = data_note(new.problem)
             if note is not None:  # what the loader learned: columns used, rows dropped...
-                self.port.notify(note, title="data", timeout=15)
+                self.port.notify(note, title=_("data"), timeout=15)
         await self.drain_pending()
 
     def worker_ended(self, worker: Any, outcome: str) -> None:
@@ -445,7 +449,7 @@ class RunController:
             self.reloading = reloaded
             self.start_load(wanted)  # replaced by newer settings: no need to say why
             return
-        text = presenter.one_line(error) if error is not None else "cancelled"
+        text = presenter.one_line(error) if error is not None else _("cancelled")
         refused = isinstance(error, FunctionsRefused)
         if reloaded and self.experiment is not None:
             self.reload_failed(error, text)
@@ -465,21 +469,29 @@ class RunController:
             self.port.show_refusal(failed, error, text)
         if wanted is not None and failed is not None and wanted != failed:
             # A newer setting was asked for meanwhile: it may well load.
-            self.port.notify(f"cannot use these settings: {text}", severity="error", timeout=15)
+            self.port.notify(
+                _("cannot use these settings: {text}").format(text=text),
+                severity="error",
+                timeout=15,
+            )
             self.start_load(wanted)
             return
         self.pending.clear()
         if self.experiment is None:
             self.engine_error = text
             self.port.notify(
-                text if refused else f"the engine could not load: {text}",
+                text if refused else _("the engine could not load: {text}").format(text=text),
                 title="amal-tui",
                 severity="error",
                 timeout=30,
             )
         else:
             # The run on screen stays as it was.
-            self.port.notify(f"cannot use these settings: {text}", severity="error", timeout=15)
+            self.port.notify(
+                _("cannot use these settings: {text}").format(text=text),
+                severity="error",
+                timeout=15,
+            )
             self.port.show_config(self.config)
             theory = self.experiment.theory
             self.port.show_theory(None if theory is None else theory.lr_max)
@@ -496,12 +508,18 @@ class RunController:
             self.checked_stamp, self.file_offer = self.load_stamp, None
             self.failed_verdict = presenter.check_verdict(error.check) or f"✗ {text}"
             self.port.notify(
-                f"{name} fails the check: {self.failed_verdict} (the run keeps its Functions)",
+                _("{name} fails the check: {failed_verdict} (the run keeps its Functions)").format(
+                    name=name, failed_verdict=self.failed_verdict
+                ),
                 severity="error",
                 timeout=20,
             )
         else:
-            self.port.notify(f"could not reload {name}: {text}", severity="error", timeout=20)
+            self.port.notify(
+                _("could not reload {name}: {text}").format(name=name, text=text),
+                severity="error",
+                timeout=20,
+            )
 
     def functions_name(self) -> str:
         """The student's file, as the status line and the messages name it."""
@@ -520,10 +538,14 @@ class RunController:
         self.file_offer = offer
         name = self.functions_name()
         if offer == "changed":
-            self.port.notify(f"{name} changed on disk: press o to reload and re-check", timeout=10)
+            self.port.notify(
+                _("{name} changed on disk: press o to reload and re-check").format(name=name),
+                timeout=10,
+            )
         elif offer == "gone":
             self.port.notify(
-                f"{name} is no longer on disk: the run keeps its Functions", severity="warning"
+                _("{name} is no longer on disk: the run keeps its Functions").format(name=name),
+                severity="warning",
             )
         self.port.changed()
 
@@ -534,7 +556,7 @@ class RunController:
         if self.busy or self.engine_error is None:
             self.pending.append(action)
         else:
-            self.port.notify("the engine did not load: nothing to run", severity="error")
+            self.port.notify(_("the engine did not load: nothing to run"), severity="error")
         return False
 
     async def drain_pending(self) -> None:
@@ -704,7 +726,7 @@ class RunController:
         over with its new Functions; if not, the run on screen keeps the Functions it has."""
         if (self.wanted or self.config).functions is None:
             self.port.notify(
-                "no Functions file to reload: amal-tui --functions FILE.py runs yours",
+                _("no Functions file to reload: amal-tui --functions FILE.py runs yours"),
                 severity="warning",
             )
             return
@@ -754,13 +776,15 @@ class RunController:
         """+ and -: ε × 10 or ÷ 10 (not while comparing: c changes those)."""
         config = self.wanted or self.config
         if config.compare:
-            self.port.notify("comparing learning rates: c changes them", severity="warning")
+            self.port.notify(_("comparing learning rates: c changes them"), severity="warning")
             return
         learning_rate = float(f"{config.learning_rate * factor:.12g}")
         try:
             parse_learning_rate(learning_rate)
         except ConfigError as error:
-            self.port.notify(f"learning rate {error.reason}", severity="warning")
+            self.port.notify(
+                _("learning rate {reason}").format(reason=error.reason), severity="warning"
+            )
             return
         await self.apply(config.replace(learning_rate=learning_rate))
 
@@ -802,7 +826,7 @@ class RunController:
             return
         if self.busy or self.experiment is None:
             self.port.notify(
-                "busy loading or saving: press e again in a moment", severity="warning"
+                _("busy loading or saving: press e again in a moment"), severity="warning"
             )
             return
         # Saved as it stands at the moment Enter was pressed: the run pauses for the save
@@ -822,7 +846,9 @@ class RunController:
             json_path, csv_path = result
             self.last_save_path = None
             self.saved = str(json_path)
-            self.port.notify(presenter.saved_text(json_path, csv_path), title="saved", timeout=10)
+            self.port.notify(
+                presenter.saved_text(json_path, csv_path), title=_("saved"), timeout=10
+            )
         else:
             self.port.notify(presenter.save_error_text(result), severity="error", timeout=20)
         self.port.changed()

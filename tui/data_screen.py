@@ -52,13 +52,15 @@ from engine.config import (
     parse_test_fraction,
     target_columns,
 )
+from engine.i18n import N_, _
 
+from .keys import translate_bindings
 from .prompts import OneShotScreen
 from .validation import mark
 
 SOURCES = ("toy", "synthetic", "file")
 """The choices of the source, in the screen's order."""
-SOURCE_LABELS = {"toy": "toy (the notebook's)", "synthetic": "synthetic", "file": "file"}
+SOURCE_LABELS = {"toy": N_("toy (the notebook's)"), "synthetic": "synthetic", "file": N_("file")}
 TABLE_EXTENSIONS = (".csv", ".tsv", ".data", ".txt", ".dat")
 """Files the path completion offers first (the reader takes any table of numbers)."""
 MOST_ENTRIES = 5000
@@ -66,7 +68,7 @@ MOST_ENTRIES = 5000
 
 # Each field of the screen: (its widget id, the Config field, the label its reason names).
 NUMBER_FIELDS = (
-    ("test-fraction", "test_fraction", "test fraction"),
+    ("test-fraction", "test_fraction", N_("test fraction")),
     ("n", "n", "n"),
     ("d", "d", "d"),
     ("m", "m", "m"),
@@ -291,23 +293,25 @@ class DataForm:
         self.read(draft.path, self._target_of_draft())
         if self.table is None:
             error = self.table_error
-            errors["path"] = f"file: {error.reason if isinstance(error, DataError) else error}"
+            errors["path"] = _("file: {value}").format(
+                value=error.reason if isinstance(error, DataError) else error
+            )
             return
         if shown is not None and shown.names != self.table.names:
-            errors["target"] = (
+            errors["target"] = _(
                 "target: the file's columns changed since they were shown; choose again"
             )
             return
         chosen = tuple(sorted(self.draft.targets or ()))
         if not chosen:
-            errors["target"] = "target: choose at least one column (space marks it)"
+            errors["target"] = _("target: choose at least one column (space marks it)")
             return
         target = target_text(self.table, chosen)
         try:
             self.read_columns(draft.path, target)
         except DataError as error:
             errors[FIELD_OF_SETTING.get(error.setting or "data", "path")] = (
-                f"{'target' if error.setting == 'target' else 'file'}: {error.reason}"
+                f"{_('target') if error.setting == 'target' else _('file')}: {error.reason}"
             )
             return
         # The last column, as the config had it: left unsaid (None), as on the command line.
@@ -407,15 +411,16 @@ class DataScreen(OneShotScreen):
     """The data of the run: Enter gives the settings to apply (a dict), Escape None."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", N_("Cancel")),
         # The App keeps its own keys (tab among them) off while a screen covers it: the
         # screen moves between its fields itself.
-        Binding("tab", "next_field", "Next", show=False),
-        Binding("shift+tab", "previous_field", "Previous", show=False),
+        Binding("tab", "next_field", N_("Next"), show=False),
+        Binding("shift+tab", "previous_field", N_("Previous"), show=False),
     ]
 
     def __init__(self, config: Config, in_use: Sequence[str] = (), columns: Any = None) -> None:
         super().__init__(id="data-screen")
+        translate_bindings(self._bindings)
         self.form = DataForm(config, columns)
         self.in_use = tuple(in_use)
         self._shown_names: tuple[str, ...] | None = None
@@ -430,42 +435,45 @@ class DataScreen(OneShotScreen):
     def compose(self) -> ComposeResult:
         draft = self.form.draft
         with VerticalScroll(id="data-box") as box:
-            box.border_title = "Data"
-            box.border_subtitle = "tab next · enter apply · esc cancel"
+            box.border_title = _("Data")
+            box.border_subtitle = _("tab next · enter apply · esc cancel")
             box.can_focus = False  # tab goes from field to field; the box scrolls to each
             yield Static(self._in_use_text(), id="data-in-use")
             with RadioSet(id="data-source", compact=True):
                 for source in SOURCES:
                     yield MarkedRadioButton(
-                        SOURCE_LABELS[source],
+                        _(SOURCE_LABELS[source]),
                         value=source == draft.source,
                         id=f"data-source-{source}",
                     )
             with Horizontal(classes="data-row", id="data-path-row"):
-                yield Label("file", classes="data-label")
-                yield self._input("path", draft.path, "a CSV/TSV file; → completes")
+                yield Label(_("file"), classes="data-label")
+                yield self._input("path", draft.path, _("a CSV/TSV file; → completes"))
             yield Static("", id="data-path-error", classes="field-error")
             yield Label(
-                "target (space marks a column)", id="data-target-label", classes="data-note"
+                _("target (space marks a column)"), id="data-target-label", classes="data-note"
             )
             yield SelectionList[int](id="data-target", compact=True)
             yield Static("", id="data-target-error", classes="field-error")
             with Horizontal(classes="data-row", id="data-flags-row"):
                 yield MarkedCheckbox(
-                    "standardise", draft.standardize, id="data-standardize", compact=True
+                    _("standardise"), draft.standardize, id="data-standardize", compact=True
                 )
                 yield MarkedCheckbox(
-                    "drop rows with a missing value", draft.dropna, id="data-dropna", compact=True
+                    _("drop rows with a missing value"),
+                    draft.dropna,
+                    id="data-dropna",
+                    compact=True,
                 )
             for key, setting, label in NUMBER_FIELDS:
                 with Horizontal(classes="data-row", id=f"data-{key}-row"):
-                    yield Label(label, classes="data-label")
+                    yield Label(_(label), classes="data-label")
                     yield self._input(key, getattr(draft, setting))
                     # Beside its field: why its text cannot be applied.
                     yield Static("", id=f"data-{key}-error", classes="field-error data-reason")
             with Horizontal(id="data-buttons"):
-                yield Button("Apply", id="data-apply", variant="primary", compact=True)
-                yield Button("Cancel", id="data-cancel", compact=True)
+                yield Button(_("Apply"), id="data-apply", variant="primary", compact=True)
+                yield Button(_("Cancel"), id="data-cancel", compact=True)
 
     def _input(self, key: str, value: str, placeholder: str = "") -> Input:
         field = Input(
@@ -482,9 +490,9 @@ class DataScreen(OneShotScreen):
 
     def _in_use_text(self) -> Text:
         if not self.in_use:
-            return Text("in use: loading…", style="dim")
+            return Text(_("in use: loading…"), style="dim")
         first, *rest = self.in_use
-        text = Text("in use: ", style="dim")
+        text = Text(_("in use: "), style="dim")
         text.append(first)
         for line in rest:
             text.append(f"\n{line}", style="dim")
@@ -529,7 +537,9 @@ class DataScreen(OneShotScreen):
         table, chosen = self.form.table, sorted(self.form.draft.targets or ())
         names = "" if table is None else ", ".join(table.names[j] for j in chosen)
         label = self.query_one("#data-target-label", Label)
-        label.update(Text(f"target (space marks a column): {names or 'none'}"))
+        label.update(
+            Text(_("target (space marks a column): {value}").format(value=names or _("none")))
+        )
 
     def _file_reason(self) -> str | None:
         """Why the file typed cannot be read, shown as it is typed (None: it can, or none).
@@ -543,7 +553,7 @@ class DataScreen(OneShotScreen):
             exists = os.path.isfile(os.path.expanduser(path))
         except (OSError, ValueError):
             exists = False
-        return f"file: {getattr(error, 'reason', error)}" if exists else None
+        return _("file: {error}").format(error=getattr(error, "reason", error)) if exists else None
 
     def _mark(self, key: str, reason: str | None) -> None:
         error = self.query_one(f"#data-{key}-error", Static)
@@ -551,7 +561,7 @@ class DataScreen(OneShotScreen):
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         """Each field's reason (``errors``: by key), the file's own when it has none."""
-        for key in ("path", "target", *(key for key, _, _ in NUMBER_FIELDS)):
+        for key in ("path", "target", *(key for key, _setting, _label in NUMBER_FIELDS)):
             reason = errors.get(key)
             if key == "path" and reason is None:
                 reason = self._file_reason()

@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.config import Config, shown_path
 from engine.core.chunks import ChunkSizer
+from engine.i18n import _
 
 from .messages import RunView
 
@@ -222,7 +223,11 @@ def build_experiment(
     try:
         theory = problem.theory  # cached on the problem: computed once per data set
     except Exception as error:  # noqa: BLE001 - the run does not need it; say why it is missing
-        warn(f"the theory could not be computed: {type(error).__name__}: {error}")
+        warn(
+            _("the theory could not be computed: {kind}: {error}").format(
+                kind=type(error).__name__, error=error
+            )
+        )
         theory = None
 
     descents = experiment.make_descents(config, problem, functions)

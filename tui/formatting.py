@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from engine.i18n import _
+
 PARAMETER_WIDTH = 10
 
 
@@ -92,4 +94,8 @@ def axis_text(value: float) -> str:
 
 def rate_text(steps_per_second: float) -> str:
     text = f"{steps_per_second:,.0f}"
-    return f"{text} step/s" if text == "1" else f"{text} steps/s"
+    return (
+        _("{text} step/s").format(text=text)
+        if text == "1"
+        else _("{text} steps/s").format(text=text)
+    )

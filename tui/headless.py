@@ -28,6 +28,7 @@ from engine.core.descent import Descent, Status
 from engine.core.finite import finite_or_none
 from engine.core.theory import threshold_note
 from engine.data.dataset import DataError
+from engine.i18n import N_, _
 from engine.record.saving import SaveError, save_run
 from engine.session import Session
 from engine.student.loading import describe_run_error
@@ -43,9 +44,9 @@ from tui.exits import (
 from tui.streams import standard_streams
 
 STOPPING_SIGNALS = {
-    signal.SIGINT: "SIGINT (Ctrl+C)",
+    signal.SIGINT: N_("SIGINT (Ctrl+C)"),
     signal.SIGTERM: "SIGTERM",
-    signal.SIGHUP: "SIGHUP (hang-up)",
+    signal.SIGHUP: N_("SIGHUP (hang-up)"),
 }
 
 
@@ -124,8 +125,12 @@ class _Progress:
         now = time.perf_counter()
         if not self.enabled or now - self.shown_at < 0.2 or now - self.started < 0.5:
             return
-        loss_text = "" if loss is None else f"  loss {loss:.6g}"
-        self.stream.write(f"\r\033[K  {label}iteration {iteration}/{self.max_iter}{loss_text}")
+        loss_text = "" if loss is None else _("  loss {loss:.6g}").format(loss=loss)
+        self.stream.write(
+            _("\r\x1b[K  {label}iteration {iteration}/{max_iter}{loss_text}").format(
+                label=label, iteration=iteration, max_iter=self.max_iter, loss_text=loss_text
+            )
+        )
         self.stream.flush()
         self.shown_at = now
         self.visible = True
@@ -140,19 +145,19 @@ class _Progress:
 def _log_lines(losses, start: int, end: int) -> Iterator[str]:
     first = -(-start // LOG_EVERY) * LOG_EVERY
     for k in range(first, end, LOG_EVERY):
-        yield f"Iterations|\t TRAIN {k}: loss {float(losses[k])}\n"
+        yield _("Iterations|\t TRAIN {k}: loss {losses}\n").format(k=k, losses=float(losses[k]))
 
 
 def _ending(status: Status, iterations: int, interrupted: bool) -> str:
     if interrupted:
-        return f"\t\t.......Interrupted at n = {iterations}"
+        return _("\t\t.......Interrupted at n = {iterations}").format(iterations=iterations)
     if status is Status.CONVERGED:
-        return f"\t\t.......Convergence reached at n = {iterations}"
+        return _("\t\t.......Convergence reached at n = {iterations}").format(iterations=iterations)
     if status is Status.DIVERGED:
-        return (
-            f"\t\t.......Diverged at n = {iterations}: the loss or a parameter is no longer finite"
-        )
-    return "\t\t.......Broke the loop without converging."
+        return _(
+            "\t\t.......Diverged at n = {iterations}: the loss or a parameter is no longer finite"
+        ).format(iterations=iterations)
+    return _("\t\t.......Broke the loop without converging.")
 
 
 def theory_line(descent: Descent) -> str:
@@ -160,27 +165,32 @@ def theory_line(descent: Descent) -> str:
     bound = experiment.run_bound(descent)
     config = descent.config
     if bound is not None and config.optimizer == "sgd":
-        said = f"full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g}"
+        said = _("full-batch descent diverges for ε > 2/L = {lr_max:.6g}").format(
+            lr_max=theory.lr_max
+        )
     elif bound is not None:
-        said = (
-            f"full-batch {config.optimizer} (μ = {config.momentum:g}) diverges for "
-            f"ε > {bound.name} = {bound.value:.6g} (plain descent's 2/L = {theory.lr_max:.6g})"
+        said = _(
+            "full-batch {optimizer} (μ = {momentum:g}) diverges for ε > {name} = {value:.6g} (plain descent's 2/L = {lr_max:.6g})"
+        ).format(
+            optimizer=config.optimizer,
+            momentum=config.momentum,
+            name=bound.name,
+            value=bound.value,
+            lr_max=theory.lr_max,
         )
     else:  # no bound is known for this run
         runs = [config.optimizer] if config.optimizer != "sgd" else []
         if config.batch_size is not None:
-            runs.append(f"mini-batches of {config.batch_size}")
-        said = (
-            f"plain full-batch descent diverges for ε > 2/L = {theory.lr_max:.6g}, "
-            f"a bound that does not hold for {' on '.join(runs)}"
-        )
-    line = (
-        f"Theory: the loss cannot go under the least-squares optimum {theory.optimal_loss:.6g}; "
-        f"{said} (condition number {theory.condition_number:.4g})."
-    )
+            runs.append(_("mini-batches of {batch_size}").format(batch_size=config.batch_size))
+        said = _(
+            "plain full-batch descent diverges for ε > 2/L = {lr_max:.6g}, a bound that does not hold for {runs}"
+        ).format(lr_max=theory.lr_max, runs=_(" on ").join(runs))
+    line = _(
+        "Theory: the loss cannot go under the least-squares optimum {optimal_loss:.6g}; {said} (condition number {condition_number:.4g})."
+    ).format(optimal_loss=theory.optimal_loss, said=said, condition_number=theory.condition_number)
     note = threshold_note(descent.config.threshold, theory.optimal_loss)
     if descent.status is Status.CONVERGED and note:
-        line += f"\nNote: {note}."
+        line += _("\nNote: {note}.").format(note=note)
     return line
 
 
@@ -193,7 +203,7 @@ class _Runner:
         self.interrupted = False
 
     def warn(self, message: str) -> None:
-        print(f"amal-tui: warning: {message}", file=self.err)
+        print(_("amal-tui: warning: {message}").format(message=message), file=self.err)
 
     def run(self, session: Session, interrupt: StopRequest, on_chunk=None, label="") -> None:
         progress = _Progress(self.err, self.config.max_iter)
@@ -228,10 +238,13 @@ def _save(config: Config, descents, save: str | None, err: TextIO) -> bool:
         kept = [path for path in (config.data, config.functions) if path]
         json_path, csv_path = save_run(save, config, descents, keep=kept)
     except SaveError as error:
-        print(f"amal-tui: error: {error}", file=err)
+        print(_("amal-tui: error: {error}").format(error=error), file=err)
         return False
     print(
-        f"amal-tui: saved the run in {shown_path(json_path)} and {shown_path(csv_path)}", file=err
+        _("amal-tui: saved the run in {json_path} and {csv_path}").format(
+            json_path=shown_path(json_path), csv_path=shown_path(csv_path)
+        ),
+        file=err,
     )
     return True
 
@@ -255,7 +268,11 @@ class _LoadingProgress:
                 self.stream.write("\r\033[K")
             self.visible = False
         else:
-            self.stream.write(f"\r\033[K  reading {shown_path(self.source)}  {fraction:4.0%}")
+            self.stream.write(
+                _("\r\x1b[K  reading {source}  {fraction:4.0%}").format(
+                    source=shown_path(self.source), fraction=fraction
+                )
+            )
             self.visible = True
         self.stream.flush()
 
@@ -280,15 +297,19 @@ def student_functions(config: Config, json_output: bool, out: TextIO, err: TextI
         err.write(refused.report + "\n")
         if json_output and report is not None:
             out.write(json.dumps({"check": report.to_dict()}, allow_nan=False) + "\n")
-        err.write(f"amal-tui: {refused}: the run does not start\n")
+        err.write(_("amal-tui: {refused}: the run does not start\n").format(refused=refused))
         return None, EXIT_ERROR
     if report.output:
         err.write(report.printed())
     if warning is None:
-        err.write(f"amal-tui: ✓ {shown_path(config.functions)}: MSE and Linear pass the check\n")
+        err.write(
+            _("amal-tui: ✓ {functions}: MSE and Linear pass the check\n").format(
+                functions=shown_path(config.functions)
+            )
+        )
     else:
         err.write(report.text() + "\n")
-        err.write(f"amal-tui: warning: {warning}\n")
+        err.write(_("amal-tui: warning: {warning}\n").format(warning=warning))
     return functions, None
 
 
@@ -311,13 +332,17 @@ def run(
     try:
         problem = experiment.make_problem(config, _LoadingProgress(err, config.data, stop))
     except DataError as error:
-        err.write(f"amal-tui: error: {error}\n")
+        err.write(_("amal-tui: error: {error}\n").format(error=error))
         return EXIT_USAGE
     except _StoppedWhileLoading:
         problem = None
     if problem is None or stop.is_set():
         if stop.reason:
-            err.write(f"amal-tui: {stop.reason}: stopped before the run started; nothing to save\n")
+            err.write(
+                _("amal-tui: {reason}: stopped before the run started; nothing to save\n").format(
+                    reason=_(stop.reason)
+                )
+            )
         return EXIT_INTERRUPTED
     try:
         if config.sweep:
@@ -326,7 +351,11 @@ def run(
             return _run_compare(config, json_output, save, out, err, functions, problem, stop)
         return _run_one(config, json_output, save, out, err, functions, problem, stop)
     except StudentRunError as error:
-        err.write(f"amal-tui: error: your Functions raised during the run: {error}\n")
+        err.write(
+            _("amal-tui: error: your Functions raised during the run: {error}\n").format(
+                error=error
+            )
+        )
         return EXIT_ERROR
 
 
@@ -337,8 +366,8 @@ def data_lines(problem) -> list[str]:
     if data is None:
         return []
     first, *notes = data.lines()
-    lines = [f"Data: {shown_path(data.source)}: {first}\n"]
-    return lines + [f"Data note: {note}\n" for note in notes]
+    lines = [_("Data: {source}: {first}\n").format(source=shown_path(data.source), first=first)]
+    return lines + [_("Data note: {note}\n").format(note=note) for note in notes]
 
 
 def data_object(problem) -> dict | None:
@@ -349,37 +378,54 @@ def data_object(problem) -> dict | None:
 def comparison_table(descents: list[Descent]) -> str:
     """One row per learning rate; ``loss`` is the last iteration's, as the notebook prints it
     and the app shows it (``final_loss`` in JSON is the loss after that iteration's update)."""
-    lines = [f"  {'learning rate':>13}  {'status':<10} {'iterations':>10}  {'loss':>12}"]
+    (rate, status, iterations, loss), (wr, ws, wi, wl) = _columns()
+    lines = [f"  {rate:>{wr}}  {status:<{ws}} {iterations:>{wi}}  {loss:>{wl}}"]
     for descent in descents:
         losses = descent.losses
         last = f"{losses[-1]:.6g}" if len(losses) else "—"
         lines.append(
-            f"  {descent.config.learning_rate:>13g}  {descent.status.value:<10} "
-            f"{descent.iteration:>10}  {last:>12}"
+            f"  {descent.config.learning_rate:>{wr}g}  {_(descent.status.value):<{ws}} "
+            f"{descent.iteration:>{wi}}  {last:>{wl}}"
         )
     return "\n".join(lines)
 
 
+def _columns() -> tuple[tuple[str, str, str, str], tuple[int, int, int, int]]:
+    """The tables' headers in the current language, and each column's width (at least the
+    English one's, so that the English tables stay as they were)."""
+    headers = (_("learning rate"), _("status"), _("iterations"), _("loss"))
+    return headers, tuple(max(w, len(h)) for w, h in zip((13, 10, 10, 12), headers, strict=True))
+
+
 def _stopped_line(reason: str, descents) -> str:
     """Where a stopped run was: one line for stderr, whatever became of stdout."""
+    reason = _(reason)
 
     def where(descent: Descent) -> str:
         losses = descent.losses
-        loss = f", loss {float(losses[-1]):.6g}" if len(losses) else ""
-        return f"n = {descent.iteration}{loss}"
+        loss = _(", loss {losses:.6g}").format(losses=float(losses[-1])) if len(losses) else ""
+        return _("n = {iteration}{loss}").format(iteration=descent.iteration, loss=loss)
 
     if len(descents) == 1:
-        return f"amal-tui: {reason}: stopped at {where(descents[0])}\n"
+        return _("amal-tui: {reason}: stopped at {descents}\n").format(
+            reason=reason, descents=where(descents[0])
+        )
     places = []
     for descent in descents:
-        rate = f"ε = {descent.config.learning_rate:g}"
+        rate = _("ε = {learning_rate:g}").format(learning_rate=descent.config.learning_rate)
         if descent.status is Status.READY:
-            places.append(f"{rate} not started")
+            places.append(_("{rate} not started").format(rate=rate))
         elif descent.status is Status.RUNNING:
-            places.append(f"{rate} stopped at {where(descent)}")
+            places.append(
+                _("{rate} stopped at {descent}").format(rate=rate, descent=where(descent))
+            )
         else:
-            places.append(f"{rate} {descent.status} at {where(descent)}")
-    return f"amal-tui: {reason}: stopped; " + ", ".join(places) + "\n"
+            places.append(
+                _("{rate} {status} at {descent}").format(
+                    rate=rate, status=_(descent.status.value), descent=where(descent)
+                )
+            )
+    return _("amal-tui: {reason}: stopped; ").format(reason=reason) + ", ".join(places) + "\n"
 
 
 def _run_one(config, json_output, save, out, err, functions, problem, stop) -> int:
@@ -390,7 +436,7 @@ def _run_one(config, json_output, save, out, err, functions, problem, stop) -> i
         runner.warn(warning)
     if not json_output:
         out.writelines(data_lines(problem))
-        out.write(f"\n{RULE} BATCH GRADIENT DESCENT {RULE}\n\n")
+        out.write(_("\n{RULE} BATCH GRADIENT DESCENT {RULE}\n\n").format(RULE=RULE))
     printed = 0
 
     def print_log() -> None:
@@ -409,18 +455,27 @@ def _run_one(config, json_output, save, out, err, functions, problem, stop) -> i
         out.write(json.dumps(summary, allow_nan=False) + "\n")
     else:
         out.write(_ending(status, descent.iteration, runner.interrupted) + "\n")
-        out.write(f"\n{RULE}---- FINAL ESTIMATES {RULE}--\n\n")
-        out.write(f"FINAL W equals\n{descent.W}\n\nFINAL b equals\n{descent.b}\n")
+        out.write(_("\n{RULE}---- FINAL ESTIMATES {RULE}--\n\n").format(RULE=RULE))
+        out.write(
+            _("FINAL W equals\n{W}\n\nFINAL b equals\n{b}\n").format(W=descent.W, b=descent.b)
+        )
         test_losses = descent.test_losses
         if test_losses is not None and len(test_losses):
             out.write(
-                f"\nTEST loss, on the {descent.problem.X_test.shape[0]} rows kept apart: "
-                f"{test_losses[0]:.6g} at the start, {test_losses[-1]:.6g} at the end\n"
+                _(
+                    "\nTEST loss, on the {value} rows kept apart: {test_losses:.6g} at the start, {test_losses2:.6g} at the end\n"
+                ).format(
+                    value=descent.problem.X_test.shape[0],
+                    test_losses=test_losses[0],
+                    test_losses2=test_losses[-1],
+                )
             )
         out.write(f"\n{'-' * 93}\n{theory_line(descent)}\n")
     out.flush()
     if session.log_folder is not None:
-        err.write(f"amal-tui: TensorBoard log in {session.log_folder}\n")
+        err.write(
+            _("amal-tui: TensorBoard log in {log_folder}\n").format(log_folder=session.log_folder)
+        )
     if runner.interrupted and stop.reason:
         err.write(_stopped_line(stop.reason, [descent]))
     saved = _save(config, [descent], save, err)
@@ -445,7 +500,11 @@ def _run_compare(
                 warned.add(warning)
                 runner.warn(warning)
         session = Session(descent.config, descent, warn=runner.warn)
-        runner.run(session, stop, label=f"ε = {descent.config.learning_rate:g}  ")
+        runner.run(
+            session,
+            stop,
+            label=_("ε = {learning_rate:g}  ").format(learning_rate=descent.config.learning_rate),
+        )
     if json_output:
         result = {
             "runs": [descent.summary() for descent in descents],
@@ -459,7 +518,7 @@ def _run_compare(
         out.writelines(data_lines(problem))
         out.write(comparison_table(descents) + "\n")
         if runner.interrupted:
-            out.write("  (interrupted)\n")
+            out.write(_("  (interrupted)\n"))
         out.write(theory_line(descents[0]) + "\n")
     out.flush()
     if runner.interrupted and stop.reason:
@@ -492,7 +551,7 @@ def _run_sweep(config: Config, json_output: bool, out, err, problem, stop: StopR
         # Chunks of about CHUNK_SECONDS, so that Ctrl+C is heard at once whatever K costs.
         if time.perf_counter() - began < CHUNK_SECONDS / 2:
             size = min(size * 2, 1 << 16)
-        progress.update(sweep.iteration, None, label=f"{count} rates  ")
+        progress.update(sweep.iteration, None, label=_("{count} rates  ").format(count=count))
     progress.clear()
     runs = sweep.results()
     predicted = predicted_last_losses(sweep, runs)
@@ -523,31 +582,35 @@ def _run_sweep(config: Config, json_output: bool, out, err, problem, stop: StopR
     else:
         out.writelines(data_lines(problem))
         out.write(
-            f"Sweep: {count} learning rates from {start:g} to {stop_rate:g} (log-spaced), "
-            f"from one start, as one batched run of at most {config.max_iter} iterations\n"
+            _(
+                "Sweep: {count} learning rates from {start:g} to {stop_rate:g} (log-spaced), from one start, as one batched run of at most {max_iter} iterations\n"
+            ).format(count=count, start=start, stop_rate=stop_rate, max_iter=config.max_iter)
         )
         out.write(sweep_table(runs, predicted) + "\n")
         if interrupted:
-            out.write("  (interrupted)\n")
+            out.write(_("  (interrupted)\n"))
         out.write(edges_line(found, bound) + "\n")
         out.write(theory_line(descent) + "\n")
     out.flush()
     if interrupted:
         if stop.reason:
-            err.write(f"amal-tui: {stop.reason}: stopped at iteration {sweep.iteration}\n")
+            err.write(
+                _("amal-tui: {reason}: stopped at iteration {iteration}\n").format(
+                    reason=_(stop.reason), iteration=sweep.iteration
+                )
+            )
         return EXIT_INTERRUPTED
     return EXIT_OK
 
 
 def sweep_table(runs, predicted) -> str:
     """A row per rate: its end, and the theory's loss at its last iteration where exact."""
-    theory = "" if predicted is None else f"  {'theory':>12}"
-    lines = [f"  {'learning rate':>13}  {'status':<10} {'iterations':>10}  {'loss':>12}{theory}"]
+    theory = "" if predicted is None else f"  {_('theory'):>12}"
+    (rate, status, iterations, loss), (wr, ws, wi, wl) = _columns()
+    lines = [f"  {rate:>{wr}}  {status:<{ws}} {iterations:>{wi}}  {loss:>{wl}}{theory}"]
     for k, run in enumerate(runs):
         last = f"{run.losses[-1]:.6g}" if run.iterations else "—"
-        row = (
-            f"  {run.learning_rate:>13.4g}  {run.status.value:<10} {run.iterations:>10}  {last:>12}"
-        )
+        row = f"  {run.learning_rate:>{wr}.4g}  {_(run.status.value):<{ws}} {run.iterations:>{wi}}  {last:>{wl}}"
         if predicted is not None:
             row += f"  {predicted[k]:>12.6g}"
         lines.append(row)
@@ -556,13 +619,17 @@ def sweep_table(runs, predicted) -> str:
 
 def edges_line(found, bound) -> str:
     """Where convergence turned into divergence, and whether the run's bound lies there."""
-    low = "none" if found.largest_converged is None else f"{found.largest_converged:.4g}"
-    high = "none" if found.smallest_diverged is None else f"{found.smallest_diverged:.4g}"
-    line = f"Largest ε that converged: {low}; smallest that diverged: {high}"
+    low = _("none") if found.largest_converged is None else f"{found.largest_converged:.4g}"
+    high = _("none") if found.smallest_diverged is None else f"{found.smallest_diverged:.4g}"
+    line = _("Largest ε that converged: {low}; smallest that diverged: {high}").format(
+        low=low, high=high
+    )
     if bound is None:
-        return line + " (no stability bound is known for this run)."
-    where = "lies between them" if found.brackets(bound.value) else "is not between them"
-    return f"{line}; the bound {bound.name} = {bound.value:.4g} {where}."
+        return line + _(" (no stability bound is known for this run).")
+    where = _("lies between them") if found.brackets(bound.value) else _("is not between them")
+    return _("{line}; the bound {name} = {value:.4g} {where}.").format(
+        line=line, name=bound.name, value=bound.value, where=where
+    )
 
 
 def run_headless(config: Config, json_output: bool = False, save: str | None = None) -> int:
@@ -578,7 +645,7 @@ def run_headless(config: Config, json_output: bool = False, save: str | None = N
         with stop_on_signals(stop) as received:
             code = run(config, json_output=json_output, save=save, out=out, err=err, stop=stop)
     except KeyboardInterrupt:
-        err.write("amal-tui: Ctrl+C twice: stopped at once; what was not saved yet is not\n")
+        err.write(_("amal-tui: Ctrl+C twice: stopped at once; what was not saved yet is not\n"))
         return EXIT_INTERRUPTED
     if received and code == EXIT_INTERRUPTED:
         return 128 + received[0]
@@ -587,12 +654,16 @@ def run_headless(config: Config, json_output: bool = False, save: str | None = N
     if out.reader_went_away:
         if save is None:
             return EXIT_BROKEN_PIPE  # as quiet as any program in a pipe
-        err.write("amal-tui: the reader of the output went away: the run went on, for --save\n")
+        err.write(_("amal-tui: the reader of the output went away: the run went on, for --save\n"))
         return EXIT_ERROR if code == EXIT_ERROR else EXIT_BROKEN_PIPE
     what = (
-        "the run went on, for --save"
+        _("the run went on, for --save")
         if save
-        else "the run stopped there (with --save it goes on and is saved)"
+        else _("the run stopped there (with --save it goes on and is saved)")
     )
-    err.write(f"amal-tui: error: cannot write to stdout: {out.describe_error()}: {what}\n")
+    err.write(
+        _("amal-tui: error: cannot write to stdout: {describe_error}: {what}\n").format(
+            describe_error=out.describe_error(), what=what
+        )
+    )
     return EXIT_ERROR

@@ -11,14 +11,16 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from .keys import help_rows
+from engine.i18n import N_, _
+
+from .keys import help_rows, translate_bindings
 from .prompts import OneShotScreen
 from .states import STATE_WORDS
 
 # The keys and their rows are listed once, in tui/keys.py; the states' words in tui/states.py.
 KEYS: tuple[tuple[str, str], ...] = help_rows()
 
-PANELS = (
+PANELS = N_(
     "Settings: the learning rate ε, the seeds, the threshold and max iter as in the notebook; "
     "then the optimizer (sgd, momentum, nesterov, adam, with their momentum, β1, β2), the "
     "batch size (empty: the whole batch) and the data (toy, synthetic or a CSV/TSV file). "
@@ -57,8 +59,10 @@ def states_renderable() -> Table:
     table.add_column(no_wrap=True)
     table.add_column()
     for state in STATE_WORDS:
-        hint = f"; {state.hint}" if state.hint else ""
-        table.add_row(Text(f" {state.mark} {state.word} ", style=state.style), state.meaning + hint)
+        hint = f"; {_(state.hint)}" if state.hint else ""
+        table.add_row(
+            Text(f" {state.mark} {_(state.word)} ", style=state.style), _(state.meaning) + hint
+        )
     return table
 
 
@@ -66,7 +70,7 @@ def notes_widgets(notes: Sequence[str]) -> list[Static]:
     """The app's last messages in full (the status line shows each in one line for a while)."""
     if not notes:
         return []
-    title = Text("Recent messages, oldest first", style="bold")
+    title = Text(_("Recent messages, oldest first"), style="bold")
     return [
         Static(title, id="help-notes-title"),
         Static(Text("\n".join(notes)), id="help-notes"),
@@ -77,25 +81,26 @@ class HelpScreen(OneShotScreen):
     """Closes with Escape, ? or q."""
 
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "Close help"),
+        Binding("escape,question_mark,q", "dismiss", N_("Close help")),
     ]
 
     def __init__(self, save_dir: str = "amal-runs", notes: Sequence[str] = ()) -> None:
         super().__init__()
+        translate_bindings(self._bindings)
         self.save_dir = save_dir
         self.notes = tuple(notes)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help") as box:
-            box.border_title = "amal-tui · keys"
-            box.border_subtitle = "↑↓ scroll · esc, ? or q: close"
+            box.border_title = _("amal-tui · keys")
+            box.border_subtitle = _("↑↓ scroll · esc, ? or q: close")
             yield Static(help_renderable(self.save_dir), id="help-keys")
             yield Static(
-                Text("What the status line says the run is doing", style="bold"),
+                Text(_("What the status line says the run is doing"), style="bold"),
                 id="help-states-title",
             )
             yield Static(states_renderable(), id="help-states")
-            yield Static(Text(PANELS), id="help-panels")
+            yield Static(Text(_(PANELS)), id="help-panels")
             yield from notes_widgets(self.notes)
 
     def on_mount(self) -> None:

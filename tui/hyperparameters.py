@@ -29,7 +29,9 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from engine.config import Config
+from engine.i18n import N_, _
 
+from .keys import translate_bindings
 from .presenter import COMPARE_KEY_HINT
 from .settings_form import (  # noqa: F401 - FIELDS, field_text: imported from here by scripts
     FIELDS,
@@ -41,18 +43,20 @@ from .settings_form import (  # noqa: F401 - FIELDS, field_text: imported from h
 from .validation import mark
 
 # The border's reminder of the form's keys (it fits the panel at 80 columns).
-KEYS_HINT = "tab · enter apply · esc restore"
+KEYS_HINT = N_("tab · enter apply · esc restore")
 
 
 # The same in the compact layout's narrow column (26 columns).
-COMPACT_KEYS_HINT = "enter apply · esc"
+COMPACT_KEYS_HINT = N_("enter apply · esc")
 
 
 def keys_hint(edited: int, compact: bool = False) -> str:
     """The border's reminder, saying how many fields wait for Enter."""
     if compact:
-        return f"{edited} edited · enter" if edited else COMPACT_KEYS_HINT
-    return f"{edited} edited · enter apply all" if edited else KEYS_HINT
+        return (
+            _("{edited} edited · enter").format(edited=edited) if edited else _(COMPACT_KEYS_HINT)
+        )
+    return _("{edited} edited · enter apply all").format(edited=edited) if edited else _(KEYS_HINT)
 
 
 def diverges(config: Config, learning_rate: float, lr_max: float | None) -> bool:
@@ -83,7 +87,7 @@ class FieldHint(Static):
 
     def __init__(self, *wordings: str, id: str | None = None, classes: str = "field-hint") -> None:
         super().__init__(id=id, classes=classes)
-        self.wordings = wordings
+        self.wordings = tuple(_(wording) if wording else wording for wording in wordings)
 
     def say(self, *wordings: str) -> None:
         """Longest first, e.g. ``("ε_max 1.532", "εmax 1.532", "ε<1.532")``."""
@@ -108,8 +112,8 @@ class HyperparameterField(Input):
 
     # Shown in the footer while a field is edited (the run's letter keys are text there).
     BINDINGS = [
-        Binding("enter", "submit", "Apply all and reset"),
-        Binding("escape", "cancel", "Restore all", key_display="esc"),
+        Binding("enter", "submit", N_("Apply all and reset")),
+        Binding("escape", "cancel", N_("Restore all"), key_display=N_("esc")),
     ]
 
     class Cancelled(Message):
@@ -122,11 +126,12 @@ class HyperparameterField(Input):
     def __init__(self, spec: FieldSpec, value: str) -> None:
         super().__init__(
             value,
-            placeholder=spec.placeholder,
+            placeholder=_(spec.placeholder) if spec.placeholder else "",
             id=spec.id,
             compact=True,
             select_on_focus=True,
         )
+        translate_bindings(self._bindings)  # its footer labels in --lang's language
         # A blinking cursor writes to the terminal twice a second, forever: costly over SSH.
         self.cursor_blink = False
         self.spec = spec
@@ -137,7 +142,7 @@ class HyperparameterField(Input):
 
 
 # The shortest wording of the compare hint, for the compact layout's narrow column.
-COMPACT_COMPARE_HINT = "c: rates · empty: 1 run"
+COMPACT_COMPARE_HINT = N_("c: rates · empty: 1 run")
 
 # A field's width in cells (app.tcss, HyperparameterField).
 FIELD_WIDTH = 9
@@ -163,7 +168,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
         super().__init__(id=id)
         self.form = SettingsForm(config)
         self.lr_max: float | None = None
-        self.border_title = "Hyperparameters"
+        self.border_title = _("Hyperparameters")
         self.border_subtitle = KEYS_HINT
         self._compact = False
 
@@ -189,7 +194,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             # A wide value (a list of rates, a path) goes under its label in the compact layout.
             stacked = "field-row -stacked" if self._stacked(spec) else "field-row"
             with Horizontal(classes=stacked, id=f"{spec.id}-row"):
-                yield Label(spec.label, classes="field-label", id=f"{spec.id}-label")
+                yield Label(_(spec.label), classes="field-label", id=f"{spec.id}-label")
                 yield HyperparameterField(spec, self.form.drafts[spec.id])
                 if spec.id == "lr" or not spec.wide:
                     yield FieldHint(*spec.hint, id=f"{spec.id}-hint")
@@ -256,9 +261,9 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
             field = self._field(field_id)
             if field.spec != spec:  # the learning rate, into or out of a comparison
                 field.spec = spec
-                field.placeholder = spec.placeholder
+                field.placeholder = _(spec.placeholder) if spec.placeholder else ""
                 field.set_class(spec.wide, "-wide")
-                self.query_one(f"#{field_id}-label", Label).update(spec.label)
+                self.query_one(f"#{field_id}-label", Label).update(_(spec.label))
             if field.value != self.form.drafts[field_id]:
                 field.value = self.form.drafts[field_id]
             self.query_one(f"#{field_id}-row").set_class(self._stacked(spec), "-stacked")
@@ -321,7 +326,7 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
                 wordings = (f"ε_max {value}", f"εmax {value}", f"ε<{value}")
             else:  # no bound is known for this run: plain SGD's 2/L, said as such
                 wordings = (
-                    f"2/L {lr_max}: plain SGD's bound",
+                    _("2/L {lr_max}: plain SGD's bound").format(lr_max=lr_max),
                     f"2/L {lr_max} (SGD)",
                     f"2/L {lr_max}",
                 )
@@ -336,7 +341,11 @@ class HyperparameterPanel(VerticalScroll, can_focus=False):
                 self.lr_max, config.optimizer, config.batch_size, momentum=config.momentum
             )
             shown = lr_max_text(run_bound.value if run_bound is not None else self.lr_max)
-            warning.update(f"⚠ ε {learning_rate:g} > ε_max {shown}: diverges")
+            warning.update(
+                _("⚠ ε {learning_rate:g} > ε_max {shown}: diverges").format(
+                    learning_rate=learning_rate, shown=shown
+                )
+            )
             warning.display = True
         else:
             warning.display = False

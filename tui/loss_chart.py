@@ -29,6 +29,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from engine.i18n import N_, _
+
 from .chart_canvas import BRAILLE, Curve, Figure, HLine, Note, draw
 from .formatting import axis_text, count_text
 from .text_block import refresh_rows
@@ -39,6 +41,7 @@ LINEAR_LIMIT = 1e30
 LOG_FLOOR = 1e-12
 # Braille markers put 2 points in each column.
 POINTS_PER_COLUMN = 2
+
 # The curves of a comparison: a marker character (and a colour) per learning rate.
 COMPARE_MARKERS = ("+", "x", "o", "*", "#", "%", "@", "&")
 COMPARE_COLORS = ("cyan", "magenta", "yellow", "blue", "green", "white", "cyan", "magenta")
@@ -52,10 +55,10 @@ PREDICTED_MARKER, PREDICTED_COLOR = "·", "yellow"
 # What z cycles through: every iteration, then the last 1000, then the last 100.
 ZOOMS: tuple[int | None, ...] = (None, 1000, 100)
 # One line each, short enough for the chart at 80×24.
-GAP_UNKNOWN = "gap view: no loss* (no theory of the data)"
-GAP_NONE = "gap view: loss − loss* ≤ 0 (rounding)"
+GAP_UNKNOWN = N_("gap view: no loss* (no theory of the data)")
+GAP_NONE = N_("gap view: loss − loss* ≤ 0 (rounding)")
 # Said in the gap view once a run's gap has reached the rounding of its loss.
-AT_ROUNDING = "the gap is at float rounding"
+AT_ROUNDING = N_("the gap is at float rounding")
 
 
 def compare_marker(index: int) -> str:
@@ -254,19 +257,26 @@ class LossChart(Widget):
     def _update_titles(self) -> None:
         # Set only when they change: setting a border's title repaints the whole chart.
         gap = self.gap_view
-        scale = "log scale" if self.log_scale or gap else "linear"
+        scale = _("log scale") if self.log_scale or gap else _("linear")
         # Short words, the views before the data: the title of the chart at 80×24 shows ~40
         # characters.
-        what = "Loss − loss*" if gap else "Loss"
-        zoom = None if self.zoom is None else f"last {self.zoom}"
-        iterations = "log x" if self.log_iterations else None
+        what = _("Loss − loss*") if gap else _("Loss")
+        zoom = None if self.zoom is None else _("last {zoom}").format(zoom=self.zoom)
+        iterations = _("log x") if self.log_iterations else None
         title = " · ".join(filter(None, (what, scale, zoom, iterations, self._data)))
         if title != self._titles[0]:
             self.border_title = title
         # The legend names only the lines the chart can draw (no threshold of 0 on a log scale).
-        drawn = [("─ threshold", self._line(self._threshold) is not None)]
+        drawn = [(_("─ threshold"), self._line(self._threshold) is not None)]
         if self._optimum is not None and math.isfinite(self._optimum) and not gap:
-            drawn.append((f"{OPTIMUM_MARKER * 2} optimum {self._optimum:.4g}", True))
+            drawn.append(
+                (
+                    _("{value} optimum {optimum:.4g}").format(
+                        value=OPTIMUM_MARKER * 2, optimum=self._optimum
+                    ),
+                    True,
+                )
+            )
         lines = "  ".join(name for name, shown in drawn if shown)
         if self._labels:
             # With ρ, each marker is named by it alone (the comparison's table names its ε):
@@ -277,10 +287,12 @@ class LossChart(Widget):
             )
             subtitle = "  ".join(filter(None, (legend, lines)))
         else:
-            test = "  • test" if self._test_losses is not None and not gap else ""
+            test = _("  • test") if self._test_losses is not None and not gap else ""
             rate = self._rate_name(0)
             predicted = f"{PREDICTED_MARKER * 2} {rate}" if rate else None
-            subtitle = "  ".join(filter(None, (predicted, lines, f"● now{test}")))
+            subtitle = "  ".join(
+                filter(None, (predicted, lines, _("● now{test}").format(test=test)))
+            )
         if subtitle != self._titles[1]:
             self.border_subtitle = subtitle
         self._titles = (title, subtitle)
@@ -409,16 +421,16 @@ class LossChart(Widget):
         recorded = max(len(losses) for losses in self._curves)
         if max(counts) == 0 or width < 12 or height < 5:
             if not recorded:
-                return "no iteration yet: s steps, r runs"
-            return "the first loss is not finite: nothing to draw" if max(counts) == 0 else ""
+                return _("no iteration yet: s steps, r runs")
+            return _("the first loss is not finite: nothing to draw") if max(counts) == 0 else ""
         if self.gap_view and not self._gap_known:
-            return GAP_UNKNOWN
+            return _(GAP_UNKNOWN)
         # Room for the y labels (up to 9 characters) and the frame.
         columns = max(width - 12, 4)
         start = 0 if self.zoom is None else max(max(counts) - self.zoom, 0)
         series = self._series(counts, columns, start)
         if self.gap_view and not any(np.any(self._gaps(s) > 0) for s in series):
-            return GAP_NONE  # a log scale has no place for them
+            return _(GAP_NONE)  # a log scale has no place for them
         scaled = series
         if self._labels:
             # A diverged run would squash every other curve into the bottom row: the axis
@@ -466,7 +478,7 @@ class LossChart(Widget):
             note = None if self._gap is None else self._gap.no_rate
             resolution = 0.0 if self._gap is None else self._gap.resolution
             if note is None and any(self._gaps(s)[-1] <= resolution for s in series):
-                note = AT_ROUNDING
+                note = _(AT_ROUNDING)
             if note:
                 layers.append(Note(note, None))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from engine.config import ConfigError
+from engine.i18n import _
 
 # Iterations per second, slowest first; None: as fast as the engine goes.
 SPEEDS: tuple[float | None, ...] = (1, 3, 10, 30, 100, 300, 1000, None)
@@ -26,9 +27,13 @@ def parse_speed(text: str, field: str = "--speed") -> float | None:
     try:
         speed = float(value)
     except ValueError:
-        raise ConfigError(field, f'expected iterations per second or "max", got {text!r}') from None
+        raise ConfigError(
+            field, _('expected iterations per second or "max", got {text!r}').format(text=text)
+        ) from None
     if not (math.isfinite(speed) and speed > 0):
-        raise ConfigError(field, f'must be a positive number or "max", got {text!r}')
+        raise ConfigError(
+            field, _('must be a positive number or "max", got {text!r}').format(text=text)
+        )
     return speed
 
 

@@ -22,6 +22,8 @@ from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 
+from engine.i18n import _
+
 from .formatting import PARAMETER_WIDTH, norm_text, parameter_text
 from .text_block import TextBlock
 
@@ -190,7 +192,10 @@ def parameter_text_block(
     for line in matrix_lines(b, snapshot.delta_b, MOST_CHANGED_B, index_width):
         out.append_text(line)
         out.append("\n")
-    out.append(f"{CHANGED_MARK} changed most in the last step", style="dim")
+    out.append(
+        _("{CHANGED_MARK} changed most in the last step").format(CHANGED_MARK=CHANGED_MARK),
+        style="dim",
+    )
     return out
 
 
@@ -240,7 +245,7 @@ def compact_parameter_text(
         r, c = changed
         out.append(f"{CHANGED_MARK} W[{r},{c}] {parameter_text(float(W[r, c]))}", style="bold")
         out.append("\n")
-    out.append("▄+ ▀−  values: ≥100×30", style="dim")
+    out.append(_("▄+ ▀−  values: ≥100×30"), style="dim")
     return out
 
 
@@ -253,7 +258,7 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "Parameters"
+        self.border_title = _("Parameters")
         self._shown: Text | None = None
         self._last: tuple[Any, tuple[tuple[str, float | None], ...], Any] | None = None
         self._compact = False
@@ -271,7 +276,7 @@ class ParameterPanel(ScrollableContainer, can_focus=False):
                 self.show(*self._last)
 
     def compose(self) -> ComposeResult:
-        yield TextBlock("loading…", id="parameter-values")
+        yield TextBlock(_("loading…"), id="parameter-values")
 
     def show(
         self,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config import Config, shown_path
+from engine.i18n import N_, _, ngettext
 
 from .messages import RunView
 from .pacing import speed_text
@@ -23,15 +24,15 @@ from .states import BY_NAME
 from .status_line import StatusInfo
 
 # The word of each state: :mod:`tui.states` (one table, which the help screen explains).
-SAVING = BY_NAME["saving"].word
+SAVING = N_("saving…")  # translated where shown: _(SAVING)
 
 
 def state_word(state: str, engine_error: str | None = None) -> str:
     """The status line's word for the controller's ``state`` ("failed": why it cannot start)."""
     if state == "failed":
-        return f"{BY_NAME['failed'].word}: {engine_error}"
+        return f"{_(BY_NAME['failed'].word)}: {engine_error}"
     known = BY_NAME.get(state)
-    return state if known is None else known.word
+    return state if known is None else _(known.word)
 
 
 def _state_fields(state: str, engine_error: str | None) -> dict[str, Any]:
@@ -40,7 +41,10 @@ def _state_fields(state: str, engine_error: str | None) -> dict[str, Any]:
     if known is None:
         return dict(state=state)
     return dict(
-        state=state_word(state, engine_error), mark=known.mark, hint=known.hint, style=known.style
+        state=state_word(state, engine_error),
+        mark=known.mark,
+        hint=_(known.hint) if known.hint else "",
+        style=known.style,
     )
 
 
@@ -65,7 +69,7 @@ def status_info(
         computing=computing,
         speed=speed_text(speed),
         **words,
-        saved="" if saved is None else f"saved {shown_path(saved)}",
+        saved="" if saved is None else _("saved {saved}").format(saved=shown_path(saved)),
         steps_per_second=steps_per_second,
         tensorboard=tensorboard,
         data=load_progress or "",
@@ -105,19 +109,18 @@ def tensorboard_text(
 ) -> str:
     """Where the TensorBoard logs go, and the command that shows them."""
     if not config.tensorboard:
-        return "TensorBoard: off (--no-tensorboard)"
+        return _("TensorBoard: off (--no-tensorboard)")
     if not loaded:
-        return f"TensorBoard: logs under {shown_path(config.logdir)}/"
+        return _("TensorBoard: logs under {logdir}/").format(logdir=shown_path(config.logdir))
     folders = [run.log_folder for run in views if run.log_folder is not None]
     if not folders:
-        return "TensorBoard: off (logging failed)"
+        return _("TensorBoard: off (logging failed)")
     if comparing:
-        return (
-            f"TensorBoard: {len(folders)} runs under {shown_path(config.logdir)}/  "
-            f"(tensorboard --logdir {shown_path(config.logdir)})"
-        )
-    return (
-        f"TensorBoard: {shown_path(folders[0])}  (tensorboard --logdir {shown_path(config.logdir)})"
+        return _(
+            "TensorBoard: {folders} runs under {logdir}/  (tensorboard --logdir {logdir})"
+        ).format(folders=len(folders), logdir=shown_path(config.logdir))
+    return _("TensorBoard: {folders}  (tensorboard --logdir {logdir})").format(
+        folders=shown_path(folders[0]), logdir=shown_path(config.logdir)
     )
 
 
@@ -137,14 +140,16 @@ def end_notice(run: RunView, *, comparing: bool, theory: Any, threshold: float) 
     severity = "information" if snapshot.status.value == "converged" else "warning"
     where = f"ε {run.learning_rate:g}: " if comparing else ""
     note = end_note(snapshot, theory, threshold)
-    return f"{where}{snapshot.status.value} at {snapshot.iteration}{note}", severity
+    return _("{where}{status} at {iteration}{note}").format(
+        where=where, status=_(snapshot.status.value), iteration=snapshot.iteration, note=note
+    ), severity
 
 
 def finished_note(comparing: bool, status: str) -> str:
     """What a key that moves a finished run says instead."""
     if comparing:
-        return "every run has stopped: x resets them"
-    return f"the run has {status}: x resets it"
+        return _("every run has stopped: x resets them")
+    return _("the run has {status}: x resets it").format(status=_(status))
 
 
 def distances(snapshot: Any, theory: Any, problem: Any) -> tuple[tuple[str, float | None], ...]:
@@ -241,12 +246,18 @@ def load_progress_text(source: str, fraction: float) -> str:
     if source == "synthetic":
         return f"making synthetic data {fraction:.0%}" if fraction < 1 else "made synthetic data"
     name = shown_path(os.path.basename(source) or source)
-    return f"reading {name} {fraction:.0%}" if fraction < 1 else f"loaded {name}"
+    return (
+        _("reading {name} {fraction:.0%}").format(name=name, fraction=fraction)
+        if fraction < 1
+        else _("loaded {name}").format(name=name)
+    )
 
 
 def loading_text(config: Config) -> str | None:
     """What the status line says while ``config``'s data are read (nothing for the toy data)."""
-    return None if config.data == "toy" else f"loading {shown_path(config.data)}…"
+    return (
+        None if config.data == "toy" else _("loading {data}…").format(data=shown_path(config.data))
+    )
 
 
 def one_line(error: BaseException) -> str:
@@ -273,12 +284,14 @@ def run_error_text(error: BaseException, functions: str | None) -> str:
 
     memory = out_of_memory(error)
     if memory is not None:
-        return f"the run stopped: {memory}"
+        return _("the run stopped: {memory}").format(memory=memory)
     if functions is not None:
         from engine.student.loading import describe_run_error
 
-        return f"your Functions raised: {describe_run_error(error, functions)}"
-    return f"the run stopped: {one_line(error)}"
+        return _("your Functions raised: {error}").format(
+            error=describe_run_error(error, functions)
+        )
+    return _("the run stopped: {error}").format(error=one_line(error))
 
 
 def save_error_text(error: BaseException | None) -> str:
@@ -287,30 +300,34 @@ def save_error_text(error: BaseException | None) -> str:
 
     if isinstance(error, SaveError):
         return str(error)
-    return f"not saved: {one_line(error or Exception())}"
+    return _("not saved: {value}").format(value=one_line(error or Exception()))
 
 
 def saved_text(json_path: Any, csv_path: Any) -> str:
-    return f"saved in {shown_path(json_path)} and {shown_path(csv_path)}"
+    return _("saved in {json_path} and {csv_path}").format(
+        json_path=shown_path(json_path), csv_path=shown_path(csv_path)
+    )
 
 
 def compare_prompt(rates: Sequence[float]) -> tuple[str, str, str, str]:
     """The compare prompt: title, explanation, the learning rates it proposes, its keys."""
     return (
-        "Compare learning rates",
-        "Each learning rate runs from the same data and the same initial W and b. "
-        "Separate them with commas (at most 8); leave it empty to go back to one run.",
+        _("Compare learning rates"),
+        _(
+            "Each learning rate runs from the same data and the same initial W and b. "
+            "Separate them with commas (at most 8); leave it empty to go back to one run."
+        ),
         ",".join(f"{rate:g}" for rate in rates),
-        "enter: compare · empty + enter: one run · esc: cancel",
+        _("enter: compare · empty + enter: one run · esc: cancel"),
     )
 
 
 # What c does, under the learning rates while they are compared (the longest that fits).
 COMPARE_KEY_HINT = (
-    "c: choose the learning rates compared · empty: back to one run",
-    "c: choose the rates compared · empty: back to one run",
-    "c: other rates · empty: back to one run",
-    "c: other rates · empty: one run",
+    N_("c: choose the learning rates compared · empty: back to one run"),
+    N_("c: choose the rates compared · empty: back to one run"),
+    N_("c: other rates · empty: back to one run"),
+    N_("c: other rates · empty: one run"),
 )
 
 
@@ -318,14 +335,23 @@ def save_prompt(
     path: str, comparing: bool, cwd: str, save_dir: str = "amal-runs"
 ) -> tuple[str, str, str, str]:
     """The save prompt: title, explanation, the path it proposes, its keys."""
-    what = "comparison" if comparing else "run"
     return (
-        f"Save the {what}",
-        f"The {what} (settings, theory, losses, final W and b) as JSON, and its "
-        f"losses as NAME.losses.csv beside it, in {shown_path(save_dir)}/ (made at the first "
-        f"save; --save-dir changes it). A relative path starts in {shown_path(cwd)}.",
+        _("Save the comparison") if comparing else _("Save the run"),
+        (
+            _(
+                "The comparison (settings, theory, losses, final W and b) as JSON, and its "
+                "losses as NAME.losses.csv beside it, in {folder}/ (made at the first "
+                "save; --save-dir changes it). A relative path starts in {cwd}."
+            )
+            if comparing
+            else _(
+                "The run (settings, theory, losses, final W and b) as JSON, and its "
+                "losses as NAME.losses.csv beside it, in {folder}/ (made at the first "
+                "save; --save-dir changes it). A relative path starts in {cwd}."
+            )
+        ).format(folder=shown_path(save_dir), cwd=shown_path(cwd)),
         path,
-        "enter: save · esc: cancel",
+        _("enter: save · esc: cancel"),
     )
 
 
@@ -333,9 +359,9 @@ def refused_report(config: Config | None, error: Any) -> tuple[str, str, str]:
     """The report of a student's Functions that failed the check: title, text, note."""
     name = shown_path(os.path.basename(config.functions or "")) if config else ""
     return (
-        f"the check of {name}",
+        _("the check of {name}").format(name=name),
         error.report,
-        f"{error}: the run does not start. Closing this quits.",
+        _("{error}: the run does not start. Closing this quits.").format(error=error),
     )
 
 
@@ -345,7 +371,7 @@ def check_verdict(report: Any) -> str:
     if report is None:
         return ""
     if report.passed:
-        return "✓ checked"
+        return _("✓ checked")
     if report.error:  # not loaded, or the check was stopped: its own line, less the file's name
         error, path = report.error, report.path
         if path:
@@ -361,17 +387,24 @@ def check_verdict(report: Any) -> str:
         raised = function.exception
         gradients = [g.name for g in function.gradients if not g.passed]
         if gradients:
-            wrong.append(f"gradient{'s' if len(gradients) > 1 else ''} for {', '.join(gradients)}")
-        what = ", ".join(wrong) or "its check"
+            wrong.append(
+                ngettext("gradient for {names}", "gradients for {names}", len(gradients)).format(
+                    names=", ".join(gradients)
+                )
+            )
+        what = ", ".join(wrong) or _("its check")
         if raised is not None:
-            parts.append(f"{function.name}: {raised.during} raises {raised.kind}")
+            parts.append(
+                _("{name}: {during} raises {kind}").format(
+                    name=function.name, during=raised.during, kind=raised.kind
+                )
+            )
         else:
-            parts.append(f"{function.name}: {what} wrong")
-    return "✗ " + ("; ".join(parts) or "check failed")
+            parts.append(_("{name}: {what} wrong").format(name=function.name, what=what))
+    return "✗ " + ("; ".join(parts) or _("check failed"))
 
 
 def too_small_text(width: int, height: int, min_width: int, min_height: int) -> str:
-    return (
-        f"terminal too small (need at least {min_width}×{min_height}, "
-        f"this one is {width}×{height})\nq quits"
-    )
+    return _(
+        "terminal too small (need at least {min_width}×{min_height}, this one is {width}×{height})\nq quits"
+    ).format(min_width=min_width, min_height=min_height, width=width, height=height)

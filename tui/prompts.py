@@ -18,7 +18,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from engine.config import ConfigError
+from engine.i18n import N_, _
 
+from .keys import translate_bindings
 from .validation import ParseValidator, mark
 
 
@@ -43,7 +45,7 @@ class OneShotScreen(ModalScreen[Any]):
 class PromptScreen(OneShotScreen):
     """One field: Enter gives ``parse(text)`` when valid (the reason shows otherwise), Escape None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(
         self,
@@ -51,11 +53,12 @@ class PromptScreen(OneShotScreen):
         explanation: str,
         value: str,
         parse: Callable[[str], Any],
-        keys: str = "enter: ok · esc: cancel",
+        keys: str = N_("enter: ok · esc: cancel"),
         *,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        translate_bindings(self._bindings)
         self.title_text = title
         self.explanation = explanation
         self.initial = value
@@ -65,7 +68,7 @@ class PromptScreen(OneShotScreen):
     def compose(self) -> ComposeResult:
         with Vertical(classes="prompt") as box:
             box.border_title = self.title_text
-            box.border_subtitle = self.keys
+            box.border_subtitle = _(self.keys)
             yield Static(Text(self.explanation), classes="prompt-explanation")
             field = Input(
                 self.initial,
@@ -144,10 +147,11 @@ class HangingText(Widget):
 class ReportScreen(OneShotScreen):
     """A long text (the check of a student's Functions), scrollable; Escape or q closes it."""
 
-    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q", "dismiss", N_("Close"))]
 
     def __init__(self, title: str, text: str, note: str = "") -> None:
         super().__init__()
+        translate_bindings(self._bindings)
         self.title_text = title
         self.text = text
         self.note = note
@@ -155,7 +159,7 @@ class ReportScreen(OneShotScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="report") as box:
             box.border_title = Text(self.title_text)  # a file name: no markup in it
-            box.border_subtitle = "↑↓ scroll · esc or q: close"
+            box.border_subtitle = _("↑↓ scroll · esc or q: close")
             if self.note:
                 yield Static(Text(self.note, style="bold"), id="report-note")
             yield HangingText(self.text, id="report-text")

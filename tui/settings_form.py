@@ -32,6 +32,7 @@ from engine.config import (
     parse_seed,
     parse_threshold,
 )
+from engine.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -52,23 +53,23 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("lr", "learning_rate", "learning rate", parse_learning_rate),
-    FieldSpec("seed", "seed", "seed", parse_seed),
-    FieldSpec("init-seed", "init_seed", "init seed", parse_optional_seed, "= seed"),
-    FieldSpec("threshold", "threshold", "threshold", parse_threshold),
-    FieldSpec("max-iter", "max_iter", "max iter", parse_max_iter),
-    FieldSpec("optimizer", "optimizer", "optimizer", parse_optimizer,
+    FieldSpec("lr", "learning_rate", N_("learning rate"), parse_learning_rate),
+    FieldSpec("seed", "seed", N_("seed"), parse_seed),
+    FieldSpec("init-seed", "init_seed", N_("init seed"), parse_optional_seed, N_("= seed")),
+    FieldSpec("threshold", "threshold", N_("threshold"), parse_threshold),
+    FieldSpec("max-iter", "max_iter", N_("max iter"), parse_max_iter),
+    FieldSpec("optimizer", "optimizer", N_("optimizer"), parse_optimizer,
               hint=("sgd momentum nesterov adam", "")),
-    FieldSpec("momentum", "momentum", "momentum", parse_momentum, hint=("μ in [0, 1)",),
+    FieldSpec("momentum", "momentum", N_("momentum"), parse_momentum, hint=(N_("μ in [0, 1)"),),
               optimizers=("momentum", "nesterov")),
-    FieldSpec("beta1", "beta1", "β1", parse_beta, hint=("in [0, 1)",), optimizers=("adam",)),
-    FieldSpec("beta2", "beta2", "β2", parse_beta, hint=("in [0, 1)",), optimizers=("adam",)),
-    FieldSpec("batch-size", "batch_size", "batch size", parse_batch_size, "full",
-              ("empty: all the points", "empty: all", "empty=all")),
-    FieldSpec("data", "data", "data", parse_data, wide=True),
+    FieldSpec("beta1", "beta1", "β1", parse_beta, hint=(N_("in [0, 1)"),), optimizers=("adam",)),
+    FieldSpec("beta2", "beta2", "β2", parse_beta, hint=(N_("in [0, 1)"),), optimizers=("adam",)),
+    FieldSpec("batch-size", "batch_size", N_("batch size"), parse_batch_size, "full",
+              (N_("empty: all the points"), N_("empty: all"), N_("empty=all"))),
+    FieldSpec("data", "data", N_("data"), parse_data, wide=True),
 )  # fmt: skip
 
-COMPARED_RATES = FieldSpec("lr", "compare", "learning rates", parse_compare, wide=True)
+COMPARED_RATES = FieldSpec("lr", "compare", N_("learning rates"), parse_compare, wide=True)
 """The learning-rate field while comparing: the list of the rates compared."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.i18n import N_
+
 
 @dataclass(frozen=True)
 class StateWord:
@@ -33,30 +35,32 @@ class StateWord:
 STATE_WORDS: tuple[StateWord, ...] = (
     StateWord(
         "loading",
-        "loading…",
+        N_("loading…"),
         "◌",
-        "torch, the data or new settings are being loaded; keys pressed meanwhile wait",
+        N_("torch, the data or new settings are being loaded; keys pressed meanwhile wait"),
     ),
     StateWord(
         "failed",
-        "cannot start",
+        N_("cannot start"),
         "⊘",
-        "the first settings could not load (the reason follows): nothing to run; q quits",
+        N_("the first settings could not load (the reason follows): nothing to run; q quits"),
         style="bold red",
     ),
     StateWord(
         "saving",
-        "saving…",
+        N_("saving…"),
         "↓",
-        "the run is being written to its JSON and CSV files; a run goes on after",
+        N_("the run is being written to its JSON and CSV files; a run goes on after"),
     ),
-    StateWord("ready", "ready", "○", "at iteration 0, nothing run yet", "r runs, s steps"),
+    StateWord(
+        "ready", N_("ready"), "○", N_("at iteration 0, nothing run yet"), N_("r runs, s steps")
+    ),
     StateWord(
         "running",
-        "running",
+        N_("running"),
         "▶",
-        "the descent is going on, at the speed shown ([ and ] change it)",
-        "r pauses",
+        N_("the descent is going on, at the speed shown ([ and ] change it)"),
+        N_("r pauses"),
         "bold reverse",
     ),
     StateWord(
@@ -77,42 +81,42 @@ STATE_WORDS: tuple[StateWord, ...] = (
     ),
     StateWord(
         "paused",
-        "paused",
+        N_("paused"),
         "‖",
-        "stepped or run, then stopped before its end: the run goes on from this iteration",
-        "r resumes, x resets",
+        N_("stepped or run, then stopped before its end: the run goes on from this iteration"),
+        N_("r resumes, x resets"),
         "bold underline",
     ),
     StateWord(
         "converged",
-        "converged",
+        N_("converged"),
         "✓",
-        "the loss reached the threshold (at or under it): the run stopped there",
-        "x resets",
+        N_("the loss reached the threshold (at or under it): the run stopped there"),
+        N_("x resets"),
         "bold green",
     ),
     StateWord(
         "capped",
-        "capped",
+        N_("capped"),
         "■",
-        "max iter iterations ran without reaching the threshold",
-        "x resets",
+        N_("max iter iterations ran without reaching the threshold"),
+        N_("x resets"),
         "bold yellow",
     ),
     StateWord(
         "diverged",
-        "diverged",
+        N_("diverged"),
         "✗",
-        "the loss or a parameter is no longer finite (ε too large: past ε_max = 2/L)",
-        "x resets",
+        N_("the loss or a parameter is no longer finite (ε too large: past ε_max = 2/L)"),
+        N_("x resets"),
         "bold red",
     ),
     StateWord(
         "finished",
-        "finished",
+        N_("finished"),
         "□",
-        "comparing: every run has stopped (the table says how each ended)",
-        "x resets",
+        N_("comparing: every run has stopped (the table says how each ended)"),
+        N_("x resets"),
     ),
 )
 

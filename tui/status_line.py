@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from rich.text import Text
 
+from engine.i18n import N_, _
+
 from .formatting import delta_text, loss_text, rate_text
 from .states import BY_NAME
 from .text_block import TextBlock
@@ -69,14 +71,14 @@ class Note:
         said = " ".join(self.text.split())  # a message is one line, whatever it quotes
         # "saved: saved in …" says it twice: a title the message starts with is left out.
         title = f"{self.title}: " if self.title and not said.startswith(self.title) else ""
-        return f"{mark} {word}{title}{said}" if marked else f"{title}{said}"
+        return f"{mark} {_(word) if word else word}{title}{said}" if marked else f"{title}{said}"
 
 
 # (glyph, word) of each severity: told apart in 16 colours or none.
 SEVERITY_MARKS = {
     "information": ("›", ""),
-    "warning": ("⚠", "warning: "),
-    "error": ("✗", "error: "),
+    "warning": ("⚠", N_("warning: ")),
+    "error": ("✗", N_("error: ")),
 }
 SEVERITY_STYLES = {"information": "bold", "warning": "bold yellow", "error": "bold red"}
 NOTE_SEPARATOR = "  ·  "
@@ -101,8 +103,8 @@ def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
     display (speed, last save, data, TensorBoard) on the second."""
     if info.iteration is None:
         line = Text.assemble((f"{info.mark} {info.state}" if info.mark else info.state, "bold"))
-        if info.state == LOADING:
-            line.append("  importing torch and building the problem")
+        if info.state in (LOADING, _(LOADING)):
+            line.append(_("  importing torch and building the problem"))
     else:
         delta = (
             None
@@ -111,18 +113,22 @@ def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
         )
         if info.best_rate is None:
             losses = Text.assemble(
-                "  loss ",
+                _("  loss "),
                 (loss_text(info.loss), "bold"),
-                "  Δloss ",
+                _("  Δloss "),
                 delta_text(delta),
-                "" if info.test_loss is None else f"  test {loss_text(info.test_loss)}",
+                ""
+                if info.test_loss is None
+                else _("  test {test_loss}").format(test_loss=loss_text(info.test_loss)),
             )
         else:
             losses = Text.assemble(
-                "  best loss ", (loss_text(info.loss), "bold"), f" (ε {info.best_rate:g})"
+                _("  best loss "),
+                (loss_text(info.loss), "bold"),
+                _(" (ε {best_rate:g})").format(best_rate=info.best_rate),
             )
         line = Text.assemble(
-            "iteration ",
+            _("iteration "),
             (str(info.iteration), "bold"),
             losses,
             "  ",
@@ -140,7 +146,7 @@ def status_text(info: StatusInfo, notes: Sequence[Note] = ()) -> Text:
         line.append(NOTE_SEPARATOR, style="dim")
     line.append_text(functions_piece(info))
     if info.speed:
-        line.append(f"speed {info.speed} [ ]")
+        line.append(_("speed {speed} [ ]").format(speed=info.speed))
         line.append("  ·  ", style="dim")
     if info.saved:
         line.append(info.saved, style="bold")
@@ -184,7 +190,9 @@ class StatusLine(TextBlock):
     SIZED_BY_TEXT = False  # two lines across the screen whatever they say
 
     def __init__(self, *, id: str | None = None) -> None:
-        self.info = StatusInfo(mark=BY_NAME["loading"].mark)  # as the presenter says it
+        self.info = StatusInfo(
+            state=_(LOADING), mark=BY_NAME["loading"].mark
+        )  # as the presenter says it
         self.notes: tuple[Note, ...] = ()
         """The messages on show (several when said in the same turn of the event loop)."""
         self._burst = False

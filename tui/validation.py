@@ -11,6 +11,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
 from engine.config import ConfigError, shown_path
+from engine.i18n import N_, _
 
 
 class ParseValidator(Validator):
@@ -44,9 +45,11 @@ def parse_save_path(text: str) -> str:
     """Where ``e`` saves: a file path (``.json`` is added when missing), never a folder."""
     path = os.path.expanduser(str(text).strip())
     if not path:
-        raise ConfigError("path", "expected a file name, got nothing")
+        raise ConfigError(N_("path"), _("expected a file name, got nothing"))
     if "\0" in path:
-        raise ConfigError("path", "must not contain a NUL character")
+        raise ConfigError(N_("path"), _("must not contain a NUL character"))
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
-        raise ConfigError("path", f"{shown_path(path)} is a folder: add a file name")
+        raise ConfigError(
+            N_("path"), _("{path} is a folder: add a file name").format(path=shown_path(path))
+        )
     return path

@@ -10,6 +10,7 @@ import torch
 
 from engine.config import DTYPES, Config
 from engine.core.theory import Theory, theory_of
+from engine.i18n import _
 
 TORCH_DTYPES = {name: getattr(torch, name) for name in DTYPES}
 """The torch dtype of each of the config's dtype names."""
@@ -36,11 +37,16 @@ class DataNotes:
 
     def lines(self) -> list[str]:
         """What to tell the user, a line each: the columns used, then the loader's notes."""
-        test = f" (+{self.test_rows} test)" if self.test_rows else ""
-        scaled = "standardised" if self.standardized else "not standardised"
+        test = _(" (+{test_rows} test)").format(test_rows=self.test_rows) if self.test_rows else ""
+        scaled = _("standardised") if self.standardized else _("not standardised")
         lines = [
-            f"{self.rows} rows{test}; features: {_columns(self.features)}; "
-            f"target: {_columns(self.targets)}; {scaled}"
+            _("{rows} rows{test}; features: {features}; target: {targets}; {scaled}").format(
+                rows=self.rows,
+                test=test,
+                features=_columns(self.features),
+                targets=_columns(self.targets),
+                scaled=scaled,
+            )
         ]
         return lines + list(self.notes)
 
@@ -61,7 +67,11 @@ class DataNotes:
 def _columns(names: tuple[str, ...], most: int = 8) -> str:
     """Column names for one line: the first few, then how many more."""
     shown = ", ".join(names[:most])
-    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+    return (
+        shown
+        if len(names) <= most
+        else _("{shown} and {count} more").format(shown=shown, count=len(names) - most)
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.core.finite import finite_or_none
+from engine.i18n import _
 
 
 @dataclass(frozen=True)
@@ -55,21 +56,19 @@ def threshold_note(threshold: float, optimum: float) -> str | None:
     if not threshold > 1.05 * optimum + 1e-12:
         return None
     if math.isinf(threshold):
-        return (
-            f"converged at once: any loss is at or under the threshold {threshold:g} "
-            f"(the optimum is {optimum:.6g}): a finite threshold gets closer to it"
-        )
+        return _(
+            "converged at once: any loss is at or under the threshold {threshold:g} (the optimum is {optimum:.6g}): a finite threshold gets closer to it"
+        ).format(threshold=threshold, optimum=optimum)
     ratio = threshold / optimum if optimum > 0 else math.inf
     # An optimum of 0 (a constant or exactly fitted target) has no ratio to show.
     above = (
-        f"{ratio:.3g}× the optimum {optimum:.6g}"
+        _("{ratio:.3g}× the optimum {optimum:.6g}").format(ratio=ratio, optimum=optimum)
         if math.isfinite(ratio)
-        else f"above the optimum {optimum:.6g}"
+        else _("above the optimum {optimum:.6g}").format(optimum=optimum)
     )
-    return (
-        f"converged because the loss reached the threshold {threshold:g}, still {above}: "
-        "a lower threshold gets closer to it"
-    )
+    return _(
+        "converged because the loss reached the threshold {threshold:g}, still {above}: a lower threshold gets closer to it"
+    ).format(threshold=threshold, above=above)
 
 
 def distance(W: np.ndarray, b: np.ndarray, W_to: np.ndarray, b_to: np.ndarray) -> float:
@@ -302,12 +301,12 @@ def why_no_rate(
     some 32 columns for them), or None when it is (``known``: whether the theory of the
     data could be computed)."""
     if not known:
-        return "no rate: no theory of the data"
+        return _("no rate: no theory of the data")
     if rate_applies(optimizer, batch_size, n):
         return None
     if optimizer != "sgd":
-        return f"no rate for {optimizer} (plain SGD)"
-    return f"no rate for mini-batches of {batch_size}"
+        return _("no rate for {optimizer} (plain SGD)").format(optimizer=optimizer)
+    return _("no rate for mini-batches of {batch_size}").format(batch_size=batch_size)
 
 
 def contraction(learning_rate: float, eigenvalues: np.ndarray) -> float:

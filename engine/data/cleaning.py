@@ -11,6 +11,7 @@ import numpy as np
 from engine.data.dataset import _DECIMAL_COMMA, MISSING, DataError, _short
 from engine.data.memory import _check_memory
 from engine.data.sniffing import _decode, _split_line, _Table
+from engine.i18n import _
 
 SLOW_BYTES = 4096
 
@@ -115,10 +116,12 @@ class _Reader:
             for j, cell in enumerate(cells):
                 if cell.lower() in MISSING:
                     if not self.dropna:
-                        shown = f" {cell!r}" if cell else " (an empty cell)"
+                        shown = f" {cell!r}" if cell else _(" (an empty cell)")
                         raise DataError(
                             path,
-                            f"missing value{shown}; use --dropna to drop rows with missing values",
+                            _(
+                                "missing value{shown}; use --dropna to drop rows with missing values"
+                            ).format(shown=shown),
                             row=row,
                             column=table.column(j),
                         )
@@ -133,15 +136,22 @@ class _Reader:
                     ) from None
                 if math.isinf(value) and "inf" in cell.lower():
                     raise DataError(
-                        path, f"infinite value {cell!r}", row=row, column=table.column(j)
+                        path,
+                        _("infinite value {cell!r}").format(cell=cell),
+                        row=row,
+                        column=table.column(j),
                     )
                 if not abs(value) <= self.limit:
                     hint = (
-                        "; use float64" if self.dtype == np.float32 and math.isfinite(value) else ""
+                        _("; use float64")
+                        if self.dtype == np.float32 and math.isfinite(value)
+                        else ""
                     )
                     raise DataError(
                         path,
-                        f"{_short(cell)!r} is too large for {self.dtype.name}{hint}",
+                        _("{cell!r} is too large for {name}{hint}").format(
+                            cell=_short(cell), name=self.dtype.name, hint=hint
+                        ),
                         row=row,
                         column=table.column(j),
                     )
@@ -196,8 +206,10 @@ def _as_slice(columns: list[int]) -> slice | list[int]:
 
 def _not_a_number(cell: str) -> str:
     if "\0" in cell or "\ufffd" in cell:
-        return "binary content, not a number"
+        return _("binary content, not a number")
     shown = _short(cell)
     if _DECIMAL_COMMA.match(cell):
-        return f"not a number: {shown!r} (a decimal comma? write 1.5, not 1,5)"
-    return f"not a number: {shown!r}"
+        return _("not a number: {shown!r} (a decimal comma? write 1.5, not 1,5)").format(
+            shown=shown
+        )
+    return _("not a number: {shown!r}").format(shown=shown)

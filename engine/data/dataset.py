@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.config import DTYPES as CONFIG_DTYPES
 from engine.config import shown_path
+from engine.i18n import _, ngettext
 
 MISSING = frozenset({"", "?", "na", "n/a", "nan", "+nan", "-nan", "null", "none"})
 """Cells that mean "no value" (case-insensitive); ``?`` is the UCI repository's convention."""
@@ -39,10 +40,12 @@ class DataError(ValueError):
     ) -> None:
         where = shown_path(source)
         if row is not None:
-            where += f", row {row}"
+            where += _(", row {row}").format(row=row)
         if column is not None:
             where += (
-                f", column {_short(column)!r}" if isinstance(column, str) else f", column {column}"
+                _(", column {column!r}").format(column=_short(column))
+                if isinstance(column, str)
+                else _(", column {column}").format(column=column)
             )
         super().__init__(f"{where}: {reason}")
         self.source = str(source)
@@ -103,9 +106,13 @@ class Dataset:
     def describe(self) -> str:
         """One line for a panel: "diabetes.csv: n=354 (+88 test), d=10, m=1, standardised",
         and ", 2 rows dropped" when rows with missing values were left out."""
-        test = f" (+{self.n_test} test)" if self.n_test else ""
-        scaled = ", standardised" if self.standardized else ""
-        dropped = f", {_rows(self.dropped_rows)} dropped" if self.dropped_rows else ""
+        test = _(" (+{n_test} test)").format(n_test=self.n_test) if self.n_test else ""
+        scaled = _(", standardised") if self.standardized else ""
+        dropped = (
+            _(", {dropped_rows} dropped").format(dropped_rows=_rows(self.dropped_rows))
+            if self.dropped_rows
+            else ""
+        )
         name = shown_path(os.path.basename(self.source))
         return f"{name}: n={self.n}{test}, d={self.d}, m={self.m}{scaled}{dropped}"
 
@@ -131,7 +138,7 @@ def _dtype(dtype: Any) -> np.dtype:
 
 
 def _rows(count: int) -> str:
-    return f"{count} row" if count == 1 else f"{count} rows"
+    return ngettext("{count} row", "{count} rows", count).format(count=count)
 
 
 def _size(n_bytes: float) -> str:

@@ -6,6 +6,7 @@ import os
 import re
 
 from engine.data.dataset import DataError, _size
+from engine.i18n import _
 
 FALLBACK_MEMORY = 4 << 30
 """The memory budget when the available memory cannot be read."""
@@ -68,11 +69,15 @@ def _check_memory(source: str, needed: float, max_bytes: int | None) -> None:
     if needed > budget:
         left = address_space_left() if max_bytes is None else None
         why = (
-            " under this process's limit (ulimit -v)" if left is not None and left <= budget else ""
+            _(" under this process's limit (ulimit -v)")
+            if left is not None and left <= budget
+            else ""
         )
         raise DataError(
             source,
-            f"too large for memory (about {_size(needed)} needed, {_size(budget)} available{why})",
+            _("too large for memory (about {needed} needed, {budget} available{why})").format(
+                needed=_size(needed), budget=_size(budget), why=why
+            ),
         )
 
 
@@ -87,8 +92,11 @@ def out_of_memory(error: BaseException) -> str | None:
     size = re.search(r"allocate (\d+) bytes|allocate ([\d.]+ [KMGT]i?B)", text)
     asked = ""
     if size:
-        asked = f" ({int(size[1]) / 1e9:.2g} GB asked)" if size[1] else f" ({size[2]} asked)"
-    return (
-        f"out of memory{asked}: the data are too large for the memory free now or for this "
-        "process's limit (ulimit -v); use smaller data"
-    )
+        asked = (
+            _(" ({value:.2g} GB asked)").format(value=int(size[1]) / 1000000000.0)
+            if size[1]
+            else _(" ({size} asked)").format(size=size[2])
+        )
+    return _(
+        "out of memory{asked}: the data are too large for the memory free now or for this process's limit (ulimit -v); use smaller data"
+    ).format(asked=asked)

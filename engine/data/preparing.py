@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.config import parse_test_fraction
 from engine.data.dataset import DataError, Dataset, _rows
+from engine.i18n import _
 
 STATS_ROWS = 1 << 16
 """Rows converted to float64 at a time to compute and apply the standardisation."""
@@ -21,8 +22,9 @@ def _test_rows(source: str, n: int, test_fraction: float) -> int:
     if n - n_test < 1:
         raise DataError(
             source,
-            f"a test fraction of {test_fraction:g} leaves no training row out of {_rows(n)}"
-            " (need at least 1 training and 1 test row)",
+            _(
+                "a test fraction of {test_fraction:g} leaves no training row out of {n} (need at least 1 training and 1 test row)"
+            ).format(test_fraction=test_fraction, n=_rows(n)),
             setting="test_fraction",
         )
     return n_test
@@ -137,14 +139,18 @@ def _standardize(
         if bad.size:
             raise DataError(
                 source,
-                "values too large to standardise: their squares overflow float64"
-                " (divide the column by a power of ten)",
+                _(
+                    "values too large to standardise: their squares overflow float64"
+                    " (divide the column by a power of ten)"
+                ),
                 column=labels[bad[0]],
             )
         scale = np.where(constant, 1.0, std)
         for j in np.flatnonzero(constant):
             notes.append(
-                f"column {labels[j]!r} is constant in the training rows: centred, not scaled"
+                _("column {labels!r} is constant in the training rows: centred, not scaled").format(
+                    labels=labels[j]
+                )
             )
         _apply(train, mean, scale)
         _apply(test, mean, scale)
@@ -181,9 +187,9 @@ def _check_scale(
         peak = float(np.max(np.abs(A[:, j])))
         raise DataError(
             source,
-            f"values up to {peak:.3g} are too large: their squares, summed over the"
-            f" {_rows(A.shape[0])}, overflow {A.dtype.name} and the loss cannot be computed"
-            f"{hint}",
+            _(
+                "values up to {peak:.3g} are too large: their squares, summed over the {value}, overflow {name} and the loss cannot be computed{hint}"
+            ).format(peak=peak, value=_rows(A.shape[0]), name=A.dtype.name, hint=hint),
             column=labels[j],
         )
 
@@ -213,8 +219,8 @@ def _finish(
         notes += more_notes
     # Standardised training rows are within a few units of 0; raw ones and the test rows
     # (scaled by the training rows' statistics) may not be.
-    hint = "; divide the column by a power of ten" + (
-        "" if standardize else " or standardise the data (leave out --no-standardize)"
+    hint = _("; divide the column by a power of ten") + (
+        "" if standardize else _(" or standardise the data (leave out --no-standardize)")
     )
     train = [] if standardize else [(X, feature_names), (Y, target_names)]
     _check_scale(source, [*train, (X_test, feature_names), (Y_test, target_names)], hint)

@@ -26,6 +26,7 @@ from engine.data.dataset import DataError, Dataset, _dtype, _rows, _size
 from engine.data.memory import _check_memory
 from engine.data.preparing import _finish, _fraction, _truncate
 from engine.data.sniffing import MAX_LINE_BYTES, _describe_table, _read_head, _Table
+from engine.i18n import _
 
 CHUNK_BYTES = 16 << 20
 """Bytes read and parsed at a time: large enough for the C reader to run at full speed."""
@@ -76,27 +77,36 @@ def load_table(
             reader = _Reader(table, dtype, rows, dropna, standardize, max_bytes)
             _read_rows(handle, size, table, reader, progress)
         except IsADirectoryError:
-            raise DataError(path, "is a folder, not a file") from None
+            raise DataError(path, _("is a folder, not a file")) from None
         except OSError as error:
-            raise DataError(path, f"cannot be read: {error.strerror or error}") from None
+            raise DataError(
+                path, _("cannot be read: {value}").format(value=error.strerror or error)
+            ) from None
         except MemoryError:
-            raise DataError(path, "too large for memory (ran out while reading it)") from None
+            raise DataError(path, _("too large for memory (ran out while reading it)")) from None
 
     n, dropped = reader.rows, reader.dropped
-    after = f" after dropping {_rows(dropped)} with missing values" if dropped else ""
+    after = (
+        _(" after dropping {dropped} with missing values").format(dropped=_rows(dropped))
+        if dropped
+        else ""
+    )
     if n == 0:
         if dropped:
             raise DataError(
-                path, f"no data row left after dropping {_rows(dropped)} with missing values"
+                path,
+                _("no data row left after dropping {dropped} with missing values").format(
+                    dropped=_rows(dropped)
+                ),
             )
-        raise DataError(path, "a header but no data rows" if table.header else "empty file")
+        raise DataError(path, _("a header but no data rows") if table.header else _("empty file"))
     if n == 1:
-        raise DataError(path, f"only 1 data row{after}; need at least 2")
+        raise DataError(path, _("only 1 data row{after}; need at least 2").format(after=after))
     X = _truncate(reader.X, n)
     Y = _truncate(reader.Y, n)
     names = table.header or [str(j) for j in range(table.columns)]
     if dropped:
-        notes.append(f"{_rows(dropped)} with missing values dropped")
+        notes.append(_("{dropped} with missing values dropped").format(dropped=_rows(dropped)))
     return _finish(
         path,
         X,
@@ -149,14 +159,16 @@ def table_columns(path: str | os.PathLike, target: Any = None) -> TableColumns:
         mode = None  # _open names the problem
     if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
         # A pipe or a device: opening it may wait for a writer, or read without end.
-        raise DataError(path, "not a regular file")
+        raise DataError(path, _("not a regular file"))
     with _open(path) as handle:
         try:
-            _, table, notes, _ = _sniff(path, handle, tokens)
+            _columns, table, notes, _rest = _sniff(path, handle, tokens)
         except IsADirectoryError:
-            raise DataError(path, "is a folder, not a file") from None
+            raise DataError(path, _("is a folder, not a file")) from None
         except OSError as error:
-            raise DataError(path, f"cannot be read: {error.strerror or error}") from None
+            raise DataError(
+                path, _("cannot be read: {value}").format(value=error.strerror or error)
+            ) from None
     names = table.header or [str(j) for j in range(table.columns)]
     return TableColumns(
         path, tuple(names), table.header is not None, tuple(table.y_columns), tuple(notes)
@@ -169,7 +181,7 @@ def _sniff(
     """The file's size, its table's shape, the notes on it and an estimate of its rows."""
     size = os.fstat(handle.fileno()).st_size
     if size == 0:
-        raise DataError(path, "empty file")
+        raise DataError(path, _("empty file"))
     head, start = _read_head(path, handle, size)
     table, notes, rows = _describe_table(path, head, start, size, tokens)
     return size, table, notes, rows
@@ -187,13 +199,15 @@ def _open(path: str) -> BinaryIO:
     try:
         return open(os.path.expanduser(path), "rb")
     except FileNotFoundError:
-        raise DataError(path, "no such file") from None
+        raise DataError(path, _("no such file")) from None
     except IsADirectoryError:
-        raise DataError(path, "is a folder, not a file") from None
+        raise DataError(path, _("is a folder, not a file")) from None
     except PermissionError:
-        raise DataError(path, "cannot be read: permission denied") from None
+        raise DataError(path, _("cannot be read: permission denied")) from None
     except OSError as error:
-        raise DataError(path, f"cannot be read: {error.strerror or error}") from None
+        raise DataError(
+            path, _("cannot be read: {value}").format(value=error.strerror or error)
+        ) from None
 
 
 def _read_rows(handle, size: int, table: _Table, reader: _Reader, progress) -> None:
@@ -215,7 +229,9 @@ def _read_rows(handle, size: int, table: _Table, reader: _Reader, progress) -> N
                 if len(data) > MAX_LINE_BYTES:
                     raise DataError(
                         table.path,
-                        f"a line longer than {_size(MAX_LINE_BYTES)}: not a table",
+                        _("a line longer than {MAX_LINE_BYTES}: not a table").format(
+                            MAX_LINE_BYTES=_size(MAX_LINE_BYTES)
+                        ),
                         row=line,
                     )
                 rest = data

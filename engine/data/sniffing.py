@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from engine.data.dataset import _DECIMAL_COMMA, MISSING, DataError, _short, _size
+from engine.i18n import _
 
 MAX_LINE_BYTES = 64 << 20
 """A line longer than this is no table row."""
@@ -87,7 +88,9 @@ class _Table:
     @property
     def expected_from(self) -> str:
         return (
-            "as in the header" if self.header is not None else f"as in row {self.first_data_line}"
+            _("as in the header")
+            if self.header is not None
+            else _("as in row {first_data_line}").format(first_data_line=self.first_data_line)
         )
 
 
@@ -95,23 +98,26 @@ def _read_head(path: str, handle, size: int) -> tuple[bytes, int]:
     """The first MB (more if the first rows are longer), and where the text starts (after a BOM)."""
     head = handle.read(min(size, HEAD_BYTES))
     if head[:4] == b"PK\x03\x04":
-        raise DataError(path, "looks like an Excel/zip file; export it as CSV")
+        raise DataError(path, _("looks like an Excel/zip file; export it as CSV"))
     if head[:2] == b"\x1f\x8b":
-        raise DataError(path, "a gzip-compressed file; decompress it first (gunzip)")
+        raise DataError(path, _("a gzip-compressed file; decompress it first (gunzip)"))
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise DataError(path, "UTF-16 text; save it as UTF-8 (or ASCII) CSV")
+        raise DataError(path, _("UTF-16 text; save it as UTF-8 (or ASCII) CSV"))
     start = 3 if head[:3] == b"\xef\xbb\xbf" else 0
     first_kb = head[start : start + 1024]
     if b"\0" in first_kb:
-        raise DataError(path, "binary content (NUL bytes), not a text table")
+        raise DataError(path, _("binary content (NUL bytes), not a text table"))
     if first_kb.translate(None, _CONTROL) != first_kb:
-        raise DataError(path, "binary content (control characters), not a text table")
+        raise DataError(path, _("binary content (control characters), not a text table"))
     # Read on until the first two non-blank rows are whole (or the file ends).
     while (
         len(head) < size and sum(1 for line in head[start:].split(b"\n")[:-1] if line.strip()) < 2
     ):
         if len(head) >= MAX_LINE_BYTES:
-            raise DataError(path, f"no line break in the first {_size(len(head))}: not a table")
+            raise DataError(
+                path,
+                _("no line break in the first {head}: not a table").format(head=_size(len(head))),
+            )
         head += handle.read(HEAD_BYTES)
     return head, start
 
@@ -136,8 +142,9 @@ def _resolve_target(
             if len(matches) > 1:
                 raise DataError(
                     path,
-                    f"target column {token!r} is ambiguous: columns"
-                    f" {', '.join(map(str, matches))} have that name; give an index",
+                    _(
+                        "target column {token!r} is ambiguous: columns {str} have that name; give an index"
+                    ).format(token=token, str=", ".join(map(str, matches))),
                     setting="target",
                 )
             index = matches[0]
@@ -146,16 +153,18 @@ def _resolve_target(
             if not -columns <= index < columns:
                 raise DataError(
                     path,
-                    f"target column {index} is out of range: the file has {columns} columns"
-                    f" (0 to {columns - 1})",
+                    _(
+                        "target column {index} is out of range: the file has {columns} columns (0 to {value})"
+                    ).format(index=index, columns=columns, value=columns - 1),
                     setting="target",
                 )
             index %= columns
         elif header is None:
             raise DataError(
                 path,
-                f"unknown target column {token!r}: the file has no header;"
-                f" give a 0-based index (0 to {columns - 1})",
+                _(
+                    "unknown target column {token!r}: the file has no header; give a 0-based index (0 to {value})"
+                ).format(token=token, value=columns - 1),
                 setting="target",
             )
         else:
@@ -163,16 +172,26 @@ def _resolve_target(
                 ", …" if len(header) > 12 else ""
             )
             raise DataError(
-                path, f"unknown target column {token!r} (columns: {shown})", setting="target"
+                path,
+                _("unknown target column {token!r} (columns: {shown})").format(
+                    token=token, shown=shown
+                ),
+                setting="target",
             )
         if index in chosen:
             name = header[index] if header is not None else index
-            raise DataError(path, f"the target names column {name!r} twice", setting="target")
+            raise DataError(
+                path,
+                _("the target names column {name!r} twice").format(name=name),
+                setting="target",
+            )
         chosen.append(index)
     if len(chosen) == columns:
         raise DataError(
             path,
-            f"no feature column left: the target takes all {columns} columns",
+            _("no feature column left: the target takes all {columns} columns").format(
+                columns=columns
+            ),
             setting="target",
         )
     return chosen
@@ -192,7 +211,7 @@ def _describe_table(
         position += len(raw) + 1
     numbered = [(i, raw) for i, raw in enumerate(raw_lines) if raw.strip()]
     if not numbered:
-        raise DataError(path, "empty file")
+        raise DataError(path, _("empty file"))
     texts = [_decode(raw).rstrip("\r") for _, raw in numbered]
     delimiter = _guess_delimiter(path, texts)
     first = _split_line(texts[0], delimiter)
@@ -208,14 +227,15 @@ def _describe_table(
         header = [cell if cell else str(j) for j, cell in enumerate(first)]
         first_data = 1
         if len(numbered) < 2:
-            raise DataError(path, "a header but no data rows")
+            raise DataError(path, _("a header but no data rows"))
         if any(_is_number(cell) for cell in first):
-            notes.append("row 1 has text, so it was taken as a header")
+            notes.append(_("row 1 has text, so it was taken as a header"))
     if columns < 2:
         raise DataError(
             path,
-            f"only one column{' (' + repr(header[0]) + ')' if header else ''}:"
-            " need at least one feature column and one target column"
+            _(
+                "only one column{value}: need at least one feature column and one target column"
+            ).format(value=" (" + repr(header[0]) + ")" if header else "")
             + ("; is the delimiter right?" if delimiter is not None else ""),
         )
     line_index = numbered[first_data][0]

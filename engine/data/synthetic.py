@@ -11,6 +11,7 @@ import numpy as np
 from engine.data.dataset import DataError, Dataset, _dtype
 from engine.data.memory import _check_memory
 from engine.data.preparing import _check_scale, _finish, _fraction, _standardize, _test_rows
+from engine.i18n import _
 
 
 def toy(
@@ -41,7 +42,7 @@ def toy(
 
 
 def _positive_int(source: str, name: str, value: Any) -> int:
-    reason = f"{name} must be a positive integer, got {value!r}"
+    reason = _("{name} must be a positive integer, got {value!r}").format(name=name, value=value)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, str)):
         raise DataError(source, reason, setting=name)
     try:
@@ -77,10 +78,14 @@ def check_synthetic(
     try:
         noise = float(noise)
     except (TypeError, ValueError):
-        raise DataError(source, f"noise must be a number, got {given!r}", setting="noise") from None
+        raise DataError(
+            source, _("noise must be a number, got {given!r}").format(given=given), setting="noise"
+        ) from None
     if not math.isfinite(noise) or noise < 0:
         raise DataError(
-            source, f"noise must be a finite number >= 0, got {given!r}", setting="noise"
+            source,
+            _("noise must be a finite number >= 0, got {given!r}").format(given=given),
+            setting="noise",
         )
     try:
         dtype = _dtype(dtype)
@@ -89,13 +94,14 @@ def check_synthetic(
     if noise > float(np.finfo(dtype).max):
         raise DataError(
             source,
-            f"noise {noise:g} is too large for {dtype.name}: --noise must be at most "
-            f"{np.finfo(dtype).max:.4g}",
+            _("noise {noise:g} is too large for {name}: --noise must be at most {max:.4g}").format(
+                noise=noise, name=dtype.name, max=np.finfo(dtype).max
+            ),
             setting="noise",
         )
     test_fraction = _fraction(source, test_fraction)
     if n < 2:
-        raise DataError(source, f"n must be at least 2, got {n}", setting="n")
+        raise DataError(source, _("n must be at least 2, got {n}").format(n=n), setting="n")
     _test_rows(source, n, test_fraction)
     try:
         _check_memory(source, n * (d + 2 * m) * dtype.itemsize, max_bytes)
@@ -150,7 +156,7 @@ def synthetic(
             del epsilon
     except MemoryError:
         # The memory check was right when it ran; another process took memory since.
-        raise DataError(source, "too large for memory (ran out while drawing it)") from None
+        raise DataError(source, _("too large for memory (ran out while drawing it)")) from None
     n_train = n - n_test
     # Views of one buffer: the first rows and the last ones are each C-contiguous.
     X_train, Y_train = X[:n_train], Y[:n_train]
@@ -171,7 +177,7 @@ def synthetic(
         W64 = W_true.astype(np.float64)
         b_true = ((mean_x @ W64 + b_true - mean_y) / std_y).astype(dtype).reshape(1, m)
         W_true = (std_x[:, None] * W64 / std_y[None, :]).astype(dtype)
-    hint = "; lower the noise (--noise)"
+    hint = _("; lower the noise (--noise)")
     train = [] if standardize else [(X_train, _names("x", d)), (Y_train, _names("y", m))]
     _check_scale(source, [*train, (X_test, _names("x", d)), (Y_test, _names("y", m))], hint)
     return Dataset(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config, ConfigError, make_config, shown_path
+from engine.i18n import N_, _
 
 FORMAT_RUN = "amal-tui run"
 FORMAT_COMPARE = "amal-tui compare"
@@ -34,7 +35,7 @@ LOSSES_SUFFIX = ".losses.csv"
 _SAVED_RUN_START = re.compile(r'\s*\{\s*"format"\s*:\s*"amal-tui (run|compare)"')
 _LOSSES_HEADER = re.compile(r"iteration,loss|iteration(,loss_lr[^,\s]+)+")
 _HEAD_BYTES = 4096
-_REMEDY = "choose another name, or move it away"
+_REMEDY = N_("choose another name, or move it away")
 
 
 class SaveError(OSError):
@@ -102,12 +103,22 @@ def _check_existing(target: Path, is_json: bool, keep: Iterable[str | os.PathLik
         return
     except OSError as error:
         raise SaveError(
-            f"{shown_path(target)}: cannot check it: {error.strerror or error}"
+            _("{target}: cannot check it: {value}").format(
+                target=shown_path(target), value=error.strerror or error
+            )
         ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise SaveError(f"{shown_path(target)}: is a folder ({_REMEDY})")
+        raise SaveError(
+            _("{target}: is a folder ({REMEDY})").format(
+                target=shown_path(target), REMEDY=_(_REMEDY)
+            )
+        )
     if not stat.S_ISREG(info.st_mode):
-        raise SaveError(f"{shown_path(target)}: not a regular file (a device?): not replaced")
+        raise SaveError(
+            _("{target}: not a regular file (a device?): not replaced").format(
+                target=shown_path(target)
+            )
+        )
     for kept in keep:
         try:
             same = os.path.samefile(kept, target)
@@ -115,18 +126,25 @@ def _check_existing(target: Path, is_json: bool, keep: Iterable[str | os.PathLik
             continue  # not a file ("toy", "synthetic"), or gone
         if same:
             raise SaveError(
-                f"{shown_path(target)}: is a file this run reads: not replaced ({_REMEDY})"
+                _("{target}: is a file this run reads: not replaced ({REMEDY})").format(
+                    target=shown_path(target), REMEDY=_(_REMEDY)
+                )
             )
     try:
         ours = _written_by_us(target, is_json)
     except OSError as error:
         raise SaveError(
-            f"{shown_path(target)}: exists and cannot be read to check that amal-tui wrote it: "
-            f"{error.strerror or error}: not replaced"
+            _(
+                "{target}: exists and cannot be read to check that amal-tui wrote it: {value}: not replaced"
+            ).format(target=shown_path(target), value=error.strerror or error)
         ) from None
     if not ours:
-        what = "a run saved by amal-tui" if is_json else "a losses file of amal-tui"
-        raise SaveError(f"{shown_path(target)}: exists and is not {what}: not replaced ({_REMEDY})")
+        what = _("a run saved by amal-tui") if is_json else _("a losses file of amal-tui")
+        raise SaveError(
+            _("{target}: exists and is not {what}: not replaced ({REMEDY})").format(
+                target=shown_path(target), what=what, REMEDY=_(_REMEDY)
+            )
+        )
 
 
 def check_save_target(
@@ -141,22 +159,32 @@ def check_save_target(
     """
     text = os.fspath(path)
     if not text.strip():
-        raise SaveError("expected a file name, got nothing")
+        raise SaveError(_("expected a file name, got nothing"))
     if "\0" in text:
-        raise SaveError(f"{shown_path(text)}: a file name cannot contain a NUL character")
+        raise SaveError(
+            _("{text}: a file name cannot contain a NUL character").format(text=shown_path(text))
+        )
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         raise SaveError(
-            f"{shown_path(text)}: is a folder: add a file name (e.g. {text.rstrip('/')}/run.json)"
+            _("{text}: is a folder: add a file name (e.g. {value}/run.json)").format(
+                text=shown_path(text), value=text.rstrip("/")
+            )
         )
     if os.path.exists(text) and not os.path.isfile(text):
         raise SaveError(
-            f"{shown_path(text)}: not a regular file (a device?): a run is saved to a file"
+            _("{text}: not a regular file (a device?): a run is saved to a file").format(
+                text=shown_path(text)
+            )
         )
     json_path, csv_path = save_paths(text)
     folder = json_path.parent
     if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise SaveError(f"{shown_path(json_path)}: the folder {shown_path(folder)} {problem}")
+        problem = _("is not a folder") if folder.exists() else _("does not exist")
+        raise SaveError(
+            _("{json_path}: the folder {folder} {problem}").format(
+                json_path=shown_path(json_path), folder=shown_path(folder), problem=problem
+            )
+        )
     try:
         descriptor, probe = tempfile.mkstemp(
             dir=folder, prefix=_temporary_prefix(json_path), suffix=".tmp"
@@ -165,8 +193,11 @@ def check_save_target(
         os.unlink(probe)
     except OSError as error:
         raise SaveError(
-            f"{shown_path(json_path)}: cannot write in the folder {shown_path(folder)}: "
-            f"{error.strerror or error}"
+            _("{json_path}: cannot write in the folder {folder}: {value}").format(
+                json_path=shown_path(json_path),
+                folder=shown_path(folder),
+                value=error.strerror or error,
+            )
         ) from None
     _check_existing(csv_path, False, keep)
     _check_existing(json_path, True, keep)
@@ -185,21 +216,29 @@ def save_folder_problem(folder: str | os.PathLike) -> str | None:
     """
     text = os.fspath(folder)
     if not text.strip():
-        return "expected a folder, got nothing"
+        return _("expected a folder, got nothing")
     if "\0" in text:
-        return "a folder name cannot contain a NUL character"
+        return _("a folder name cannot contain a NUL character")
     path = Path(os.path.expanduser(text))
     # The nearest part of the path that exists decides: a file there is in the way.
     existing = path
     while not existing.exists() and existing != existing.parent:
         if existing.is_symlink():
-            return f"{shown_path(existing)}: a broken link is in the way of the folder"
+            return _("{existing}: a broken link is in the way of the folder").format(
+                existing=shown_path(existing)
+            )
         existing = existing.parent
-    inside = "" if existing == path else f": runs cannot be saved in {shown_path(text)}"
+    inside = (
+        ""
+        if existing == path
+        else _(": runs cannot be saved in {text}").format(text=shown_path(text))
+    )
     if not existing.is_dir():
         return f"{shown_path(existing)}: is a file, not a folder{inside}"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{shown_path(existing)}: not writable{inside}"
+        return _("{existing}: not writable{inside}").format(
+            existing=shown_path(existing), inside=inside
+        )
     return None
 
 
@@ -207,14 +246,15 @@ def make_save_folder(folder: str | os.PathLike) -> Path:
     """``folder``, created if missing; SaveError ("saved nothing: …", naming it) if it cannot be."""
     problem = save_folder_problem(folder)
     if problem is not None:
-        raise SaveError(f"saved nothing: {problem}")
+        raise SaveError(_("saved nothing: {problem}").format(problem=problem))
     path = Path(os.path.expanduser(os.fspath(folder)))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SaveError(
-            f"saved nothing: cannot create the folder {shown_path(folder)}: "
-            f"{error.strerror or error}"
+            _("saved nothing: cannot create the folder {folder}: {value}").format(
+                folder=shown_path(folder), value=error.strerror or error
+            )
         ) from None
     return path
 
@@ -322,7 +362,7 @@ def save_run(
     try:
         json_path, csv_path = check_save_target(path, keep)
     except SaveError as error:
-        raise SaveError(f"saved nothing: {error}") from None
+        raise SaveError(_("saved nothing: {error}").format(error=error)) from None
     text = json.dumps(record(config, descents), allow_nan=False, indent=1) + "\n"
     csv_text = losses_csv(config, descents)
     _remove_leftovers(json_path)
@@ -345,9 +385,11 @@ def save_run(
         reason = f"{shown_path(failed_on)}: {error.strerror or error}"
         if replaced:
             raise SaveError(
-                f"replaced {shown_path(csv_path)} but not {shown_path(json_path)}: {reason}"
+                _("replaced {csv_path} but not {json_path}: {reason}").format(
+                    csv_path=shown_path(csv_path), json_path=shown_path(json_path), reason=reason
+                )
             ) from None
-        raise SaveError(f"saved nothing: {reason}") from None
+        raise SaveError(_("saved nothing: {reason}").format(reason=reason)) from None
     except BaseException:
         for temporary in temporaries:
             _unlink(temporary)
@@ -366,36 +408,64 @@ def load_config(path: str | os.PathLike) -> Config:
     try:
         return _load_config(Path(path))
     except RecursionError:
-        raise SaveError(f"{shown_path(path)}: nested too deeply to be a saved run") from None
+        raise SaveError(
+            _("{path}: nested too deeply to be a saved run").format(path=shown_path(path))
+        ) from None
     except MemoryError:
-        raise SaveError(f"{shown_path(path)}: too large to be a saved run") from None
+        raise SaveError(
+            _("{path}: too large to be a saved run").format(path=shown_path(path))
+        ) from None
     except ValueError as error:
-        reason = "a number with too many digits" if "digits" in str(error) else str(error)[:100]
-        raise SaveError(f"{shown_path(path)}: not a saved run: {shown_path(reason)}") from None
+        reason = _("a number with too many digits") if "digits" in str(error) else str(error)[:100]
+        raise SaveError(
+            _("{path}: not a saved run: {reason}").format(
+                path=shown_path(path), reason=shown_path(reason)
+            )
+        ) from None
 
 
 def _load_config(path: Path) -> Config:
     if "\0" in str(path):
-        raise SaveError(f"{shown_path(path)}: a file name cannot contain a NUL character")
+        raise SaveError(
+            _("{text}: a file name cannot contain a NUL character").format(text=shown_path(path))
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SaveError(f"{shown_path(path)}: no such file") from None
+        raise SaveError(_("{path}: no such file").format(path=shown_path(path))) from None
     except IsADirectoryError:
-        raise SaveError(f"{shown_path(path)}: is a folder, not a saved run") from None
+        raise SaveError(
+            _("{path}: is a folder, not a saved run").format(path=shown_path(path))
+        ) from None
     except UnicodeDecodeError:
-        raise SaveError(f"{shown_path(path)}: not a text file (a saved run is JSON)") from None
+        raise SaveError(
+            _("{path}: not a text file (a saved run is JSON)").format(path=shown_path(path))
+        ) from None
     except OSError as error:
-        raise SaveError(f"{shown_path(path)}: cannot read it: {error.strerror or error}") from None
+        raise SaveError(
+            _("{path}: cannot read it: {value}").format(
+                path=shown_path(path), value=error.strerror or error
+            )
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise SaveError(
-            f"{shown_path(path)}: not valid JSON (line {error.lineno}: {error.msg})"
+            _("{path}: not valid JSON (line {lineno}: {msg})").format(
+                path=shown_path(path), lineno=error.lineno, msg=error.msg
+            )
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        raise SaveError(f'{shown_path(path)}: no "config" object: not a run saved by amal-tui')
+        raise SaveError(
+            _('{path}: no "config" object: not a run saved by amal-tui').format(
+                path=shown_path(path)
+            )
+        )
     try:
         return make_config(**data["config"])
     except ConfigError as error:
-        raise SaveError(f"{shown_path(path)}: config field {error.field}: {error.reason}") from None
+        raise SaveError(
+            _("{path}: config field {field}: {reason}").format(
+                path=shown_path(path), field=error.field, reason=error.reason
+            )
+        ) from None

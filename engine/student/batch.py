@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.config import shown_path
+from engine.i18n import _, ngettext
 from engine.student.loading import one_line
 from engine.student.report import CheckReport
 
@@ -41,11 +42,17 @@ def student_files(arguments: list[str]) -> tuple[list[str], list[str]]:
                 if name.endswith(".py") and os.path.isfile(os.path.join(argument, name))
             )
             if not found:
-                problems.append(f"{shown_path(argument)}: no .py file in this folder")
+                problems.append(
+                    _("{argument}: no .py file in this folder").format(
+                        argument=shown_path(argument)
+                    )
+                )
         elif not os.path.exists(argument) and any(c in argument for c in "*?["):
             found = sorted(p for p in glob.glob(argument) if p.endswith(".py"))
             if not found:
-                problems.append(f"{shown_path(argument)}: no .py file matches")
+                problems.append(
+                    _("{argument}: no .py file matches").format(argument=shown_path(argument))
+                )
         else:
             found = [argument]
         for path in found:
@@ -93,7 +100,7 @@ def _verdict(report: CheckReport, function: str) -> str:
         if found.name == function:
             return "✓" if found.passed else "✗"
     if any(name == function for name, _ in report.missing):
-        return "missing"
+        return _("missing")
     return "-"
 
 
@@ -109,10 +116,10 @@ def first_hint(report: CheckReport) -> str:
                 return f"{function.name}: {one_line(str(function.exception))}"
             if function.hints:
                 return f"{function.name}: {one_line(function.hints[0])}"
-            return f"{function.name}: fails the check"
+            return _("{name}: fails the check").format(name=function.name)
     for name, why in report.missing:
         return f"{name}: {one_line(why)}"
-    return "fails the check"
+    return _("fails the check")
 
 
 def row(report: CheckReport) -> dict[str, str]:
@@ -128,8 +135,8 @@ def row(report: CheckReport) -> dict[str, str]:
 def class_table(reports: list[CheckReport]) -> str:
     """The table of a class's check, then a summary line."""
     rows = [row(report) for report in reports]
-    width = max([len("file"), *(len(r["file"]) for r in rows)])
-    lines = [f"{'file':<{width}}  {'MSE':<7}  {'Linear':<7}  first hint"]
+    width = max([len(_("file")), *(len(r["file"]) for r in rows)])
+    lines = [f"{_('file'):<{width}}  {'MSE':<7}  {'Linear':<7}  {_('first hint')}"]
     for r in rows:
         hint = r["hint"]
         if len(hint) > _HINT_LENGTH:
@@ -137,6 +144,11 @@ def class_table(reports: list[CheckReport]) -> str:
         lines.append(f"{r['file']:<{width}}  {r['MSE']:<7}  {r['Linear']:<7}  {hint}".rstrip())
     passed = sum(report.passed for report in reports)
     failed = len(reports) - passed
-    files = "file" if len(reports) == 1 else "files"
-    lines.append(f"{len(reports)} {files} checked: {passed} pass, {failed} fail")
+    lines.append(
+        ngettext(
+            "{count} file checked: {passed} pass, {failed} fail",
+            "{count} files checked: {passed} pass, {failed} fail",
+            len(reports),
+        ).format(count=len(reports), passed=passed, failed=failed)
+    )
     return "\n".join(lines)

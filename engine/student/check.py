@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import torch
 from torch.autograd import Function
 
+from engine.i18n import _
 from engine.student.cases import (
     LINEAR_INPUTS,
     LINEAR_SHAPES,
@@ -134,8 +135,13 @@ def _input_names(described: Described, defaults: tuple[str, ...]) -> tuple[list[
     count = len(defaults) + 1
     if len(positional) < count or len(required) > count:
         return list(defaults), (
-            f"forward{described.signature or '(...)'} should be a @staticmethod taking ctx and "
-            f"{len(defaults)} inputs ({', '.join(defaults)})"
+            _(
+                "forward{value} should be a @staticmethod taking ctx and {defaults} inputs ({defaults2})"
+            ).format(
+                value=described.signature or "(...)",
+                defaults=len(defaults),
+                defaults2=", ".join(defaults),
+            )
         )
     return [name for name, _ in positional[1:count]], None
 
@@ -246,11 +252,9 @@ class _FunctionCheck:
             defaults = MSE_INPUTS if self.function == "MSE" else LINEAR_INPUTS
             theirs = ", ".join(defaults[i] for i in order)
             ours = ", ".join(defaults)
-            text = (
-                f"your arguments are in the order ({theirs}); the notebook's is ({ours}), as "
-                f"{self.described.class_name}.apply({ours}) and amal-tui call forward: write "
-                f"forward(ctx, {ours}) and return the gradients in that order"
-            )
+            text = _(
+                "your arguments are in the order ({theirs}); the notebook's is ({ours}), as {class_name}.apply({ours}) and amal-tui call forward: write forward(ctx, {ours}) and return the gradients in that order"
+            ).format(theirs=theirs, ours=ours, class_name=self.described.class_name)
             # The shapes' reminder would send them looking elsewhere: the order is the mistake.
             kept = [h for h in forwards[0].hints if h.code not in ("shapes", "forward_shape")]
             forwards[0].hints = [Hint("argument_order", text), *kept]
@@ -266,7 +270,12 @@ class _FunctionCheck:
         for i in _changed(case.inputs, returned.inputs):
             verdict.passed = False
             verdict.hints.append(
-                Hint("in_place", f"forward changes {names[i]} in place: compute new tensors")
+                Hint(
+                    "in_place",
+                    _("forward changes {names} in place: compute new tensors").format(
+                        names=names[i]
+                    ),
+                )
             )
         self.checks.append(
             Check(
@@ -313,12 +322,13 @@ class _FunctionCheck:
                 continue
             constant = ""
             if first.numel() and bool((first == first.reshape(-1)[0]).all()):
-                constant = f" (all {float(first.reshape(-1)[0]):g})"
+                constant = _(" (all {value:g})").format(value=float(first.reshape(-1)[0]))
             formula = _formula(self.function, i, self.names, case.dims)
             hint = Hint(
                 "grad_output_ignored",
-                f"grad_output ignored: {name}'s gradient is the same whatever grad_output is"
-                f"{constant}; multiply by grad_output (chain rule): {formula}",
+                _(
+                    "grad_output ignored: {name}'s gradient is the same whatever grad_output is{constant}; multiply by grad_output (chain rule): {formula}"
+                ).format(name=name, constant=constant, formula=formula),
             )
             for check in mine:
                 if not check.passed:
@@ -334,21 +344,31 @@ class _FunctionCheck:
             grad_output.value, returned.grad_output
         ):
             problems.append(
-                Hint("in_place", "backward changes grad_output in place: compute new tensors")
+                Hint("in_place", _("backward changes grad_output in place: compute new tensors"))
             )
         for i in _changed(case.inputs, returned.inputs):
             problems.append(
-                Hint("in_place", f"backward changes {names[i]} in place: compute new tensors")
+                Hint(
+                    "in_place",
+                    _("backward changes {names} in place: compute new tensors").format(
+                        names=names[i]
+                    ),
+                )
             )
         result = returned.value
         gradients = list(result.items) if isinstance(result, Sequence) else None
         if gradients is None or result.length != len(names):
-            got = f"one {_type_name(result)}" if gradients is None else f"{result.length} values"
+            got = (
+                _("one {result}").format(result=_type_name(result))
+                if gradients is None
+                else _("{length} values").format(length=result.length)
+            )
             problems.append(
                 Hint(
                     "count",
-                    f"backward returns {got}; forward takes {len(names)} inputs "
-                    f"({', '.join(names)}): return one gradient per input, in that order",
+                    _(
+                        "backward returns {got}; forward takes {names} inputs ({names2}): return one gradient per input, in that order"
+                    ).format(got=got, names=len(names), names2=", ".join(names)),
                 )
             )
             gradients = None
@@ -378,13 +398,11 @@ class _FunctionCheck:
         if len(kinds) < 2 or bool(raised[True]) == bool(raised[False]):
             return
         if raised[False]:
-            text = (
-                "backward fails when grad_output is a number: the notebook and amal-tui call "
-                f"{self.described.class_name}.backward(ctx, 1.0), autograd passes a 0-dim "
-                "tensor; write it for both"
-            )
+            text = _(
+                "backward fails when grad_output is a number: the notebook and amal-tui call {class_name}.backward(ctx, 1.0), autograd passes a 0-dim tensor; write it for both"
+            ).format(class_name=self.described.class_name)
         else:
-            text = (
+            text = _(
                 "backward fails when grad_output is a 0-dim tensor, as autograd passes it; "
                 "write it for both tensors and numbers"
             )
@@ -412,12 +430,14 @@ class _FunctionCheck:
                         hints.append(hint.text)
         if self.function == "MSE" and all("sign" in g.hint_codes for g in gradients):
             hints.append(
-                "both gradients have the wrong sign, which is also what returning them swapped, "
-                f"({names[1]}, {names[0]}) instead of ({names[0]}, {names[1]}), looks like"
+                _(
+                    "both gradients have the wrong sign, which is also what returning them swapped, ({names}, {names2}) instead of ({names2}, {names}), looks like"
+                ).format(names=names[1], names2=names[0])
             )
         notes = [
-            f"{method} is not a @staticmethod: autograd and the notebook's "
-            f"{self.described.class_name}().{method}(ctx, ...) need one"
+            _(
+                "{method} is not a @staticmethod: autograd and the notebook's {class_name}().{method}(ctx, ...) need one"
+            ).format(method=method, class_name=self.described.class_name)
             for method, static in zip(("forward", "backward"), self.described.static, strict=True)
             if not static
         ]
@@ -488,15 +508,12 @@ def _failures(report: FunctionReport) -> tuple[int, int]:
 def _vector_bias_note(names: list[str], passed: bool) -> str:
     b = names[2] if len(names) == 3 else "b"
     if not passed:
-        return (
-            f"checked with {b} of shape (m,), as the course's skeleton draws it "
-            f"({b} = torch.randn(m)): its gradient for {b} has that shape"
-        )
-    return (
-        f"correct for {b} of shape (m,), as the course's skeleton draws it ({b} = torch.randn(m)), "
-        f"not for the notebook's (1, m), where its gradient must be (1, m): "
-        f"grad_output.sum(0).reshape({b}.shape) is right for both (save {b} in ctx)"
-    )
+        return _(
+            "checked with {b} of shape (m,), as the course's skeleton draws it ({b} = torch.randn(m)): its gradient for {b} has that shape"
+        ).format(b=b)
+    return _(
+        "correct for {b} of shape (m,), as the course's skeleton draws it ({b} = torch.randn(m)), not for the notebook's (1, m), where its gradient must be (1, m): grad_output.sum(0).reshape({b}.shape) is right for both (save {b} in ctx)"
+    ).format(b=b)
 
 
 def _check(student: _Student, loaded: Loaded, path: str | None, seed: int) -> CheckReport:
@@ -514,7 +531,12 @@ def _check(student: _Student, loaded: Loaded, path: str | None, seed: int) -> Ch
     ):
         if described[index] is None:
             # Each class on its own: the other one is still checked.
-            missing.append((function, loaded.missing[index] or f"no class {function}"))
+            missing.append(
+                (
+                    function,
+                    loaded.missing[index] or _("no class {function}").format(function=function),
+                )
+            )
             continue
         try:
             report = _run_check(function, index, described[index], defaults, student, cases)
@@ -528,7 +550,7 @@ def _check(student: _Student, loaded: Loaded, path: str | None, seed: int) -> Ch
                     other.notes.insert(0, _vector_bias_note(other.inputs, other.passed))
                     report = other
         except _Interrupted as interrupted:
-            error = f"interrupted: {interrupted.exception}"
+            error = _("interrupted: {exception}").format(exception=interrupted.exception)
             error_source = interrupted.exception.source
             finished = False
             break
@@ -613,12 +635,12 @@ def _check_in(process: StudentProcess, shown: str, mse_name: str, linear_name: s
 def refusal(report: CheckReport) -> str:
     """Why Functions with this failed report do not run: "cannot be loaded", ..."""
     if not report.loaded:
-        return "cannot be loaded"
+        return _("cannot be loaded")
     if report.missing:
-        return f"cannot be loaded: {report.missing[0][1]}"
+        return _("cannot be loaded: {value}").format(value=report.missing[0][1])
     if not report.finished:
-        return "did not finish the check (--force cannot run them)"
-    return "fail the check (--force runs them anyway)"
+        return _("did not finish the check (--force cannot run them)")
+    return _("fail the check (--force runs them anyway)")
 
 
 def load_and_check(

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from engine.core.functions import Context
+from engine.i18n import use_language_of_parent
 from engine.student.loading import (
     StudentCodeError,
     describe_exception,
@@ -271,6 +272,7 @@ def serve(requests: int, replies: int, parent: int) -> None:
     # One thread: the check's tensors are tiny, and several files are checked at once.
     torch.set_num_threads(1)
     _limit_memory()
+    use_language_of_parent()
     _send(replies, pack({"reply": "ready"}, []))
     calls: Calls | None = None
     while True:

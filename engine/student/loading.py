@@ -25,6 +25,7 @@ from types import ModuleType, TracebackType
 from torch.autograd import Function
 
 from engine.config import shown_path
+from engine.i18n import _
 
 # A fresh module name per load: loading the same file twice gives two independent modules.
 _LOAD_NUMBER = itertools.count(1)
@@ -45,7 +46,9 @@ class StudentCodeError(Exception):
     def __str__(self) -> str:
         if self.line is None:
             return self.message
-        return f"{shown_path(os.path.basename(self.path))}, line {self.line}: {self.message}"
+        return _("{path}, line {line}: {message}").format(
+            path=shown_path(os.path.basename(self.path)), line=self.line, message=self.message
+        )
 
 
 def one_line(text: str) -> str:
@@ -64,7 +67,7 @@ def describe_exception(error: BaseException) -> str:
     try:
         message = one_line(str(error))
     except Exception:  # a student's exception class whose __str__ fails
-        message = "(its message cannot be shown)"
+        message = _("(its message cannot be shown)")
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
@@ -102,21 +105,28 @@ def function_classes(module: ModuleType) -> list[str]:
 
 def _read_source(path: Path, shown: str) -> str:
     if not path.exists():
-        raise StudentCodeError(f"{shown}: no such file", shown)
+        raise StudentCodeError(_("{shown}: no such file").format(shown=shown), shown)
     if path.is_dir():
-        raise StudentCodeError(f"{shown} is a folder, not a Python file", shown)
+        raise StudentCodeError(
+            _("{shown} is a folder, not a Python file").format(shown=shown), shown
+        )
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise StudentCodeError(f"{shown}: cannot read it ({error.strerror})", shown) from None
+        raise StudentCodeError(
+            _("{shown}: cannot read it ({strerror})").format(shown=shown, strerror=error.strerror),
+            shown,
+        ) from None
     if b"\0" in data:
-        raise StudentCodeError(f"{shown} is a binary file, not Python source", shown)
+        raise StudentCodeError(
+            _("{shown} is a binary file, not Python source").format(shown=shown), shown
+        )
     try:
         # utf-8-sig: an editor's byte-order mark is not a syntax error.
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise StudentCodeError("not UTF-8 text (save the file as UTF-8)", shown, line) from None
+        raise StudentCodeError(_("not UTF-8 text (save the file as UTF-8)"), shown, line) from None
 
 
 @contextlib.contextmanager
@@ -218,10 +228,12 @@ def _load(
 
 def _import_failure(error: BaseException, filename: str, shown: str) -> StudentCodeError:
     """What an exception raised while the file ran says, located in the student's file."""
-    line, _ = student_frame(error.__traceback__, filename)
+    line, _column = student_frame(error.__traceback__, filename)
     if isinstance(error, SyntaxError) and error.filename != filename:
         # A syntax error in a file the student imports: its own file and line say more.
-        where = f" ({os.path.basename(error.filename or '?')}, line {error.lineno})"
+        where = _(" ({value}, line {lineno})").format(
+            value=os.path.basename(error.filename or "?"), lineno=error.lineno
+        )
         message = f"{type(error).__name__}: {error.msg}{where}"
     else:
         message = describe_exception(error)
@@ -252,7 +264,9 @@ def _lines(numbers: list[tuple[int, int]]) -> str:
     """ "line 3", "lines 3, 5-9": the lines of the statements left out."""
     parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in numbers]
     word = "line" if len(numbers) == 1 and numbers[0][0] == numbers[0][1] else "lines"
-    shown = ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
+    shown = ", ".join(parts[:8]) + (
+        _(" and {value} more").format(value=len(parts) - 8) if len(parts) > 8 else ""
+    )
     return f"{word} {shown}"
 
 
@@ -268,8 +282,9 @@ def _definitions_only(
     tree = ast.parse(source, filename)
     where = f"line {failure.line}: " if failure.line is not None else ""
     notes = [
-        f"importing the whole file failed ({where}{failure.message}): only its imports and its "
-        "class and function definitions were loaded"
+        _(
+            "importing the whole file failed ({where}{message}): only its imports and its class and function definitions were loaded"
+        ).format(where=where, message=failure.message)
     ]
     skipped: list[tuple[int, int]] = []
     with _folder_on_path(os.path.dirname(filename)), contextlib.redirect_stdout(sys.stderr):
@@ -332,17 +347,21 @@ def _problem(module: ModuleType, name: str, option: str, base: str) -> tuple[typ
         same = [other for other in found if other.lower() == name.lower()]
         if len(same) == 1:
             return getattr(module, same[0]), (
-                f"no class {name} in {base}: class {same[0]} is used for it "
-                f"(names are case-sensitive: {option} {same[0]} says it)"
+                _(
+                    "no class {name} in {base}: class {same} is used for it (names are case-sensitive: {option} {same} says it)"
+                ).format(name=name, base=base, same=same[0], option=option)
             )
-        listed = ", ".join(found) if found else "no subclass of torch.autograd.Function"
-        return None, f"no class {name} in {base} (found: {listed}); use {option} NAME"
+        listed = ", ".join(found) if found else _("no subclass of torch.autograd.Function")
+        return None, _("no class {name} in {base} (found: {listed}); use {option} NAME").format(
+            name=name, base=base, listed=listed, option=option
+        )
     if not (isinstance(value, type) and issubclass(value, Function)):
         kind = type(value).__name__
-        kind = "a class" if isinstance(value, type) else f"{_article(kind)} {kind}"
+        kind = _("a class") if isinstance(value, type) else f"{_article(kind)} {kind}"
         return None, (
-            f"{name} in {base} is {kind}, not a subclass of torch.autograd.Function"
-            f" (class {name}(Function): ...)"
+            _(
+                "{name} in {base} is {kind}, not a subclass of torch.autograd.Function (class {name}(Function): ...)"
+            ).format(name=name, base=base, kind=kind)
         )
     return value, ""
 
@@ -385,8 +404,9 @@ def load_classes(
         if len(absent) == 2:
             listed = ", ".join(function_classes(module)) or "no subclass of torch.autograd.Function"
             raise StudentCodeError(
-                f"no class {mse_name} nor {linear_name} in {base} (found: {listed}); "
-                "use --mse NAME and --linear NAME",
+                _(
+                    "no class {mse_name} nor {linear_name} in {base} (found: {listed}); use --mse NAME and --linear NAME"
+                ).format(mse_name=mse_name, linear_name=linear_name, base=base, listed=listed),
                 shown,
             )
         raise StudentCodeError(next(why for why in missing if why), shown)

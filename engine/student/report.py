@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.config import shown_path
 from engine.core.finite import json_ready
+from engine.i18n import _
 from engine.student.cases import GRAD_OUTPUT
 from engine.student.loading import one_line
 
@@ -27,9 +28,11 @@ class StudentException:
     def __str__(self) -> str:
         if self.line is None:
             return f"{self.during}: {self.message}"
-        where = f"{shown_path(os.path.basename(self.path or '?'))}, line {self.line}"
+        where = _("{value}, line {line}").format(
+            value=shown_path(os.path.basename(self.path or "?")), line=self.line
+        )
         if self.function:
-            where += f", in {self.function}"
+            where += _(", in {function}").format(function=self.function)
         return f"{where}: {self.message}"
 
 
@@ -128,7 +131,7 @@ class CheckReport:
         if not self.output:
             return ""
         lines = "".join(f"    {line}\n" for line in self.output.splitlines())
-        return f"amal-tui: what the file printed during the check:\n{lines}"
+        return _("amal-tui: what the file printed during the check:\n{lines}").format(lines=lines)
 
     @property
     def forceable(self) -> bool:
@@ -137,7 +140,7 @@ class CheckReport:
 
     def text(self) -> str:
         """The report for the student: plain text, a block per function, ✓ or ✗ per check."""
-        lines: list[str] = [f"note: {one_line(note)}" for note in self.notes]
+        lines: list[str] = [_("note: {note}").format(note=one_line(note)) for note in self.notes]
         if self.error:
             lines.append(f"✗ {self.error}")
             if self.error_source:
@@ -146,15 +149,19 @@ class CheckReport:
         for report in self.functions:
             lines += _function_text(report)
         for name, why in self.missing:
-            lines.append(f"✗ {name}: not checked: {one_line(why)}")
+            lines.append(_("✗ {name}: not checked: {why}").format(name=name, why=one_line(why)))
         wrong = [r.name for r in self.functions if not r.passed]
         wrong += [name for name, _ in self.missing]
         if self.passed:
-            lines.append("✓ check passed")
+            lines.append(_("✓ check passed"))
         elif wrong:
-            lines.append(f"✗ check failed: fix {' and '.join(wrong)} and run the check again")
+            lines.append(
+                _("✗ check failed: fix {wrong} and run the check again").format(
+                    wrong=" and ".join(wrong)
+                )
+            )
         else:
-            lines.append("✗ check failed")
+            lines.append(_("✗ check failed"))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,27 +223,43 @@ def _number(value: float | None) -> str:
 def _function_text(report: FunctionReport) -> list[str]:
     title = report.name
     if report.class_name != report.name:
-        title += f" (class {report.class_name})"
+        title += _(" (class {class_name})").format(class_name=report.class_name)
     if report.passed:
         grad_outputs = (
-            f"grad_output 1 and {GRAD_OUTPUT}, as tensors and as numbers"
+            _("grad_output 1 and {GRAD_OUTPUT}, as tensors and as numbers").format(
+                GRAD_OUTPUT=GRAD_OUTPUT
+            )
             if report.name == "MSE"
-            else f"grad_output all ones and random, {report.inputs[-1]} of shape {report.bias}"
+            else _("grad_output all ones and random, {value} of shape {bias}").format(
+                value=report.inputs[-1], bias=report.bias
+            )
         )
         lines = [
-            f"✓ {title}: forward and the gradients for {', '.join(report.inputs)} match the "
-            f"reference on {report.shapes} shapes, {grad_outputs}"
+            _(
+                "✓ {title}: forward and the gradients for {inputs} match the reference on {shapes} shapes, {grad_outputs}"
+            ).format(
+                title=title,
+                inputs=", ".join(report.inputs),
+                shapes=report.shapes,
+                grad_outputs=grad_outputs,
+            )
         ]
     else:
-        lines = [f"✗ {title}: forward(ctx, {', '.join(report.inputs)})"]
+        lines = [
+            _("✗ {title}: forward(ctx, {inputs})").format(
+                title=title, inputs=", ".join(report.inputs)
+            )
+        ]
         lines += _subject_text("forward", report.forward)
         if not report.backward.passed:
             lines += _subject_text("backward", report.backward)
         for gradient in report.gradients:
-            lines += _subject_text(f"gradient for {gradient.name}", gradient)
+            lines += _subject_text(_("gradient for {name}").format(name=gradient.name), gradient)
         shown = {h for s in (report.forward, report.backward, *report.gradients) for h in s.hints}
-        lines += [f"    hint: {hint}" for hint in report.hints if hint not in shown]
-    lines += [f"    note: {note}" for note in report.notes]
+        lines += [
+            _("    hint: {hint}").format(hint=hint) for hint in report.hints if hint not in shown
+        ]
+    lines += [_("    note: {note}").format(note=note) for note in report.notes]
     return lines
 
 
@@ -246,28 +269,38 @@ def _subject_text(label: str, subject: SubjectReport) -> list[str]:
     if subject.passed:
         if subject.max_abs_error is None:
             return [f"    ✓ {label}"]
-        return [f"    ✓ {label} (max abs error {_number(subject.max_abs_error)})"]
+        return [
+            _("    ✓ {label} (max abs error {max_abs_error})").format(
+                label=label, max_abs_error=_number(subject.max_abs_error)
+            )
+        ]
     parts = []
     if subject.exception is None:
         if subject.found_shape != subject.expected_shape:
             found = "none" if subject.found_shape is None else str(subject.found_shape)
-            parts.append(f"shape {found}, expected {subject.expected_shape}")
+            parts.append(
+                _("shape {found}, expected {expected_shape}").format(
+                    found=found, expected_shape=subject.expected_shape
+                )
+            )
         if subject.max_abs_error is not None:
             parts.append(
-                f"max abs error {_number(subject.max_abs_error)}, "
-                f"max rel error {_number(subject.max_rel_error)}"
+                _("max abs error {max_abs_error}, max rel error {max_rel_error}").format(
+                    max_abs_error=_number(subject.max_abs_error),
+                    max_rel_error=_number(subject.max_rel_error),
+                )
             )
     lines = [f"    ✗ {label}" + (": " + "; ".join(parts) if parts else "")]
     where = subject.case or ""
     if subject.grad_output is not None:
         where += f", grad_output = {subject.grad_output}"
     if where:
-        lines.append(f"        with {where}")
+        lines.append(_("        with {where}").format(where=where))
     if subject.exception is not None:
         lines.append(f"        {subject.exception}")
         if subject.exception.source:
             lines.append(f"            {one_line(subject.exception.source)}")
-    lines += [f"        hint: {hint}" for hint in subject.hints]
+    lines += [_("        hint: {hint}").format(hint=hint) for hint in subject.hints]
     return lines
 
 

@@ -35,6 +35,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from engine.i18n import LANGUAGE_VARIABLE, _, current_language
 from engine.student import zygote
 
 # How long one call into the student's code (the import, a forward, a backward) may take.
@@ -73,6 +74,12 @@ _CHILD_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from engine.student.child import serve; serve(*map(int, sys.argv[2:]))"
 )
+
+
+def _child_environment() -> dict[str, str]:
+    """The child's environment: ours, with the language its messages (a file that cannot be
+    loaded, what it raised) are written in, since the report quotes them."""
+    return {**os.environ, LANGUAGE_VARIABLE: current_language()}
 
 
 class Unreadable(Exception):
@@ -453,8 +460,8 @@ class StudentProcess:
                     pass
             self._requests = self._replies = self._output_fd = -1
             self._child_fds = []
-            self._start_error = (
-                f"cannot start a Python process for the check ({error.strerror or error})"
+            self._start_error = _("cannot start a Python process for the check ({value})").format(
+                value=error.strerror or error
             )
             return self
         _LIVE.add(self)
@@ -482,6 +489,7 @@ class StudentProcess:
             stderr=subprocess.STDOUT,
             # Its own process group: killed as a whole, and out of the terminal's Ctrl+C.
             start_new_session=True,
+            env=_child_environment(),
         )
         self.pid = self.popen.pid
         self._output_fd = self.popen.stdout.fileno()
@@ -492,13 +500,13 @@ class StudentProcess:
         deadline = self._started_at + START_TIMEOUT
         try:
             try:
-                self.pid = self._zygote.fork(fds, deadline)
+                self.pid = self._zygote.fork(fds, deadline, _child_environment())
             except zygote.ZygoteError:
                 if not self._zygote.served:
                     raise
                 # It had served and ended since (killed, out of memory): a new one, once.
                 self._zygote = zygote.shared()
-                self.pid = self._zygote.fork(fds, deadline)
+                self.pid = self._zygote.fork(fds, deadline, _child_environment())
         except (zygote.ZygoteError, OSError) as error:
             self.close()
             message = str(error)
@@ -590,7 +598,9 @@ class StudentProcess:
             for c in data
         )
         if self._output_dropped:
-            shown += f"\n… {self._output_dropped} more bytes of output left out\n"
+            shown += _("\n… {output_dropped} more bytes of output left out\n").format(
+                output_dropped=self._output_dropped
+            )
         return shown
 
     # -- requests ---------------------------------------------------------------------------
@@ -659,7 +669,11 @@ class StudentProcess:
         self._ready = True
 
     def _start_timed_out(self) -> Stopped:
-        return Stopped(f"the checker's Python process did not start within {START_TIMEOUT:g} s")
+        return Stopped(
+            _("the checker's Python process did not start within {START_TIMEOUT:g} s").format(
+                START_TIMEOUT=START_TIMEOUT
+            )
+        )
 
     def _request(self, header: dict[str, Any], arrays: list[bytes], what: str):
         message = pack(header, arrays)
@@ -677,10 +691,15 @@ class StudentProcess:
     def _timed_out(self, what: str) -> Stopped:
         if what == "import":
             return Stopped(
-                f"importing the file did not end within {self.timeout:g} s "
-                "(an infinite loop at import?)"
+                _(
+                    "importing the file did not end within {timeout:g} s (an infinite loop at import?)"
+                ).format(timeout=self.timeout)
             )
-        return Stopped(f"{what} did not return within {self.timeout:g} s (an infinite loop?)")
+        return Stopped(
+            _("{what} did not return within {timeout:g} s (an infinite loop?)").format(
+                what=what, timeout=self.timeout
+            )
+        )
 
     def _reply(self, deadline: float, what: str, timed_out) -> tuple[dict, list]:
         try:
@@ -691,9 +710,9 @@ class StudentProcess:
     def _interrupted(self, what: str) -> tuple[dict, list]:
         """Ctrl+C here: the child gets it too, and says where the student's code was."""
         stopped = Stopped(
-            "interrupted as the check's process started"
+            _("interrupted as the check's process started")
             if what == "the start"
-            else f"interrupted while {what} ran"
+            else _("interrupted while {what} ran").format(what=what)
         )
         if self.pid is None or what in ("the start",):
             self.close()
@@ -729,7 +748,9 @@ class StudentProcess:
 
     def _unreadable(self, what: str):
         self.close()
-        raise Stopped(f"the file's process sent an unreadable reply during {what}")
+        raise Stopped(
+            _("the file's process sent an unreadable reply during {what}").format(what=what)
+        )
 
     def _read(self, size: int, deadline: float, what: str, timed_out) -> bytes:
         while len(self._buffer) < size:
@@ -755,13 +776,19 @@ class StudentProcess:
         status = self._exit_status(time.monotonic() + 2)
         self.close()
         if status is None:
-            return Stopped(f"the file's process closed its pipe during {what}")
+            return Stopped(_("the file's process closed its pipe during {what}").format(what=what))
         code, killed = status
-        how = f"killed by {_signal_name(code)}" if killed else f"code {code}"
+        how = (
+            _("killed by {code}").format(code=_signal_name(code))
+            if killed
+            else _("code {code}").format(code=code)
+        )
         if what == "the start":
-            return Stopped(f"the checker's Python process ended as it started ({how})")
-        during = "during import" if what == "import" else f"during {what}"
-        return Stopped(f"the file exited {during} ({how})")
+            return Stopped(
+                _("the checker's Python process ended as it started ({how})").format(how=how)
+            )
+        during = _("during import") if what == "import" else _("during {what}").format(what=what)
+        return Stopped(_("the file exited {during} ({how})").format(during=during, how=how))
 
     def _exit_status(self, deadline: float) -> tuple[int, bool] | None:
         if self.pid is None:

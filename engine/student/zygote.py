@@ -107,12 +107,14 @@ class Zygote:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def fork(self, fds: list[int], deadline: float) -> int:
+    def fork(self, fds: list[int], deadline: float, env: dict[str, str] | None = None) -> int:
         """A new child on these pipes (requests, replies, output); its pid.
 
+        The child gets ``env`` (the judge's environment when None) and the judge's folder.
         Waits for the zygote's start until ``deadline`` (``time.monotonic()``).
         """
-        request = {"op": "fork", "cwd": os.getcwd(), "env": dict(os.environ)}
+        env = dict(os.environ) if env is None else env
+        request = {"op": "fork", "cwd": os.getcwd(), "env": env}
         reply = self._request(request, fds, deadline)
         pid = reply.get("pid")
         if type(pid) is not int or pid <= 0:
