@@ -220,9 +220,23 @@ def build_experiment(
         problem = experiment.make_problem(config, progress)
         if progress is not None:
             progress(1.0)  # a cancellation point: the theory may take seconds on large data
+    stopped: list[BaseException] = []
+
+    def between_blocks() -> None:
+        # A cancellation point on large data (q, newer settings): what progress raises there
+        # stops the load, never read as a theory that failed.
+        try:
+            progress(1.0)
+        except BaseException as reason:
+            stopped.append(reason)
+            raise
+
     try:
-        theory = problem.theory  # cached on the problem: computed once per data set
+        # Cached on the problem: computed once per data set.
+        theory = problem.compute_theory(between_blocks if progress is not None else None)
     except Exception as error:  # noqa: BLE001 - the run does not need it; say why it is missing
+        if stopped:
+            raise stopped[0] from None
         warn(
             _("the theory could not be computed: {kind}: {error}").format(
                 kind=type(error).__name__, error=error

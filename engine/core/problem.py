@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -102,6 +103,13 @@ class Problem:
     def theory(self) -> Theory:
         """The least-squares optimum and the largest stable learning rate (computed once)."""
         return theory_of(self.X, self.Y)
+
+    def compute_theory(self, between_blocks: Callable[[], None] | None = None) -> Theory:
+        """``theory``, computed now if not yet, with a cancellation point between the blocks of
+        large data (see :func:`theory_of`): an exception raised there leaves it not computed."""
+        if "theory" not in self.__dict__:
+            self.__dict__["theory"] = theory_of(self.X, self.Y, between_blocks)
+        return self.theory
 
     def describe(self) -> str:
         n, d, m = self.shape

@@ -11,6 +11,7 @@ the gap to the optimum shrinks by ρ² per iteration, ρ = max |1 − ε λᵢ|
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,8 +84,14 @@ DIRECT_MAX_ENTRIES = 1 << 22
 BLOCK_ROWS = 1 << 15
 
 
-def theory_of(X: torch.Tensor, Y: torch.Tensor) -> Theory:
-    """The optimum and the stability bound of the MSE of an affine model on inputs X, targets Y."""
+def theory_of(
+    X: torch.Tensor, Y: torch.Tensor, between_blocks: Callable[[], None] | None = None
+) -> Theory:
+    """The optimum and the stability bound of the MSE of an affine model on inputs X, targets Y.
+
+    On large data (read a block of rows at a time) ``between_blocks()`` is called between
+    two blocks: a cancellation point for a caller that stops by raising there.
+    """
     X, Y = X.detach(), Y.detach()
     n, d = X.shape
     m = Y.shape[1]
@@ -95,19 +102,16 @@ def theory_of(X: torch.Tensor, Y: torch.Tensor) -> Theory:
         gram = X_tilde.T @ X_tilde
         optimal_loss = float(((X_tilde @ solution - _double(Y)) ** 2).sum() / (n * m))
     else:
-        gram, moment = _normal_equations(X, Y)
+        gram, moment = _normal_equations(X, Y, between_blocks)
         solution = torch.linalg.lstsq(gram, moment, driver="gelsd").solution
         # The residual itself, block by block: 1/n Σ‖x̃θ − y‖² from the Gram matrix alone
         # would lose digits to cancellation when the fit is nearly exact.
-        squares = sum(
-            float(
-                (
-                    (_with_ones(X[s : s + BLOCK_ROWS]) @ solution - _double(Y[s : s + BLOCK_ROWS]))
-                    ** 2
-                ).sum()
-            )
-            for s in range(0, n, BLOCK_ROWS)
-        )
+        squares = 0.0
+        for s in range(0, n, BLOCK_ROWS):
+            if between_blocks is not None:
+                between_blocks()
+            residual = _with_ones(X[s : s + BLOCK_ROWS]) @ solution - _double(Y[s : s + BLOCK_ROWS])
+            squares += float((residual**2).sum())
         optimal_loss = squares / (n * m)
     # MSE = ‖X̃ Θ − Y‖² / (n m): its Hessian is 2/(n m) X̃ᵀX̃ for each output column.
     eigenvalues = torch.linalg.eigvalsh(gram * (2.0 / (n * m)))
@@ -270,12 +274,16 @@ def predicted_losses(
     return out
 
 
-def _normal_equations(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _normal_equations(
+    X: torch.Tensor, Y: torch.Tensor, between_blocks: Callable[[], None] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """X̃ᵀX̃ and X̃ᵀY in float64, a block of rows at a time."""
     d, m = X.shape[1], Y.shape[1]
     gram = torch.zeros(d + 1, d + 1, dtype=torch.float64)
     moment = torch.zeros(d + 1, m, dtype=torch.float64)
     for start in range(0, X.shape[0], BLOCK_ROWS):
+        if between_blocks is not None:
+            between_blocks()
         block = _with_ones(X[start : start + BLOCK_ROWS])
         gram += block.T @ block
         moment += block.T @ _double(Y[start : start + BLOCK_ROWS])
