@@ -47,7 +47,7 @@ FORMULAS = {
     ("Linear", "forward"): "Ŷ = X·W + b",
     ("MSE", "forward"): "loss = Σ(Ŷ − Y)² / N,  N = n×m",
     ("MSE", "backward"): "∇Ŷ = 2(Ŷ − Y)·grad_output / N,  ∇Y = −∇Ŷ",
-    ("Linear", "backward"): "∇X = grad_output·Wᵀ, ∇W = Xᵀ·grad_output, ∇b = Σ rows",
+    ("Linear", "backward"): N_("∇X = grad_output·Wᵀ, ∇W = Xᵀ·grad_output, ∇b = Σ rows"),
 }
 NUMBERS = "①②③④⑤⑥⑦"
 
@@ -185,7 +185,9 @@ def inside_text(
         text.append(_call_title(call, number) + "\n", style="bold")
         formula = FORMULAS.get((call.function, call.method))
         if formula:
-            text.append("  " + _("lesson: {formula}").format(formula=formula) + "\n", style="dim")
+            text.append(
+                "  " + _("lesson: {formula}").format(formula=_(formula)) + "\n", style="dim"
+            )
         if call.rows is not None:
             rows_text = _("on the mini-batch's {rows} rows").format(rows=call.rows)
             text.append(f"  {rows_text}\n", style="dim")
