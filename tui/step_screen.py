@@ -72,7 +72,7 @@ def _tensor_lines(text: Text, label: str, value: Any, indent: str = "  ") -> Non
     tensor = value.tensor
     if tensor is None:
         if value.value is None:
-            text.append(f"{name}  {_('not computed')}\n", style="dim")
+            text.append(name + "  " + _("not computed") + "\n", style="dim")
         elif isinstance(value.value, (int, float)):
             text.append(f"{name} = {value.value:g}\n")
         else:

@@ -265,13 +265,14 @@ def legend_text(
     points: SweepPoints | None, bound: RunBound, rates: Sequence[float], view: str
 ) -> str:
     """What each character of the plot is; the bound first: a narrow screen cuts the end."""
-    parts = [bound_text(bound, rates), f"{DIVERGED} {_('diverged')}"]
-    parts.append(f"{MEASURED} {_('iterations') if view == ITERATIONS_VIEW else _('loss')}")
+    # Each word through _() outside the f-strings: Babel does not extract inside them.
+    measured = _("iterations") if view == ITERATIONS_VIEW else _("loss")
+    parts = [bound_text(bound, rates), DIVERGED + " " + _("diverged"), MEASURED + " " + measured]
     if view == LOSS_VIEW:
         if points is not None and points.finished and points.predicted is None:
             parts.append(_("no theory (plain GD only)"))
         else:
-            parts.append(f"{PREDICTED} {_('theory (plain GD)')}")
+            parts.append(PREDICTED + " " + _("theory (plain GD)"))
     return "  ".join(parts)
 
 
