@@ -194,3 +194,20 @@ async def test_the_inside_of_a_students_wrong_step_leaves_no_english():
         await pilot.press("s")
         await settle(pilot, 90)
         assert await _inside_words(pilot) == []
+
+
+def test_the_slow_step_and_data_words_leave_no_english():
+    # What the status line says while a slow step is computed or synthetic data are made.
+    from tui.presenter import computing_text, load_progress_text
+
+    for text in (computing_text(67, 0.4), load_progress_text("synthetic", 0.4)):
+        assert english_words(_marked(text)) == []
+    assert english_words(_marked(load_progress_text("synthetic", 1.0))) == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "example.org"])
+def test_the_servers_words_leave_no_english(host):
+    from tui.serve import reach
+
+    url, who = reach(host, 8000)
+    assert english_words(_marked(who)) == []
