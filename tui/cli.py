@@ -419,28 +419,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_options(parser: argparse.ArgumentParser) -> None:
-    browser = parser.add_argument_group("in a browser (a lecture hall, no SSH account)")
+    browser = parser.add_argument_group(_("in a browser (a lecture hall, no SSH account)"))
     browser.add_argument(
         "--serve",
         action="store_true",
-        help="serve the app to browsers instead of opening it here: each tab that opens the "
-        "URL gets its own app, run with the other options given (needs textual-serve: "
-        "make run ARGS=--serve installs it)",
+        help=_(
+            "serve the app to browsers instead of opening it here: each tab that opens the "
+            "URL gets its own app, run with the other options given (needs textual-serve: "
+            "make run ARGS=--serve installs it)"
+        ),
     )
     browser.add_argument(
         "--host",
         type=_validated(parse_host, "--host"),
         default=None,
         metavar="ADDR",
-        help=f"with --serve: the address to listen on (default {DEFAULT_HOST}, this machine "
-        "only; 0.0.0.0 opens it to the network)",
+        help=_(
+            "with --serve: the address to listen on (default {host}, this machine "
+            "only; 0.0.0.0 opens it to the network)"
+        ).format(host=DEFAULT_HOST),
     )
     browser.add_argument(
         "--port",
         type=_validated(parse_port, "--port"),
         default=None,
         metavar="N",
-        help=f"with --serve: the port to listen on (default {DEFAULT_PORT})",
+        help=_("with --serve: the port to listen on (default {port})").format(port=DEFAULT_PORT),
     )
 
 
@@ -650,10 +654,14 @@ def _check_serve_options(parser: argparse.ArgumentParser, args: argparse.Namespa
     if not args.serve:
         for option in ("host", "port"):
             if getattr(args, option) is not None:
-                parser.error(f"--{option} is for --serve (the app in a browser)")
+                parser.error(
+                    _("--{option} is for --serve (the app in a browser)").format(option=option)
+                )
     elif args.headless or args.check:
         other = "--headless" if args.headless else "--check"
-        parser.error(f"--serve serves the app to a browser; {other} runs without it")
+        parser.error(
+            _("--serve serves the app to a browser; {other} runs without it").format(other=other)
+        )
 
 
 def run_serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -665,7 +673,7 @@ def run_serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         return serve(arguments, args.host or DEFAULT_HOST, args.port or DEFAULT_PORT)
     except ServeError as error:
-        print(f"amal-tui: error: {error}", file=sys.stderr)
+        print(_("amal-tui: error: {error}").format(error=error), file=sys.stderr)
         return EXIT_USAGE
 
 

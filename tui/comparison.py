@@ -51,7 +51,7 @@ class RunBound:
 def run_bound(config: Any, problem: Any, theory: Any) -> RunBound:
     """``config``'s bound from the engine's one rule (``stability_bound``), or why none is known."""
     if theory is None:
-        return RunBound(None, None, "no bound: no theory of the data")
+        return RunBound(None, None, _("no bound: no theory of the data"))
     from engine.core.theory import stability_bound  # torch: loaded with the Experiment
 
     n = int(problem.X.shape[0])
@@ -59,8 +59,11 @@ def run_bound(config: Any, problem: Any, theory: Any) -> RunBound:
     if bound is not None:
         return RunBound(bound.value, bound.name)
     if config.batch_size is not None and config.batch_size < n:
-        return RunBound(None, None, f"no bound for mini-batches of {config.batch_size}")
-    return RunBound(None, None, f"no bound is known for {config.optimizer}")
+        why = _("no bound for mini-batches of {size}").format(size=config.batch_size)
+        return RunBound(None, None, why)
+    return RunBound(
+        None, None, _("no bound is known for {optimizer}").format(optimizer=config.optimizer)
+    )
 
 
 def status_word(status: str, iteration: int, running: bool) -> str:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from engine.config import Config, ConfigError, parse_learning_rate, shown_path
-from engine.i18n import _
+from engine.i18n import N_, _
 from engine.record.saving import DEFAULT_SAVE_DIR
 
 from . import presenter, states
@@ -45,7 +45,7 @@ RATE_WINDOW = 1.0
 DEFAULT_COMPARE = (0.0001, 0.01, 0.5)
 
 # Why w does not sweep a student's Functions (the sweep batches the engine's).
-SWEEP_NEEDS_REFERENCE = (
+SWEEP_NEEDS_REFERENCE = N_(
     "a sweep batches the engine's Functions; yours run one at a time: "
     "c compares up to 8 learning rates"
 )
@@ -746,7 +746,7 @@ class RunController:
         if not self.ready("sweep"):
             return
         if self.config.functions is not None:
-            self.port.notify(SWEEP_NEEDS_REFERENCE, severity="warning")
+            self.port.notify(_(SWEEP_NEEDS_REFERENCE), severity="warning")
             return
         sweep = self.port.sweep_range()
         if sweep is None:

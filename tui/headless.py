@@ -605,7 +605,8 @@ def _run_sweep(config: Config, json_output: bool, out, err, problem, stop: StopR
 
 def sweep_table(runs, predicted) -> str:
     """A row per rate: its end, and the theory's loss at its last iteration where exact."""
-    theory = "" if predicted is None else f"  {_('theory'):>12}"
+    word = _("theory")  # outside the f-string: Babel does not extract inside one
+    theory = "" if predicted is None else f"  {word:>12}"
     (rate, status, iterations, loss), (wr, ws, wi, wl) = _columns()
     lines = [f"  {rate:>{wr}}  {status:<{ws}} {iterations:>{wi}}  {loss:>{wl}}{theory}"]
     for k, run in enumerate(runs):

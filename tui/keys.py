@@ -99,17 +99,21 @@ def help_rows(save_dir: str = "amal-runs") -> tuple[tuple[str, str], ...]:
         ("z", _("chart: all iterations, the last 1000, the last 100")),
         (
             "i",
-            "inside the last step: Linear and MSE, forward and backward (inputs, outputs, what "
-            "ctx saved, grad_output, the gradients) and the update, with the run's values; a run "
-            "pauses first",
+            _(
+                "inside the last step: Linear and MSE, forward and backward (inputs, outputs, what "
+                "ctx saved, grad_output, the gradients) and the update, with the run's values; a "
+                "run pauses first"
+            ),
         ),
         (
             "w",
-            "sweep: K learning rates from this run's start (the view's range field, "
-            "FROM:TO:K log-spaced, 1e-4:3:64 at first; tab edits it, enter sweeps it), stepped "
-            "together; their last loss against ε, the theory, the stability bound │ and × the "
-            "runs that diverged (i: iterations instead). ← →: choose an ε, enter: run it (it "
-            "becomes the learning rate), esc: back with nothing changed",
+            _(
+                "sweep: K learning rates from this run's start (the view's range field, "
+                "FROM:TO:K log-spaced, 1e-4:3:64 at first; tab edits it, enter sweeps it), stepped "
+                "together; their last loss against ε, the theory, the stability bound │ and × the "
+                "runs that diverged (i: iterations instead). ← →: choose an ε, enter: run it (it "
+                "becomes the learning rate), esc: back with nothing changed"
+            ),
         ),
         (
             "o  f5",

@@ -238,13 +238,15 @@ def comparison_curves(views: Sequence[RunView]) -> list[tuple[str, Any]]:
 
 def computing_text(step: int, seconds: float) -> str:
     """A slow step being computed, with its elapsed time (said while it takes long)."""
-    return f"computing step {step}… {seconds:.1f} s"
+    return _("computing step {step}… {seconds:.1f} s").format(step=step, seconds=seconds)
 
 
 def load_progress_text(source: str, fraction: float) -> str:
     """How far the loading worker has read a data file (or drawn the synthetic data)."""
     if source == "synthetic":
-        return f"making synthetic data {fraction:.0%}" if fraction < 1 else "made synthetic data"
+        if fraction < 1:
+            return _("making synthetic data {fraction:.0%}").format(fraction=fraction)
+        return _("made synthetic data")
     name = shown_path(os.path.basename(source) or source)
     return (
         _("reading {name} {fraction:.0%}").format(name=name, fraction=fraction)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.config import ConfigError
+from engine.i18n import _
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -40,17 +41,22 @@ def parse_port(text: str, field: str = "--port") -> int:
     try:
         port = int(text.strip())
     except ValueError:
-        raise ConfigError(field, f"expected a port number from 1 to 65535, got {text!r}") from None
+        raise ConfigError(field, _port_reason(text)) from None
     if not 1 <= port <= 65535:
-        raise ConfigError(field, f"expected a port number from 1 to 65535, got {text!r}")
+        raise ConfigError(field, _port_reason(text))
     return port
+
+
+def _port_reason(text: str) -> str:
+    return _("expected a port number from 1 to 65535, got {text}").format(text=repr(text))
 
 
 def parse_host(text: str, field: str = "--host") -> str:
     """An address or a host name to listen on (whether it resolves is seen when binding)."""
     host = text.strip()
     if not host or any(c.isspace() or not c.isprintable() for c in host):
-        raise ConfigError(field, f"expected an address such as 127.0.0.1 or 0.0.0.0, got {text!r}")
+        reason = _("expected an address such as 127.0.0.1 or 0.0.0.0, got {text}")
+        raise ConfigError(field, reason.format(text=repr(text)))
     return host
 
 
@@ -88,7 +94,7 @@ def app_arguments(argv: Sequence[str], option_strings: Sequence[str]) -> list[st
         if skip_value:
             skip_value = False
             continue
-        name, has_value, _ = argument.partition("=")
+        name, has_value, _value = argument.partition("=")
         option = prefixes.get(name) if argument.startswith("--") else None
         if option is None:
             kept.append(argument)
@@ -109,18 +115,20 @@ def _url_host(host: str) -> str:
 def reach(host: str, port: int) -> tuple[str, str]:
     """The URL to open and who can open it, for a server listening on ``host``."""
     url = f"http://{_url_host(host)}:{port}"
+    local = _("this machine only; --host 0.0.0.0 to open it to the network")
+    anyone = _("whoever can reach {host} on the network").format(host=host)
     if host == "localhost":
-        return url, "this machine only; --host 0.0.0.0 to open it to the network"
+        return url, local
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return url, f"whoever can reach {host} on the network"
+        return url, anyone
     if address.is_loopback:
-        return url, "this machine only; --host 0.0.0.0 to open it to the network"
+        return url, local
     if address.is_unspecified:
         url = f"http://{_url_host(socket.gethostname())}:{port}"
-        return url, "open to the network: anyone who can reach this machine can use the app"
-    return url, f"whoever can reach {host} on the network"
+        return url, _("open to the network: anyone who can reach this machine can use the app")
+    return url, anyone
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -129,8 +137,9 @@ def check_port_free(host: str, port: int) -> None:
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
-        raise ServeError(f"argument --host: cannot listen on {host!r}: {error.strerror}") from None
-    for family, kind, protocol, _, address in addresses:
+        problem = _("argument --host: cannot listen on {host}: {reason}")
+        raise ServeError(problem.format(host=repr(host), reason=error.strerror)) from None
+    for family, kind, protocol, _name, address in addresses:
         with socket.socket(family, kind, protocol) as probe:
             # As the server will: a port left in TIME_WAIT by the last run is free.
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -143,14 +152,18 @@ def check_port_free(host: str, port: int) -> None:
 def bind_problem(error: OSError, host: str, port: int) -> str:
     """The one-line message for a server that could not listen."""
     if error.errno == errno.EADDRINUSE:
-        return (
-            f"argument --port: port {port} is in use (another server?); choose another with --port"
-        )
+        return _(
+            "argument --port: port {port} is in use (another server?); choose another with --port"
+        ).format(port=port)
     if error.errno == errno.EACCES:
-        return f"argument --port: port {port} needs privileges here; choose one above 1023"
+        return _(
+            "argument --port: port {port} needs privileges here; choose one above 1023"
+        ).format(port=port)
     if error.errno == errno.EADDRNOTAVAIL:
-        return f"argument --host: {host} is not an address of this machine"
-    return f"cannot listen on {host} port {port}: {error.strerror or error}"
+        return _("argument --host: {host} is not an address of this machine").format(host=host)
+    return _("cannot listen on {host} port {port}: {reason}").format(
+        host=host, port=port, reason=error.strerror or error
+    )
 
 
 def missing_server() -> str | None:
@@ -158,10 +171,10 @@ def missing_server() -> str | None:
     try:
         import textual_serve  # noqa: F401
     except ImportError:
-        return (
+        return _(
             "--serve needs textual-serve, not installed here: `make run ARGS=--serve` installs it, "
-            f'or `{shlex.quote(sys.executable)} -m pip install "{_pinned_server()}"`'
-        )
+            "or `{command}`"
+        ).format(command=f'{shlex.quote(sys.executable)} -m pip install "{_pinned_server()}"')
     return None
 
 
@@ -196,7 +209,7 @@ def serve(arguments: Sequence[str], host: str, port: int) -> int:
         raise ServeError(bind_problem(error, host, port)) from None
     except (KeyboardInterrupt, GracefulExit):  # Ctrl+C before the server's handler, or twice
         pass
-    print("amal-tui: server stopped", file=sys.stderr, flush=True)
+    print(_("amal-tui: server stopped"), file=sys.stderr, flush=True)
     return 0
 
 
@@ -232,8 +245,9 @@ def _make_server(command: str, host: str, port: int) -> Any:
                 port=self.port,
                 handle_signals=False,
                 loop=loop,
-                print=lambda *_: print(
-                    f"amal-tui: serving on {url} ({who}); Ctrl+C stops", flush=True
+                print=lambda *_args: print(
+                    _("amal-tui: serving on {url} ({who}); Ctrl+C stops").format(url=url, who=who),
+                    flush=True,
                 ),
             )
 

@@ -65,18 +65,22 @@ STATE_WORDS: tuple[StateWord, ...] = (
     ),
     StateWord(
         "stepping",
-        "stepping…",
+        N_("stepping…"),
         "⧗",
-        "s: one step is being computed in the background (a slow step: its time is shown); "
-        "keys pressed meanwhile wait for it, q quits at once",
+        N_(
+            "s: one step is being computed in the background (a slow step: its time is shown); "
+            "keys pressed meanwhile wait for it, q quits at once"
+        ),
         style="bold reverse",
     ),
     StateWord(
         "pausing",
-        "pausing…",
+        N_("pausing…"),
         "¦",
-        "r was pressed while a step is computed: the run pauses once it ends (a step cannot "
-        "be cut short; its time is shown)",
+        N_(
+            "r was pressed while a step is computed: the run pauses once it ends (a step cannot "
+            "be cut short; its time is shown)"
+        ),
         style="bold underline",
     ),
     StateWord(

@@ -22,7 +22,10 @@ from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import Static
 
+from engine.i18n import N_, _
+
 from .formatting import loss_text, parameter_text
+from .keys import translate_bindings
 from .prompts import OneShotScreen
 
 # The screen's text is at most this wide: #inside is 76 columns, less its border, its padding
@@ -32,19 +35,19 @@ LABEL_WIDTH = 18
 # A few values of each tensor: its first rows, their first columns.
 ROWS, COLUMNS = 2, 4
 
-NO_STEP = (
+NO_STEP = N_(
     "No step yet: press s first (one iteration), then i to see how it went through "
     "Linear and MSE, forward and backward, and the update."
 )
-LOADING = "The engine is still loading: press s once it is ready, then i."
-RECORDING = "recording the last step…"
+LOADING = N_("The engine is still loading: press s once it is ready, then i.")
+RECORDING = N_("recording the last step…")
 
 # The lesson's formulas, written once for the screen.
 FORMULAS = {
     ("Linear", "forward"): "Ŷ = X·W + b",
     ("MSE", "forward"): "loss = Σ(Ŷ − Y)² / N,  N = n×m",
     ("MSE", "backward"): "∇Ŷ = 2(Ŷ − Y)·grad_output / N,  ∇Y = −∇Ŷ",
-    ("Linear", "backward"): "∇X = grad_output·Wᵀ, ∇W = Xᵀ·grad_output, ∇b = Σ rows",
+    ("Linear", "backward"): N_("∇X = grad_output·Wᵀ, ∇W = Xᵀ·grad_output, ∇b = Σ rows"),
 }
 NUMBERS = "①②③④⑤⑥⑦"
 
@@ -53,7 +56,7 @@ def shape_text(shape: Sequence[int] | None) -> str:
     if shape is None:
         return ""
     if len(shape) == 0:
-        return "(a number)"
+        return _("(a number)")
     return "(" + "×".join(str(size) for size in shape) + ")"
 
 
@@ -69,11 +72,12 @@ def _tensor_lines(text: Text, label: str, value: Any, indent: str = "  ") -> Non
     tensor = value.tensor
     if tensor is None:
         if value.value is None:
-            text.append(f"{name}  not computed\n", style="dim")
+            text.append(name + "  " + _("not computed") + "\n", style="dim")
         elif isinstance(value.value, (int, float)):
             text.append(f"{name} = {value.value:g}\n")
         else:
-            text.append(f"{name}  a {type(value.value).__name__}, not a tensor\n", style="red")
+            kind = _("a {type}, not a tensor").format(type=type(value.value).__name__)
+            text.append(f"{name}  {kind}\n", style="red")
         return
     shape = tuple(tensor.shape)
     if len(shape) == 0:
@@ -87,26 +91,32 @@ def _tensor_lines(text: Text, label: str, value: Any, indent: str = "  ") -> Non
         first = title if i == 0 else ""
         text.append(f"{first:<{LABEL_WIDTH}}{_row(values, columns > COLUMNS)}\n")
     if rows > len(head):
-        text.append(f"{'':<{LABEL_WIDTH}}  … {rows - len(head)} more rows\n", style="dim")
+        more = _("… {count} more rows").format(count=rows - len(head))
+        text.append(f"{'':<{LABEL_WIDTH}}  {more}\n", style="dim")
 
 
 def _difference_lines(text: Text, difference: Any) -> None:
     if difference.passed:
-        text.append("    ✓ as the reference\n", style="green")
+        text.append("    ✓ " + _("as the reference") + "\n", style="green")
         return
     if difference.place is None:
-        found = shape_text(difference.shape) or "not a tensor"
-        text.append(
-            f"    ✗ shape {found}, the reference's {shape_text(difference.expected_shape)}\n",
-            style="bold red",
+        found = shape_text(difference.shape) or _("not a tensor")
+        said = _("shape {found}, the reference's {expected}").format(
+            found=found, expected=shape_text(difference.expected_shape)
         )
+        text.append(f"    ✗ {said}\n", style="bold red")
     else:
-        text.append(
-            f"    ✗ differs at {difference.differing} of {difference.entries} entries, most at "
-            f"{difference.where()}:\n      yours {parameter_text(difference.found)}, the "
-            f"reference {parameter_text(difference.expected)}\n",
-            style="bold red",
+        said = _(
+            "differs at {differing} of {entries} entries, most at {where}:\n"
+            "      yours {found}, the reference {expected}"
+        ).format(
+            differing=difference.differing,
+            entries=difference.entries,
+            where=difference.where(),
+            found=parameter_text(difference.found),
+            expected=parameter_text(difference.expected),
         )
+        text.append(f"    ✗ {said}\n", style="bold red")
     for hint in difference.hints:
         wrapped = textwrap.fill(
             hint, TEXT_WIDTH, initial_indent="      ", subsequent_indent="      "
@@ -116,7 +126,7 @@ def _difference_lines(text: Text, difference: Any) -> None:
 
 def _saved_text(call: Any) -> str:
     if not call.saved:
-        return "nothing"
+        return _("nothing")
     return ", ".join(f"{v.name} {shape_text(v.shape)}".strip() for v in call.saved)
 
 
@@ -141,7 +151,9 @@ def _needs_text(call: Any, name: str) -> str | None:
     index = inputs.index(name[1:]) if name[1:] in inputs else None
     if index is None or index >= len(needs) or needs[index]:
         return None
-    return f"not computed: needs_input_grad[{index}] is False, {name[1:]} is not learnt"
+    return _("not computed: needs_input_grad[{index}] is False, {name} is not learnt").format(
+        index=index, name=name[1:]
+    )
 
 
 def inside_text(
@@ -150,33 +162,41 @@ def inside_text(
     """The screen's text for ``step`` (an ``engine.core.inside.InsideStep``)."""
     text = Text()
     n, d, m = step.shape
-    rows = "the whole batch" if step.batch_rows is None else f"a mini-batch of {step.batch_rows}"
-    text.append(f"Iteration {step.iteration}", style="bold")
+    rows = (
+        _("the whole batch")
+        if step.batch_rows is None
+        else _("a mini-batch of {rows}").format(rows=step.batch_rows)
+    )
+    text.append(_("Iteration {iteration}").format(iteration=step.iteration), style="bold")
     text.append(f" · ε = {step.learning_rate:g} · {step.optimizer}, {rows} · {step.dtype}\n")
-    text.append(f"n = {n} points, d = {d} features, m = {m} outputs\n", style="dim")
+    sizes = _("n = {n} points, d = {d} features, m = {m} outputs").format(n=n, d=d, m=m)
+    text.append(f"{sizes}\n", style="dim")
     if run_label:
         text.append(f"{run_label}\n", style="dim")
     if step.exact:
-        text.append("✓ replayed on the run's tensors: its loss and W, bit for bit\n", style="dim")
+        exact = _("replayed on the run's tensors: its loss and W, bit for bit")
+        text.append(f"✓ {exact}\n", style="dim")
     else:
-        text.append(
-            "⚠ the replay's loss or W differ from the run's: these values are not its own\n",
-            style="bold yellow",
-        )
+        differ = _("the replay's loss or W differ from the run's: these values are not its own")
+        text.append(f"⚠ {differ}\n", style="bold yellow")
     found = {(d.function, d.method, d.name): d for d in differences or ()}
     for number, call in enumerate(step.calls):
         text.append("\n")
         text.append(_call_title(call, number) + "\n", style="bold")
         formula = FORMULAS.get((call.function, call.method))
         if formula:
-            text.append(f"  lesson: {formula}\n", style="dim")
+            text.append(
+                "  " + _("lesson: {formula}").format(formula=_(formula)) + "\n", style="dim"
+            )
         if call.rows is not None:
-            text.append(f"  on the mini-batch's {call.rows} rows\n", style="dim")
+            rows_text = _("on the mini-batch's {rows} rows").format(rows=call.rows)
+            text.append(f"  {rows_text}\n", style="dim")
         if call.method == "forward":
             for value in call.inputs:
                 if call.function == "MSE" and value.name == "Ŷ" and value.tensor is not None:
                     # Linear's output, shown just above.
-                    text.append(f"  Ŷ {shape_text(value.shape)}  Linear's output, above\n")
+                    above = _("Linear's output, above")
+                    text.append(f"  Ŷ {shape_text(value.shape)}  {above}\n")
                 else:
                     _tensor_lines(text, value.name, value)
         for value in call.outputs:
@@ -189,32 +209,36 @@ def inside_text(
             if difference is not None:
                 _difference_lines(text, difference)
         if call.method == "forward":
-            text.append(f"  ctx saved: {_saved_text(call)}\n")
+            text.append("  " + _("ctx saved: {saved}").format(saved=_saved_text(call)) + "\n")
             for name, shown in call.attributes:
                 text.append(f"  ctx.{name} = {shown}\n")
     for note in step.notes:
-        text.append(f"\n⚠ {note}\n", style="bold yellow")
+        text.append(f"\n⚠ {_(note)}\n", style="bold yellow")
     update = step.update
     if update is not None:
         text.append("\n")
         settings = ", ".join(f"{name} = {value:g}" for name, value in update.settings)
         mark = NUMBERS[len(step.calls)] if len(step.calls) < len(NUMBERS) else "·"
-        text.append(f"{mark} update: {update.optimizer}, {settings}\n", style="bold")
+        title = _("update: {optimizer}, {settings}").format(
+            optimizer=update.optimizer, settings=settings
+        )
+        text.append(f"{mark} {title}\n", style="bold")
         for line in update.rule:
-            text.append(f"  {line}\n")
+            text.append(f"  {_(line)}\n")
         for value in update.state:
             _tensor_lines(text, value.name, value)
         for label, value in (
-            ("ΔW added", update.step_W),
-            ("W after", update.W_after),
-            ("Δb added", update.step_b),
-            ("b after", update.b_after),
+            (_("ΔW added"), update.step_W),
+            (_("W after"), update.W_after),
+            (_("Δb added"), update.step_b),
+            (_("b after"), update.b_after),
         ):
             _tensor_lines(text, label, value)
         for name in ("∇W", "∇b"):
             difference = found.get(("update", "used", name))
             if difference is not None and not difference.passed:
-                text.append(f"  the {name} the update used, against the true gradient:\n")
+                used = _("the {name} the update used, against the true gradient:").format(name=name)
+                text.append(f"  {used}\n")
                 _difference_lines(text, difference)
     return text
 
@@ -222,16 +246,17 @@ def inside_text(
 class StepScreen(OneShotScreen):
     """Closes with Escape, i or q; ↑ ↓ scroll."""
 
-    BINDINGS = [Binding("escape,i,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,i,q", "dismiss", N_("Close"))]
 
     def __init__(self, text: Text | str = RECORDING) -> None:
         super().__init__()
+        translate_bindings(self._bindings)
         self.text = text
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inside") as box:
-            box.border_title = "inside a step"
-            box.border_subtitle = "↑↓ scroll · esc or i: close"
+            box.border_title = _("inside a step")
+            box.border_subtitle = _("↑↓ scroll · esc or i: close")
             yield Static(_as_text(self.text), id="inside-text")
 
     def on_mount(self) -> None:
@@ -247,7 +272,8 @@ class StepScreen(OneShotScreen):
 
 
 def _as_text(text: Text | str) -> Text:
-    return text if isinstance(text, Text) else Text(text)
+    # A plain text is one of this module's N_() texts (NO_STEP, LOADING, RECORDING).
+    return text if isinstance(text, Text) else Text(_(text))
 
 
 def record_text(experiment: Any) -> Text:
@@ -259,10 +285,16 @@ def record_text(experiment: Any) -> Text:
     try:
         step, differences = inside_last_step(descent)
     except Exception as error:  # noqa: BLE001 - a student's Functions can raise anything
-        return Text(f"The last step could not be replayed: {type(error).__name__}: {error}")
+        return Text(
+            _("The last step could not be replayed: {error}").format(
+                error=f"{type(error).__name__}: {error}"
+            )
+        )
     if step is None:
-        return Text(NO_STEP)
+        return Text(_(NO_STEP))
     label = None
     if experiment.comparing:
-        label = f"comparing: the first run, ε = {descent.config.learning_rate:g} (c changes them)"
+        label = _("comparing: the first run, ε = {rate:g} (c changes them)").format(
+            rate=descent.config.learning_rate
+        )
     return inside_text(step, differences, label)

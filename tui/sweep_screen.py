@@ -47,12 +47,15 @@ from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
 from engine.config import Config, ConfigError, parse_sweep
+from engine.i18n import N_, _
 
 from .chart_canvas import Curve, Figure, HLine, draw
 from .comparison import RunBound, run_bound
 from .formatting import axis_text, count_text, loss_text
+from .keys import translate_bindings
 from .loss_chart import log_ticks, ticks
 from .prompts import OneShotScreen
+from .states import BY_NAME
 
 # The range until the student types another: 64 rates log-spaced from 1e-4, where the
 # notebook's runs are capped, to 3, past 2/L = 1.53.
@@ -70,7 +73,8 @@ THRESHOLD = "─"
 LOSS_VIEW, ITERATIONS_VIEW = "loss", "iterations"
 
 
-RANGE_HINT = "FROM:TO:K, log-spaced · tab: edit · enter: sweep"
+RANGE_HINT = N_("FROM:TO:K, log-spaced · tab: edit · enter: sweep")
+NO_ITERATION = N_("sweeping… no iteration yet")
 
 
 def range_error(text: str) -> str | None:
@@ -176,7 +180,7 @@ def sweep_figure(
         finite = values[measured]
         log_y = bool(len(finite)) and float(finite.min()) > 0 and finite.max() / finite.min() >= 10
     if not measured.any() and not diverged.any():
-        return "sweeping… no iteration yet"
+        return _(NO_ITERATION)
     shown = values[measured]
     if log_y:
         shown = np.log10(np.maximum(shown, 1e-300))
@@ -250,10 +254,10 @@ def sweep_figure(
 def bound_text(bound: RunBound, rates: Sequence[float]) -> str:
     """The legend's word on the bound line."""
     if bound.value is None:
-        return f"no {BOUND} line: {bound.why_none}"
+        return _("no {BOUND} line: {why_none}").format(BOUND=BOUND, why_none=bound.why_none)
     text = f"{BOUND} {bound.name} = {bound.value:.4g}"
     if not (min(rates) <= bound.value <= max(rates)):
-        text += " (off the range)"
+        text += " " + _("(off the range)")
     return text
 
 
@@ -261,13 +265,14 @@ def legend_text(
     points: SweepPoints | None, bound: RunBound, rates: Sequence[float], view: str
 ) -> str:
     """What each character of the plot is; the bound first: a narrow screen cuts the end."""
-    parts = [bound_text(bound, rates), f"{DIVERGED} diverged"]
-    parts.append(f"{MEASURED} {'iterations' if view == ITERATIONS_VIEW else 'loss'}")
+    # Each word through _() outside the f-strings: Babel does not extract inside them.
+    measured = _("iterations") if view == ITERATIONS_VIEW else _("loss")
+    parts = [bound_text(bound, rates), DIVERGED + " " + _("diverged"), MEASURED + " " + measured]
     if view == LOSS_VIEW:
         if points is not None and points.finished and points.predicted is None:
-            parts.append("no theory (plain GD only)")
+            parts.append(_("no theory (plain GD only)"))
         else:
-            parts.append(f"{PREDICTED} theory (plain GD)")
+            parts.append(PREDICTED + " " + _("theory (plain GD)"))
     return "  ".join(parts)
 
 
@@ -277,23 +282,23 @@ def cursor_text(points: SweepPoints | None, rates: Sequence[float], k: int) -> s
     if points is None:
         return rate
     status = points.statuses[k]
-    parts = [rate, status]
+    parts = [rate, _(BY_NAME[status].word) if status in BY_NAME else status]
     if points.iterations[k]:
-        parts.append(f"{points.iterations[k]} it.")
+        parts.append(_("{count} it.").format(count=points.iterations[k]))
     if status != "diverged" and math.isfinite(points.losses[k]):
-        parts.append(f"loss {loss_text(float(points.losses[k]))}")
+        parts.append(_("loss {loss}").format(loss=loss_text(float(points.losses[k]))))
     if points.predicted is not None and math.isfinite(points.predicted[k]):
-        parts.append(f"theory {loss_text(float(points.predicted[k]))}")
+        parts.append(_("theory {loss}").format(loss=loss_text(float(points.predicted[k]))))
     return "  ".join(parts)
 
 
 def progress_text(points: SweepPoints | None, count: int, max_iter: int) -> str:
     if points is None:
-        return f"sweeping {count} learning rates…"
-    return (
-        f"sweeping… iteration {points.iteration:,} of at most {max_iter:,} · "
-        f"{points.stopped} of {count} runs stopped"
-    )
+        return _("sweeping {count} learning rates…").format(count=count)
+    return _(
+        "sweeping… iteration {iteration:,} of at most {max_iter:,} · "
+        "{stopped} of {count} runs stopped"
+    ).format(iteration=points.iteration, max_iter=max_iter, stopped=points.stopped, count=count)
 
 
 class SweepProgress(Message):
@@ -325,7 +330,7 @@ class SweepChart(Widget):
     def figure(self) -> Figure | str:
         """The figure at the widget's size (tests read its layers)."""
         if self.points is None:
-            return "sweeping… no iteration yet"
+            return _(NO_ITERATION)
         width, height = self.size
         return sweep_figure(
             self.points, self.bound, self.cursor, width, height, self.view, self.threshold
@@ -375,20 +380,21 @@ class SweepScreen(OneShotScreen):
     AUTO_FOCUS = None
 
     BINDINGS = [
-        Binding("tab", "edit_range", "Range", show=False),
+        Binding("tab", "edit_range", N_("Range"), show=False),
         Binding("left", "move(-1)", "ε−", show=False),
         Binding("right", "move(1)", "ε+", show=False),
-        Binding("home", "move_to(0)", "first", show=False),
-        Binding("end", "move_to(-1)", "last", show=False),
-        Binding("enter", "choose", "Run this ε", show=False),
-        Binding("i", "toggle_view", "Iterations", show=False),
-        Binding("escape", "back", "Back", show=False),
-        Binding("w,q", "dismiss", "Back", show=False),
+        Binding("home", "move_to(0)", N_("first"), show=False),
+        Binding("end", "move_to(-1)", N_("last"), show=False),
+        Binding("enter", "choose", N_("Run this ε"), show=False),
+        Binding("i", "toggle_view", N_("Iterations"), show=False),
+        Binding("escape", "back", N_("Back"), show=False),
+        Binding("w,q", "dismiss", N_("Back"), show=False),
     ]
 
     def __init__(self, experiment: Any, text: str, learning_rate: float) -> None:
         """``text``: the range (FROM:TO:K) to sweep first, already checked by ``sweep_range``."""
         super().__init__(id="sweep-screen")
+        translate_bindings(self._bindings)
         self.config: Config = experiment.config
         self.problem = experiment.problem
         self.learning_rate = learning_rate
@@ -419,13 +425,13 @@ class SweepScreen(OneShotScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-box") as box:
-            box.border_subtitle = "←→ ε · enter: run it · i: iterations · tab: range · esc: back"
+            box.border_subtitle = _("←→ ε · enter: run it · i: iterations · tab: range · esc: back")
             with Horizontal(id="sweep-range-row"):
-                yield Label("range ", id="sweep-range-label")
+                yield Label(_("range") + " ", id="sweep-range-label")
                 field = Input(self.text, id="sweep-range", compact=True, select_on_focus=True)
                 field.cursor_blink = False  # a blink writes to the terminal twice a second
                 yield field
-                yield Static(RANGE_HINT, id="sweep-range-hint")
+                yield Static(_(RANGE_HINT), id="sweep-range-hint")
             yield SweepChart(id="sweep-chart")
             yield Static("", id="sweep-status")
             yield Static("", id="sweep-legend")
@@ -446,7 +452,9 @@ class SweepScreen(OneShotScreen):
         start, stop, count = self.range
         box = self.query_one("#sweep-box")
         optimizer = self.config.optimizer
-        box.border_title = f"Sweep · {count} ε from {start:g} to {stop:g} · {optimizer}"
+        box.border_title = _("Sweep · {count} ε from {start:g} to {stop:g} · {optimizer}").format(
+            count=count, start=start, stop=stop, optimizer=optimizer
+        )
         self._chart.show(
             points=None, bound=self.bound, cursor=self.cursor, threshold=self.config.threshold
         )
@@ -487,7 +495,9 @@ class SweepScreen(OneShotScreen):
     def on_worker_state_changed(self, event: Any) -> None:
         if event.state.name == "ERROR" and event.worker is self.worker:
             error = event.worker.error
-            self.error = f"the sweep failed: {type(error).__name__}: {error}"
+            self.error = _("the sweep failed: {error}").format(
+                error=f"{type(error).__name__}: {error}"
+            )
             self._show_texts()
 
     def _show_texts(self) -> None:

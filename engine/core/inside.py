@@ -25,6 +25,7 @@ import torch
 
 from engine.core.descent import Descent, copy_optimizer, step_contexts
 from engine.core.history import LossHistory
+from engine.i18n import N_, _
 
 RESIDUAL = "Ŷ − Y"
 
@@ -32,12 +33,12 @@ RESIDUAL = "Ŷ − Y"
 RULES: dict[str, tuple[str, ...]] = {
     "sgd": ("W ← W − ε·∇W", "b ← b − ε·∇b"),
     "momentum": (
-        "v ← μ·v + ∇   (v = ∇ at the first step)",
+        N_("v ← μ·v + ∇   (v = ∇ at the first step)"),
         "W ← W − ε·v_W,  b ← b − ε·v_b",
     ),
     "nesterov": (
-        "v ← μ·v + ∇   (v = ∇ at the first step)",
-        "W ← W − ε·(∇W + μ·v_W),  b the same",
+        N_("v ← μ·v + ∇   (v = ∇ at the first step)"),
+        N_("W ← W − ε·(∇W + μ·v_W),  b the same"),
     ),
     "adam": (
         "m ← β1·m + (1 − β1)·∇,  v ← β2·v + (1 − β2)·∇²",
@@ -176,7 +177,9 @@ def record_last_step(descent: Descent) -> InsideStep | None:
                 shadow._general_loop(before, ctx_linear, ctx_mse, threshold)
             if len(shadow._history) != before:
                 raise ReplayMismatch(
-                    f"the replay stopped after {len(shadow._history)} of {before} iterations"
+                    _("the replay stopped after {done} of {before} iterations").format(
+                        done=len(shadow._history), before=before
+                    )
                 )
         step = _record(shadow, ctx_linear, ctx_mse, checkpoint.iteration + checkpoint.steps)
     return _checked(step, descent)
@@ -235,7 +238,7 @@ def _saved_name(tensor: Any, known: list[tuple[str, torch.Tensor]]) -> str:
     """The input or output a saved tensor is ("X"), or a copy of ("X (a copy)"), or the
     residual "Ŷ − Y" it equals (computed once more only to name it)."""
     if not isinstance(tensor, torch.Tensor):
-        return "a value"
+        return _("a value")
     for name, value in known:
         if tensor is value:
             return name
@@ -245,8 +248,8 @@ def _saved_name(tensor: Any, known: list[tuple[str, torch.Tensor]]) -> str:
             and tensor.dtype == value.dtype
             and torch.equal(tensor, value)
         ):
-            return name if name == RESIDUAL else f"{name} (a copy)"
-    return "a tensor"
+            return name if name == RESIDUAL else _("{name} (a copy)").format(name=name)
+    return _("a tensor")
 
 
 def _attributes(ctx: Any) -> tuple[tuple[str, str], ...]:
@@ -318,7 +321,9 @@ def _record(shadow: Descent, ctx_linear, ctx_mse, iteration: int) -> InsideStep:
 
         loss = forwards(X, Y, None)
         if not math.isfinite(loss):
-            notes.append("the loss is not finite: the run stopped here (diverged), before backward")
+            notes.append(
+                N_("the loss is not finite: the run stopped here (diverged), before backward")
+            )
             return InsideStep(
                 iteration,
                 loss,

@@ -136,7 +136,8 @@ def class_table(reports: list[CheckReport]) -> str:
     """The table of a class's check, then a summary line."""
     rows = [row(report) for report in reports]
     width = max([len(_("file")), *(len(r["file"]) for r in rows)])
-    lines = [f"{_('file'):<{width}}  {'MSE':<7}  {'Linear':<7}  {_('first hint')}"]
+    file, first = _("file"), _("first hint")  # outside the f-string: Babel reads none in one
+    lines = [f"{file:<{width}}  {'MSE':<7}  {'Linear':<7}  {first}"]
     for r in rows:
         hint = r["hint"]
         if len(hint) > _HINT_LENGTH:

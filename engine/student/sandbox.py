@@ -511,11 +511,13 @@ class StudentProcess:
             self.close()
             message = str(error)
             if isinstance(error, OSError):
-                message = f"cannot start a Python process for the check ({error.strerror or error})"
+                message = _("cannot start a Python process for the check ({error})").format(
+                    error=error.strerror or error
+                )
             raise Stopped(message) from None
         except KeyboardInterrupt:
             self.close()
-            raise Stopped("interrupted as the check's process started") from None
+            raise Stopped(_("interrupted as the check's process started")) from None
         except BaseException:
             self.close()
             raise

@@ -23,6 +23,7 @@ import torch
 
 from engine.core.functions import MSE, Context, Linear
 from engine.core.inside import Call, InsideStep
+from engine.i18n import _
 from engine.student.cases import (
     LINEAR_INPUTS,
     MSE_INPUTS,
@@ -65,7 +66,7 @@ class Difference:
     def where(self) -> str:
         """``[3, 1]`` (an entry), or ``the value`` for a 0-dim loss."""
         if self.place is None or not self.place:
-            return "the value"
+            return _("the value")
         return "[" + ", ".join(str(i) for i in self.place) + "]"
 
 
@@ -218,8 +219,8 @@ def _used_gradient(step: InsideStep, linear_forward: Call, limit: Limit) -> list
         ctx_linear, ctx_mse = Context(), Context()
         yhat = Linear.forward(ctx_linear, X, W, b)
         MSE.forward(ctx_mse, yhat, Y)
-        grad_yhat, _ = MSE.backward(ctx_mse, 1.0)
-        _, grad_W, grad_b = Linear.backward(ctx_linear, grad_yhat)
+        grad_yhat, _grad_y = MSE.backward(ctx_mse, 1.0)
+        _grad_X, grad_W, grad_b = Linear.backward(ctx_linear, grad_yhat)
     return [
         _compare("update", "used", "∇W", step.grad_W, grad_W.double(), limit, None),
         _compare("update", "used", "∇b", step.grad_b, grad_b.double(), limit, None),

@@ -37,6 +37,8 @@ import threading
 import time
 from typing import Any
 
+from engine.i18n import N_, _
+
 # engine/student/zygote.py: three folders up is the project root.
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # As a check's child is started (sandbox._CHILD_CODE): this project's engine first.
@@ -120,9 +122,9 @@ class Zygote:
         if type(pid) is not int or pid <= 0:
             error = reply.get("error")
             raise ZygoteError(
-                f"cannot start a process for the check ({error})"
+                _("cannot start a process for the check ({error})").format(error=error)
                 if isinstance(error, str)
-                else "the checker's process sent an unreadable reply during the start"
+                else _("the checker's process sent an unreadable reply during the start")
             )
         self.served = True
         return pid
@@ -133,10 +135,10 @@ class Zygote:
         if status is None:
             return None
         if not (isinstance(status, list) and len(status) == 2):
-            raise self._fail("the checker's process sent an unreadable reply")
+            raise self._fail(_("the checker's process sent an unreadable reply"))
         code, killed = status
         if type(code) is not int or type(killed) is not bool:
-            raise self._fail("the checker's process sent an unreadable reply")
+            raise self._fail(_("the checker's process sent an unreadable reply"))
         return code, killed
 
     def reap(self, pid: int) -> None:
@@ -154,26 +156,30 @@ class Zygote:
                     deadline = time.monotonic() + _REQUEST_TIMEOUT
                 body = json.dumps(request).encode()
                 socket.send_fds(self._socket, [body], fds)
-                reply = self._receive(deadline, "a request")
+                reply = self._receive(deadline, N_("a request"))
             except ZygoteError:
                 raise
             except OSError as error:  # its socket closed: it ended
-                raise self._fail(self._ended("a request")) from error
+                raise self._fail(self._ended(N_("a request"))) from error
             except BaseException as error:
                 # A request half made (Ctrl+C, a broken socket): the next reply would be this
                 # one's.  No other check can use it.
-                self._fail(f"the checker's process stopped answering ({type(error).__name__})")
+                self._fail(
+                    _("the checker's process stopped answering ({error})").format(
+                        error=type(error).__name__
+                    )
+                )
                 raise
             if not isinstance(reply, dict):
-                raise self._fail("the checker's process sent an unreadable reply")
+                raise self._fail(_("the checker's process sent an unreadable reply"))
             return reply
 
     def _wait_ready(self, deadline: float | None) -> None:
         start_deadline = self._started_at + START_TIMEOUT
         if deadline is None or deadline > start_deadline:
             deadline = start_deadline
-        if self._receive(deadline, "the start") != {"reply": "ready"}:
-            raise self._fail("the checker's process sent an unreadable reply during the start")
+        if self._receive(deadline, N_("the start")) != {"reply": "ready"}:
+            raise self._fail(_("the checker's process sent an unreadable reply during the start"))
         self._ready = True
 
     def _receive(self, deadline: float, what: str) -> Any:
@@ -181,9 +187,11 @@ class Zygote:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._fail(
-                    f"the checker's Python process did not start within {START_TIMEOUT:g} s"
+                    _("the checker's Python process did not start within {seconds:g} s").format(
+                        seconds=START_TIMEOUT
+                    )
                     if what == "the start"
-                    else "the checker's process stopped answering"
+                    else _("the checker's process stopped answering")
                 )
             poller = select.poll()
             poller.register(self._socket, select.POLLIN)
@@ -199,7 +207,9 @@ class Zygote:
             return json.loads(data)
         except ValueError:
             raise self._fail(
-                f"the checker's process sent an unreadable reply during {what}"
+                _("the checker's process sent an unreadable reply during {what}").format(
+                    what=_(what)
+                )
             ) from None
 
     def _ended(self, what: str) -> str:
@@ -210,11 +220,15 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 pass
         if code is None:
-            return f"the checker's process closed its socket during {what}"
-        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+            return _("the checker's process closed its socket during {what}").format(what=_(what))
+        how = (
+            _("killed by {signal}").format(signal=signal.Signals(-code).name)
+            if code < 0
+            else _("code {code}").format(code=code)
+        )
         if what == "the start":
-            return f"the checker's Python process ended as it started ({how})"
-        return f"the checker's process ended ({how})"
+            return _("the checker's Python process ended as it started ({how})").format(how=how)
+        return _("the checker's process ended ({how})").format(how=how)
 
     def _fail(self, message: str) -> ZygoteError:
         """It cannot serve any more: killed (with its children), and every later request fails."""
@@ -229,7 +243,7 @@ class Zygote:
         """Kill it; its children, in sessions of their own, die with it (their parent-death
         signal).  Safe to call twice."""
         if self.failure is None:
-            self.failure = "the checker's process was closed"
+            self.failure = _("the checker's process was closed")
         self._kill()
 
     def _kill(self) -> None:

@@ -64,6 +64,44 @@ def test_every_text_in_the_sources_is_translated(language):
         f"(make i18n, then translate them): {untranslated[:10]}"  # fmt: skip
 
 
+def _called_with_a_literal(tree) -> list[tuple[int, str]]:
+    """Every ``_("text")`` and ``N_("text")`` of a module, inside f-strings too."""
+    import ast
+
+    return [
+        (node.lineno, node.args[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("_", "N_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
+
+
+def test_every_marked_text_is_extracted():
+    # Babel reads no call inside an f-string: f"{_('theory')}" would stay English in French.
+    import ast
+
+    extracted = _extracted()
+    missed = [
+        f"{path.relative_to(ROOT)}:{line}: {text!r}"
+        for package in ("engine", "tui")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, text in _called_with_a_literal(ast.parse(path.read_text(encoding="utf-8")))
+        if text not in extracted
+    ]
+    assert not missed, "marked but not extracted (take the _() out of the f-string): " + str(missed)
+
+
+def test_a_text_marked_inside_an_f_string_is_found():
+    import ast
+
+    tree = ast.parse("x = f\"{_('theory'):>12}\"\ny = _('loss')")
+    assert sorted(_called_with_a_literal(tree)) == [(1, "theory"), (2, "loss")]
+
+
 @pytest.mark.parametrize("language", _languages())
 def test_the_compiled_catalogue_is_the_po_file(language):
     # The .mo is committed (make run needs no Babel): it must say what the .po says.

@@ -9,10 +9,11 @@ Not a list of texts: whatever the app shows without passing it through ``_()`` i
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
-from tui_support import CONFIG, RecordedFactory, asyncio_test, screen_text, settle
+from tui_support import CONFIG, RecordedFactory, asyncio_test, screen_text, settle, wait_for
 
 from engine import i18n
 from engine.config import Config
@@ -115,3 +116,98 @@ def test_the_main_screen_in_french(snap_compare, size):
 
     app = AmalApp(CONFIG, session_factory=factory)
     assert snap_compare(app, terminal_size=size, run_before=one_step)
+
+
+# The names of the lesson's code that the inside-a-step screen shows as they are written
+# (Function.forward(ctx, grad_output), ctx.needs_input_grad, the tensor named loss, the
+# dtype float32: the word's digits are not read as part of it).
+CODE_NAMES = {
+    "forward", "backward", "ctx", "grad", "output", "needs", "input", "loss", "tensor", "float",
+}  # fmt: skip
+
+
+@asyncio_test
+async def test_the_sweep_view_leaves_no_english():
+    from tui.sweep_screen import SweepScreen
+
+    app = AmalApp(CONFIG.replace(max_iter=300))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, 90)
+        app.sweep_text = "0.01:3:8"  # from capped to diverged: every word of the legend
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweep")
+        screen = app.screen
+        assert english_words(_marked(screen_text(app))) == []  # while it sweeps
+        await wait_for(pilot, lambda: screen.finished, timeout=60, what="the sweep to end")
+        await pilot.pause()
+        assert english_words(_marked(screen_text(app))) == []
+        await pilot.press("end")  # the cursor on a run that diverged, then the other view
+        await pilot.press("i")
+        await pilot.pause()
+        assert english_words(_marked(screen_text(app))) == []
+        await pilot.press("tab")  # a bad range is said in one line
+        await pilot.press("end", "x")
+        await pilot.pause()
+        assert english_words(_marked(screen_text(app))) == []
+
+
+async def _inside_words(pilot) -> list[str]:
+    """Every row of the inside-a-step screen, as a user scrolls through it: its English."""
+    from tui.step_screen import RECORDING
+
+    await pilot.press("i")
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.text != RECORDING, timeout=30, what="the step")
+    box = screen.query_one("#inside")
+    await pilot.pause()
+    words: set[str] = set()
+    for y in range(0, int(box.max_scroll_y) + 10, 10):
+        box.scroll_to(y=y, animate=False)
+        await pilot.pause()
+        words.update(english_words(_marked(screen_text(pilot.app))))
+    return sorted(words - CODE_NAMES)
+
+
+@asyncio_test
+async def test_the_inside_of_a_step_leaves_no_english():
+    app = AmalApp(CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 90)
+        await pilot.press("i")  # before any step: it says to press s
+        await pilot.pause()
+        assert english_words(_marked(screen_text(app))) == []
+        await pilot.press("escape", "s")
+        await settle(pilot, 90)
+        assert await _inside_words(pilot) == []
+
+
+@asyncio_test
+async def test_the_inside_of_a_students_wrong_step_leaves_no_english():
+    # Where a student's value differs: the diagnosis, the reference's values, the hints.
+    students = Path(__file__).parents[1] / "students"
+    config = Config(
+        tensorboard=False, functions=str(students / "mse_missing_factor_2.py"), force=True
+    )
+    app = AmalApp(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 90)
+        await pilot.press("s")
+        await settle(pilot, 90)
+        assert await _inside_words(pilot) == []
+
+
+def test_the_slow_step_and_data_words_leave_no_english():
+    # What the status line says while a slow step is computed or synthetic data are made.
+    from tui.presenter import computing_text, load_progress_text
+
+    for text in (computing_text(67, 0.4), load_progress_text("synthetic", 0.4)):
+        assert english_words(_marked(text)) == []
+    assert english_words(_marked(load_progress_text("synthetic", 1.0))) == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "example.org"])
+def test_the_servers_words_leave_no_english(host):
+    from tui.serve import reach
+
+    url, who = reach(host, 8000)
+    assert english_words(_marked(who)) == []
