@@ -144,6 +144,22 @@ def rate_text(rate: float) -> str:
     return f"ρ={rate:.{decimals}f}"
 
 
+def figure_strips(figure: Figure, width: int, height: int, base: Style) -> list[Strip]:
+    """A figure drawn as a widget's lines: each run of characters in its colour over ``base``
+    (one Style per colour, made once)."""
+    styles: dict[str | None, Style] = {None: base}
+    strips = []
+    for runs in draw(figure, width, height):
+        segments = []
+        for text, color in runs:
+            style = styles.get(color)
+            if style is None:
+                style = styles[color] = base + Style(color=color)
+            segments.append(Segment(text, style))
+        strips.append(Strip(segments).adjust_cell_length(width, base))
+    return strips
+
+
 class LossChart(Widget):
     """``show`` hands it one run, ``show_comparison`` several; it draws when Textual renders it.
 
@@ -402,16 +418,7 @@ class LossChart(Widget):
                 Strip([Segment(figure, base + MESSAGE_STYLE)]).adjust_cell_length(width, base)
             ]
         else:
-            styles: dict[str | None, Style] = {None: base}
-            strips = []
-            for runs in draw(figure, width, height):
-                segments = []
-                for text, color in runs:
-                    style = styles.get(color)
-                    if style is None:
-                        style = styles[color] = base + Style(color=color)
-                    segments.append(Segment(text, style))
-                strips.append(Strip(segments).adjust_cell_length(width, base))
+            strips = figure_strips(figure, width, height, base)
         self._drawn = ((width, height), strips)
         return strips
 

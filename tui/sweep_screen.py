@@ -49,11 +49,11 @@ from textual.worker import get_current_worker
 from engine.config import Config, ConfigError, parse_sweep
 from engine.i18n import N_, _
 
-from .chart_canvas import Curve, Figure, HLine, draw
+from .chart_canvas import Curve, Figure, HLine
 from .comparison import RunBound, run_bound
 from .formatting import axis_text, count_text, loss_text
 from .keys import translate_bindings
-from .loss_chart import log_ticks, ticks
+from .loss_chart import figure_strips, log_ticks, ticks
 from .prompts import OneShotScreen
 from .states import BY_NAME
 
@@ -354,16 +354,7 @@ class SweepChart(Widget):
             italic = base + Style(italic=True)
             strips = [Strip([Segment(figure, italic)]).adjust_cell_length(width, base)]
         else:
-            styles: dict[str | None, Style] = {None: base}
-            strips = []
-            for runs in draw(figure, width, height):
-                segments = []
-                for text, color in runs:
-                    style = styles.get(color)
-                    if style is None:
-                        style = styles[color] = base + Style(color=color)
-                    segments.append(Segment(text, style))
-                strips.append(Strip(segments).adjust_cell_length(width, base))
+            strips = figure_strips(figure, width, height, base)
         self._drawn = ((width, height), strips)
         return strips
 
