@@ -270,6 +270,8 @@ async def test_a_sweep_from_the_command_line_opens_the_view_once_loaded():
     app = AmalApp(SHORT, sweep=(0.01, 3.0, 8))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), timeout=30)
+        # The screen is current before its children are mounted (a loaded CI machine shows it).
+        await wait_for(pilot, lambda: bool(app.screen.query("#sweep-range")), timeout=10)
         assert app.screen.rates == RATES
         assert app.screen.query_one("#sweep-range").value == "0.01:3:8"
 
