@@ -563,6 +563,20 @@ def bench_responsive(quick: bool) -> None:
             ("quit (s)", latencies.quit_s, 2.0),
         ):
             row(f"{name[:28]}: {label}", _or_inf(value), goal, at_least=False, unit="")
+    # q a few tenths of a second into the start, while the loading thread imports torch
+    # (an import cannot be interrupted: the app leaves without waiting for it).
+    for after in (0.05, 0.3, 0.8):
+        latencies = measure_quit_while_loading([amal_tui(), *quiet], r"loading", after)
+        print(
+            f"  q {after:.2f} s after 'loading…' (torch imported): gone {_seconds(latencies.quit_s)}"
+        )
+        row(
+            f"quit while torch loads, +{after:.2f} s (s)",
+            _or_inf(latencies.quit_s),
+            2.0,
+            at_least=False,
+            unit="",
+        )
     making = ["--data", "synthetic", "--n", "3000000", "--d", "100", *quiet]
     latencies = measure_quit_while_loading([amal_tui(), *making], r"making synthetic data", 0.3)
     print(

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from .controller import RunController
 
 EXIT_DEADLINE = 1.5
+LOADING_DEADLINE = 0.3
+"""q while the engine loads (torch imported, data read or made): nothing has run, nothing
+can be lost, and the loading thread cannot be interrupted (an import holds it): the app
+gets this long to leave by itself before the guard ends the process."""
 SAVE_LIMIT = 10.0
 RUN_STOP_WAIT = 0.5
 LOCK_WAIT = 0.5
@@ -91,7 +95,8 @@ class Leaving:
         if self._quitting:
             return
         self._quitting = True
-        self.guard.begin(return_code)
+        loading = self.controller.loading is not None and self.controller.save_worker is None
+        self.guard.begin(return_code, deadline=LOADING_DEADLINE if loading else None)
         if self._terminal is not None:
             self._terminal.leaving()
         run = self.controller.run_worker

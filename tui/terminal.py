@@ -273,8 +273,11 @@ class ExitGuard:
     def started(self) -> bool:
         return self.code is not None
 
-    def begin(self, code: int) -> bool:
-        """Start the countdown (the first call only); True if this call started it."""
+    def begin(self, code: int, deadline: float | None = None) -> bool:
+        """Start the countdown (the first call only); True if this call started it.
+
+        ``deadline``: a shorter one than the guard's, when nothing can be lost by
+        ending sooner (the engine still loading: nothing run, nothing to save)."""
         with self._lock:
             if self.code is not None:
                 return False
@@ -282,15 +285,16 @@ class ExitGuard:
         if not self.armed:
             return True
         started = time.monotonic()
+        wait = self._deadline if deadline is None else min(deadline, self._deadline)
         thread = threading.Thread(
-            target=self._watch, args=(started,), daemon=True, name="amal-exit-guard"
+            target=self._watch, args=(started, wait), daemon=True, name="amal-exit-guard"
         )
         thread.start()
         return True
 
-    def _watch(self, started: float) -> None:
-        time.sleep(self._deadline)
-        while self._busy() and time.monotonic() - started < self._deadline + self._busy_limit:
+    def _watch(self, started: float, wait: float) -> None:
+        time.sleep(wait)
+        while self._busy() and time.monotonic() - started < wait + self._busy_limit:
             time.sleep(0.05)
         self.exit_now(self.code if self.code is not None else 1)
 

@@ -175,3 +175,66 @@ def test_a_setting_applied_during_a_slow_step_leaves_no_key_waiting_forever():
     run(controller.apply(CONFIG.replace(seed=3)))  # waits for the step, then loads
     run(controller.loaded(FakeExperiment(CONFIG.replace(seed=3)), CONFIG.replace(seed=3)))
     assert controller.state == "ready" and not controller.busy
+
+
+# -- q while the engine loads: torch's import cannot be interrupted ---------------------------
+
+
+@asyncio_test
+async def test_q_while_the_engine_loads_gives_the_app_the_short_deadline(monkeypatch):
+    """The loading thread is held (as torch's import holds it, 1.5 s measured): q gives the app
+    LOADING_DEADLINE to leave before the guard ends the process, not EXIT_DEADLINE (nothing
+    has run, nothing can be lost).  Once loaded, q gives it the whole deadline again."""
+    import threading
+
+    from tui.leaving import LOADING_DEADLINE
+
+    release = threading.Event()
+
+    def held(config, warn, **options: Any):
+        release.wait(30)
+        return build_session(config, warn, **options)
+
+    for loaded in (False, True):
+        release.clear()
+        if loaded:
+            release.set()
+        app = AmalApp(CONFIG, session_factory=held)
+        deadlines: list[float | None] = []
+        begin = app.guard.begin
+
+        def spy(code: int, deadline: float | None = None, begin=begin, seen=deadlines) -> bool:
+            seen.append(deadline)
+            return begin(code, deadline)
+
+        monkeypatch.setattr(app.guard, "begin", spy)
+        async with app.run_test(size=(100, 30)) as pilot:
+            if loaded:
+                await wait_for(pilot, lambda app=app: app.experiment is not None, 30, "the engine")
+            else:
+                await wait_for(pilot, lambda app=app: app.controller.loading is not None, 10)
+            await pilot.press("q")
+            release.set()
+            await wait_for(pilot, lambda app=app: app.return_code is not None, 10, "the exit")
+        assert deadlines == [None if loaded else LOADING_DEADLINE]
+
+
+def test_the_exit_guard_ends_the_process_by_the_shorter_deadline_asked_for(monkeypatch):
+    import os
+    import threading
+
+    from tui.terminal import ExitGuard
+
+    exited = threading.Event()
+    codes: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        codes.append(code)
+        exited.set()
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    guard = ExitGuard(lambda: None, deadline=60.0, busy_limit=0.0)
+    guard.armed = True
+    assert guard.begin(3, deadline=0.05)
+    assert exited.wait(20), "the guard waited for its own 60 s deadline"
+    assert codes == [3]
