@@ -25,26 +25,30 @@ from engine.core.sweep import (
 from engine.core.theory import diverges, predicted_losses, stability_bound
 
 
-def _stacked(K: int, d: int, m: int, generator: torch.Generator) -> torch.Tensor:
-    """A (K, d, m) view of a (d, K, m) tensor, as the sweep stores W."""
-    return torch.randn(d, K, m, dtype=torch.float64, generator=generator).transpose(0, 1)
+def _parameters(
+    layout: str, K: int, d: int, m: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """W (K, d, m) and b (K, 1, m) leaves: side by side in one block as the sweep stores them
+    ("stored", the Functions' fast path), a strided view, or each a tensor of its own."""
+    if layout == "stored":
+        block = torch.randn(K * m, d + 1, dtype=torch.float64, generator=generator)
+        W, b = parameter_views(block, K, d, m)
+        assert side_by_side(W, b) is not None
+    else:
+        W = torch.randn(K, d, m, dtype=torch.float64, generator=generator)
+        if layout == "strided":  # a (K, d, m) view of a (d, K, m) tensor
+            W = torch.randn(d, K, m, dtype=torch.float64, generator=generator).transpose(0, 1)
+        b = torch.randn(K, 1, m, dtype=torch.float64, generator=generator)
+        assert side_by_side(W, b) is None
+    return W.requires_grad_(), b.requires_grad_()
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "stored"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "stored"])
 def test_the_batched_functions_pass_gradcheck(layout: str) -> None:
     g = torch.Generator().manual_seed(0)
     K, n, d, m = 4, 6, 3, 2
     X = torch.randn(n, d, dtype=torch.float64, generator=g, requires_grad=True)
-    if layout == "stored":  # side by side in one block, as the sweep stores them (its fast path)
-        block = torch.randn(K * m, d + 1, dtype=torch.float64, generator=g)
-        W, b = parameter_views(block, K, d, m)
-        assert side_by_side(W, b) is not None
-        W.requires_grad_()
-        b.requires_grad_()
-    else:
-        W = torch.randn(K, d, m, dtype=torch.float64, generator=g, requires_grad=True)
-        b = torch.randn(K, 1, m, dtype=torch.float64, generator=g, requires_grad=True)
-        assert side_by_side(W, b) is None
+    W, b = _parameters(layout, K, d, m, g)
     yhat = torch.randn(K, n, m, dtype=torch.float64, generator=g, requires_grad=True)
     y = torch.randn(n, m, dtype=torch.float64, generator=g, requires_grad=True)
     assert torch.autograd.gradcheck(BatchedLinear.apply, (X, W, b))
@@ -64,7 +68,7 @@ def test_the_side_by_side_block_is_each_runs_w_and_b() -> None:
     assert side_by_side(W, b.clone()) is None
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "stored"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "stored"])
 def test_a_kept_context_follows_its_inputs_as_they_change(layout: str) -> None:
     """The Functions keep buffers and views on a SweepContext between calls: whatever changes in
     place between two calls (X, Y, W, b, as the sweep's update changes W and b) must be seen,
@@ -73,15 +77,7 @@ def test_a_kept_context_follows_its_inputs_as_they_change(layout: str) -> None:
     K, n, d, m = 3, 5, 4, 2
     X = torch.randn(n, d, dtype=torch.float64, generator=g)
     Y = torch.randn(n, m, dtype=torch.float64, generator=g)
-    if layout == "stored":
-        _, W, b = stacked_parameters(
-            torch.randn(d, m, dtype=torch.float64, generator=g),
-            torch.randn(1, m, dtype=torch.float64, generator=g),
-            K,
-        )
-    else:
-        W = torch.randn(K, d, m, dtype=torch.float64, generator=g)
-        b = torch.randn(K, 1, m, dtype=torch.float64, generator=g)
+    W, b = (t.detach() for t in _parameters(layout, K, d, m, g))
     kept_linear, kept_mse = SweepContext((False, True, True)), SweepContext((True, False))
 
     def step(linear: Context, mse: Context) -> list[torch.Tensor]:
@@ -99,15 +95,15 @@ def test_a_kept_context_follows_its_inputs_as_they_change(layout: str) -> None:
         [W, b, X, Y, W][change].add_(0.25)
 
 
-def test_the_batched_functions_compute_the_notebooks_formulas_run_by_run() -> None:
+@pytest.mark.parametrize("layout", ["strided", "stored"])
+def test_the_batched_functions_compute_the_notebooks_formulas_run_by_run(layout: str) -> None:
     from engine.core.functions import MSE, Linear
 
     g = torch.Generator().manual_seed(1)
     K, n, d, m = 5, 7, 4, 3
     X = torch.randn(n, d, dtype=torch.float64, generator=g)
     Y = torch.randn(n, m, dtype=torch.float64, generator=g)
-    W = _stacked(K, d, m, g).requires_grad_()
-    b = torch.randn(K, 1, m, dtype=torch.float64, generator=g, requires_grad=True)
+    W, b = _parameters(layout, K, d, m, g)
     losses = BatchedMSE.apply(BatchedLinear.apply(X, W, b), Y)
     losses.sum().backward()
     for k in range(K):
