@@ -469,8 +469,10 @@ class Sweep:
                 setattr(updates, name, [t.index_select(0, rows) for t in value])
 
     def _read_out(self, recorded: np.ndarray, live: np.ndarray) -> None:
-        for j, k in enumerate(live.tolist()):
-            self._losses[k].append(recorded[:, j])
+        losses = self._losses
+        # A run's losses are a column: iterating the transpose's rows gives them as views.
+        for k, column in zip(live.tolist(), recorded.T, strict=True):
+            losses[k].append(column)
         self._counts[live] += len(recorded)
 
     def losses(self, k: int) -> np.ndarray:
