@@ -411,6 +411,26 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_m
 """
 
 
+def _operations_per_iteration(make: Callable[[], Descent | object], steps: int) -> float:
+    """Torch operations called from Python (not those they call) per iteration of ``steps``
+    iterations of ``make()``'s ``run``: what torch.profiler counts at the top level, without
+    its seconds of start-up."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    make().run(steps)  # warm-up
+    runner = make()
+    with Count():
+        runner.run(steps)
+    return Count.calls / steps
+
+
 def bench_sweep(quick: bool) -> None:
     from engine.core.problem import notebook_problem
     from engine.core.sweep import Sweep, sweep_rates
@@ -437,6 +457,17 @@ def bench_sweep(quick: bool) -> None:
     )
     for name, seconds in times.items():
         print(f"  {name:<40} {seconds * 1e3:10.1f} ms")
+    # On this problem an operation's dispatch costs about what its arithmetic costs: the count
+    # of torch operations an iteration is what the sweep's time follows.
+    steps = config.max_iter  # the runs timed above, events included (a run that stops)
+    counts = {
+        "one run": _operations_per_iteration(lambda: Descent(config, problem), steps),
+        "sweep of 64": _operations_per_iteration(lambda: Sweep(config, rates, problem), steps),
+    }
+    print(
+        "  torch operations an iteration: "
+        + ", ".join(f"{name} {count:.1f}" for name, count in counts.items())
+    )
     row(
         "64-rate sweep vs one run (time; stretch 1.5×)",
         times["sweep of 64"] / times["one run"],

@@ -8,15 +8,20 @@ gradcheck them in float64 and compare each run with a single :class:`Descent`).
 
 Each run stops on its own, exactly as a single run does: after the first
 iteration whose loss is at or under the threshold (converged), when its loss
-is not finite (diverged), or at ``max_iter`` (capped).  A stopped run is
-frozen (its learning rate is masked to 0) while the others go on; nothing is
-copied out of the batch until a chunk ends, so a chunk is a handful of
-kernels per iteration whatever K is.
+is not finite (diverged), or at ``max_iter`` (capped).  A stopped run leaves
+the batch (its parameters kept as of its last iteration) while the others go
+on.  On the notebook's problem an operation's arithmetic costs about what
+torch's dispatch of it costs, so an iteration is as few operations as the
+formulas allow: two products (forward and backward, W and b together), the
+residual, its squares and their means, the scaled gradient, one look at the
+losses, one update, with no allocation (see :class:`SweepContext`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +48,122 @@ def sweep_rates(start: float, stop: float, count: int) -> tuple[float, ...]:
     return tuple(float(v) for v in np.geomspace(start, stop, count))
 
 
+class SweepContext(Context):
+    """A hand-stepped ``ctx`` that a loop passes to the same Function at every iteration.
+
+    The batched Functions keep on it, between calls with the same inputs, what does not
+    change from one call to the next: their outputs' memory and the views of it.  A step
+    of the sweep then allocates nothing: on the notebook's problem an allocation costs
+    about as much as an operation's arithmetic.  What a call returns is overwritten by
+    the next call with the same context, as what it saved is.
+    """
+
+    def __init__(self, needs_input_grad: tuple[bool, ...] | None = None) -> None:
+        super().__init__(needs_input_grad)
+        self.kept: dict[str, tuple] = {}
+
+
+_fresh = itertools.count()
+
+
+def _version(t: torch.Tensor) -> int:
+    """``t``'s version counter (bumped by each in-place change); an inference tensor has none:
+    a number never seen before, so that nothing made from it is kept."""
+    return -1 - next(_fresh) if t.is_inference() else t._version
+
+
+def _plan(ctx, name: str, key: tuple, inputs: tuple, make: Callable[[], tuple]) -> tuple:
+    """``make()``, kept on a :class:`SweepContext` while ``key`` is the same; made afresh on
+    another ``ctx`` (autograd's own, new at each call).
+
+    ``key`` holds the ``id`` of ``inputs`` (kept with the plan, so that no other object can
+    take their ids) and the versions of those a plan copies from.
+    """
+    kept = getattr(ctx, "kept", None)
+    if kept is None:
+        return make()
+    entry = kept.get(name)
+    if entry is None or entry[0] != key:
+        entry = (key, inputs, make())
+        kept[name] = entry
+    return entry[2]
+
+
+def _sized(strides: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides of the dimensions longer than 1 (a dimension of 1 has no meaningful stride)."""
+    return tuple(s for s, n in zip(strides, shape, strict=True) if n > 1)
+
+
+def side_by_side(W: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+    """The (K·m, d+1) matrix [W[k]ᵀ b[k]ᵀ] stacked over k, as a view, when W (K, d, m) and
+    b (K, 1, m) are stored that way (as :class:`Sweep` stores them); None otherwise.
+
+    Row k·m + j holds column j of W[k] then b[k][0, j]: one run's parameters for one output.
+    """
+    K, d, m = W.shape
+    row = d + 1
+    if (
+        b.shape != (K, 1, m)
+        or b.dtype != W.dtype
+        or b.device != W.device
+        or W.untyped_storage().data_ptr() != b.untyped_storage().data_ptr()
+        or b.storage_offset() != W.storage_offset() + d
+    ):
+        return None
+    # W[k][i, j] at k·m·(d+1) + j·(d+1) + i, b[k][0, j] at the same place plus d.
+    strides = (m * row, 1, row)
+    if _sized(W.stride(), W.shape) != _sized(strides, W.shape) or _sized(
+        b.stride(), b.shape
+    ) != _sized(strides, b.shape):
+        return None
+    return W.as_strided((K * m, row), (row, 1), W.storage_offset())
+
+
+def stacked_parameters(
+    W0: torch.Tensor, b0: torch.Tensor, K: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """K copies of W0 (d, m) and b0 (1, m) side by side: the block (K·m, d+1) and its views
+    W (K, d, m) and b (K, 1, m) (see :func:`side_by_side`)."""
+    d, m = W0.shape
+    one = torch.cat([W0.t(), b0.t()], dim=1)  # (m, d+1): [W0ᵀ b0ᵀ]
+    block = one.repeat(K, 1).contiguous()
+    return block, *parameter_views(block, K, d, m)
+
+
+def parameter_views(
+    block: torch.Tensor, K: int, d: int, m: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """W (K, d, m) and b (K, 1, m) as views of a (K·m, d+1) block."""
+    rows = block.view(K, m, d + 1)
+    return rows[:, :, :d].transpose(1, 2), rows[:, :, d:].transpose(1, 2)
+
+
+def _empty(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    return torch.empty(shape, dtype=like.dtype, device=like.device)
+
+
+def _number(value: float, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a 0-dim tensor: torch wraps a Python number in a new tensor at each operation."""
+    return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _mse_plan(yhat: torch.Tensor, y: torch.Tensor) -> tuple:
+    K, n, m = yhat.shape
+    # Worked on transposed, (K, m, n): BatchedLinear lays its output out that way, so each
+    # run's n·m residuals are contiguous and its sum of squares one row of a product.
+    diff_t = _empty((K, m, n), yhat)
+    return (
+        yhat.transpose(1, 2),
+        y.t().contiguous(),
+        diff_t,
+        diff_t.view(K, m * n),
+        _empty((K, m * n), yhat),
+        torch.ones(m * n, dtype=yhat.dtype, device=yhat.device),
+        _empty((K,), yhat),
+        _number(1.0 / (n * m), yhat),
+    )
+
+
 class BatchedMSE(Function):
     """The notebook's MSE for K predictions at once: yhat (K, n, m), y (n, m) → losses (K,).
 
@@ -56,34 +177,59 @@ class BatchedMSE(Function):
                 f"BatchedMSE: yhat has shape {tuple(yhat.shape)} and y {tuple(y.shape)}; "
                 "expected yhat (K, n, m) and y (n, m)"
             )
-        diff = yhat - y
-        ctx.save_for_backward(diff)
-        K, n, m = diff.shape
-        # Summed as the (n, K·m) matrix BatchedLinear's product lays it out in memory: a sum
-        # down its columns, then over each run's m; summing dims (1, 2) of that strided view
-        # directly was the sweep's costliest kernel.
-        squares = diff.transpose(0, 1).reshape(n, K * m).square()
-        return squares.sum(0).view(K, m).sum(1) / (n * m)
+        key = (id(yhat), id(y), _version(y))
+        plan = _plan(ctx, "forward", key, (yhat, y), lambda: _mse_plan(yhat, y))
+        yhat_t, y_t, diff_t, rows, squares, ones, sums, mean = plan
+        torch.sub(yhat_t, y_t, out=diff_t)
+        # Each run's squares summed by one product with a column of ones, K sums at once, then
+        # divided as MSE divides its sum (so that a sum overflows where a single run's does).
+        torch.square(rows, out=squares)
+        torch.mv(squares, ones, out=sums)
+        # Backward needs only the residual: saving it spares recomputing yhat − y.
+        ctx.save_for_backward(diff_t)
+        return torch.mul(sums, mean)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (diff,) = ctx.saved_tensors
+        (diff_t,) = ctx.saved_tensors
+        K, m, n = diff_t.shape
         # d/dyhat of sum((yhat − y)²)/N is 2 (yhat − y)/N, run by run, times its upstream gradient.
         if isinstance(grad_output, torch.Tensor):
-            grad_yhat = diff * (grad_output * (2.0 / diff[0].numel())).view(-1, 1, 1)
+            grad_t = diff_t * (grad_output * (2.0 / (n * m))).view(-1, 1, 1)
+            grad_yhat = grad_t.transpose(1, 2)
         else:  # a number, the same for every run, as the hand-stepped loop passes 1
-            grad_yhat = diff * (2.0 * grad_output / diff[0].numel())
-        needs = getattr(ctx, "needs_input_grad", (True, True))
+
+            def make() -> tuple:
+                grad_t = _empty((K, m, n), diff_t)
+                return _number(2.0 * grad_output / (n * m), diff_t), grad_t, grad_t.transpose(1, 2)
+
+            scale, grad_t, grad_yhat = _plan(
+                ctx, "backward", (id(diff_t), grad_output), (diff_t,), make
+            )
+            torch.mul(diff_t, scale, out=grad_t)
+        needs = getattr(ctx, "needs_input_grad", None) or (True, True)
         # y is shared by the K runs: its gradient sums theirs.
         grad_y = -grad_yhat.sum(0) if needs[1] else None
         return grad_yhat, grad_y
+
+
+def _linear_plan(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> tuple:
+    K, d, m = W.shape
+    n = X.shape[0]
+    # [X 1] and its transpose: X W + b is [X 1] [W; b].
+    ones = torch.cat([X, torch.ones(n, 1, dtype=X.dtype, device=X.device)], dim=1)
+    wide = _empty((K * m, n), X)
+    # The block is kept only as a view: a copy would miss the updates of W and b.
+    return side_by_side(W, b), ones, ones.t().contiguous(), wide, wide.view(K, m, n).transpose(1, 2)
 
 
 class BatchedLinear(Function):
     """The notebook's Linear for K parameter sets: X (n, d), W (K, d, m), b (K, 1, m) → (K, n, m).
 
     Run k computes X W[k] + b[k]; backward returns Xᵀ g[k] for W[k] and the sum of
-    g[k]'s rows for b[k], as :class:`engine.core.functions.Linear` does.
+    g[k]'s rows for b[k], as :class:`engine.core.functions.Linear` does.  Each is one
+    product for the K runs, by the bias trick: X W + b = [X 1] [W; b], and
+    [X 1]ᵀ g = [Xᵀ g; 1ᵀ g] is ∇W over ∇b.
     """
 
     @staticmethod
@@ -97,28 +243,42 @@ class BatchedLinear(Function):
             raise ValueError(
                 f"BatchedLinear: b has shape {tuple(b.shape)}; expected {(W.shape[0], 1, W.shape[2])}"
             )
-        ctx.save_for_backward(X, W)
-        K, d, m = W.shape
-        # The K products X W[k] are one product X [W[0] … W[K−1]] with a (d, K·m) matrix:
-        # one GEMM instead of K small ones (a batched matmul of tiny matrices is slow).
-        # With W stored (d, K, m), as the sweep stores it, the wide matrix is a view.
-        wide = torch.addmm(
-            b.transpose(0, 1).reshape(1, K * m), X, W.transpose(0, 1).reshape(d, K * m)
-        )
-        return wide.view(X.shape[0], K, m).transpose(0, 1)
+        key = (id(X), _version(X), id(W), id(b))
+        plan = _plan(ctx, "forward", key, (X, W, b), lambda: _linear_plan(X, W, b))
+        block, ones, ones_t, wide, yhat = plan
+        if block is None:  # W and b stored apart: [W[k]ᵀ b[k]ᵀ] copied, at each call
+            K, d, m = W.shape
+            block = torch.cat([W.transpose(1, 2).reshape(K * m, d), b.reshape(K * m, 1)], dim=1)
+        ctx.save_for_backward(ones, block)
+        # Ŷᵀ for all runs at once, (K·m, n): [W[k]ᵀ b[k]ᵀ] [X 1]ᵀ stacked over k.
+        torch.mm(block, ones_t, out=wide)
+        return yhat
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        X, W = ctx.saved_tensors
-        K, d, m = W.shape
-        needs = getattr(ctx, "needs_input_grad", (True, True, True))
-        grad_wide = grad_output.transpose(0, 1).reshape(X.shape[0], K * m)
+        ones, block = ctx.saved_tensors
+
+        def make() -> tuple:
+            n, row = ones.shape
+            K, _, m = grad_output.shape
+            # Each run's gradient rows, (K·m, n): a view when it comes from BatchedMSE.
+            rows = grad_output.transpose(1, 2)
+            grad_t = rows.view(K * m, n) if rows.is_contiguous() else None
+            grads = _empty((K * m, row), ones)
+            return grad_t, grads, *parameter_views(grads, K, row - 1, m)
+
+        grad_t, grads, grad_W, grad_b = _plan(
+            ctx, "backward", (id(grad_output), id(ones)), (grad_output, ones), make
+        )
+        if grad_t is None:  # a copy, at each call
+            K, n, m = grad_output.shape
+            grad_t = grad_output.transpose(1, 2).reshape(K * m, n)
+        # [∇W[k]ᵀ ∇b[k]ᵀ] for every run in one product, laid out as the block: [X 1]ᵀ g.
+        torch.mm(grad_t, ones, out=grads)
+        needs = getattr(ctx, "needs_input_grad", None) or (True, True, True)
         # X is shared by the K runs: its gradient sums theirs, Σₖ g[k] W[k]ᵀ.
-        grad_X = grad_wide @ W.transpose(0, 1).reshape(d, K * m).t() if needs[0] else None
-        grad_W = (X.t() @ grad_wide).view(d, K, m).transpose(0, 1) if needs[1] else None
-        # Each run's column sums, down the same (n, K·m) matrix.
-        grad_b = grad_wide.sum(0).view(K, 1, m) if needs[2] else None
-        return grad_X, grad_W, grad_b
+        grad_X = grad_t.t() @ block[:, :-1] if needs[0] else None
+        return grad_X, grad_W if needs[1] else None, grad_b if needs[2] else None
 
 
 @dataclass(frozen=True)
@@ -163,29 +323,39 @@ class Sweep:
         K = len(self.learning_rates)
         problem = self.problem
         device = problem.W0.device
-        # Stored (d, K, m) and (1, K, m), seen as (K, d, m) and (K, 1, m): see BatchedLinear.
-        self._W = problem.W0.unsqueeze(1).repeat(1, K, 1).transpose(0, 1)
-        self._b = problem.b0.unsqueeze(1).repeat(1, K, 1).transpose(0, 1)
-        self._rates = torch.tensor(self.learning_rates, dtype=self.dtype, device=device).view(
-            K, 1, 1
-        )
-        self._active = torch.ones(K, dtype=torch.bool, device=device)
+        d, m = problem.W0.shape
+        # Every run's parameters as of its last iteration, side by side (see side_by_side):
+        # W (K, d, m) and b (K, 1, m) are views of this (K·m, d+1) block.
+        self._block, self._W, self._b = stacked_parameters(problem.W0, problem.b0, K)
+        # The runs still going, and their parameters: the whole block until a run stops,
+        # then a block of their own rows only (a stopped run costs nothing any more).
+        self._live = np.arange(K)
+        self._working = self._block
+        # Each row's learning rate (a run's m rows share it), a column that broadcasts over
+        # the block as a number does over W; negated for plain SGD's update.
+        rates = torch.tensor(self.learning_rates, dtype=self.dtype, device=device)
+        self._rates = rates.repeat_interleave(m).view(K * m, 1)
+        self._steps = -self._rates
         # Each run's losses, in the run's dtype: chunks of numpy arrays, joined when read.
         self._losses: list[list[np.ndarray]] = [[] for _ in range(K)]
         self._counts = np.zeros(K, dtype=np.int64)
         self._iteration = 0
-        # The optimizers of a single run, with a learning rate per run: a (K, 1, 1) tensor
-        # (0 for a run that stopped) broadcasts over the stacks as a number does over W.
+        # The optimizers of a single run, with a learning rate per row of the block.
         config = self.config
         self._updates = make_optimizer(
             config.optimizer, 0.0, config.momentum, config.beta1, config.beta2
         )
+        self._updates.learning_rate = self._rates
         n = problem.X.shape[0]
         batch_size = self.config.batch_size
         self._batches = (
             MiniBatches(n, batch_size, self.config.seed, device)
             if batch_size is not None and batch_size < n
             else None
+        )
+        # Kept between chunks: the Functions keep their buffers on them (see SweepContext).
+        self._contexts = tuple(
+            SweepContext(needs) for needs in ((False, True, True), (True, False)) * 2
         )
 
     @property
@@ -195,13 +365,13 @@ class Sweep:
 
     @property
     def finished(self) -> bool:
-        return self._iteration >= self.config.max_iter or not bool(self._active.any())
+        return self._iteration >= self.config.max_iter or len(self._live) == 0
 
     def run(self, max_steps: int | None = None) -> bool:
         """Up to ``max_steps`` iterations of every run still going; True once all have stopped."""
         remaining = self.config.max_iter - self._iteration
         steps = remaining if max_steps is None else max(0, min(max_steps, remaining))
-        if steps == 0 or not bool(self._active.any()):
+        if steps == 0 or len(self._live) == 0:
             return self.finished
         X = self.problem.X
         n, d = X.shape
@@ -215,58 +385,95 @@ class Sweep:
         try:
             with torch.inference_mode():
                 # In slices: a slice's losses wait in the device's memory until it ends.
-                while steps > 0 and bool(self._active.any()):
-                    done = self._chunk(min(steps, SLICE))
-                    steps -= done
+                while steps > 0 and len(self._live):
+                    steps -= self._segment(min(steps, SLICE))
         finally:
             torch.set_num_threads(threads)
         return self.finished
 
-    def _chunk(self, steps: int) -> int:
-        X, Y, W, b = self.problem.X, self.problem.Y, self._W, self._b
-        K = W.shape[0]
-        ctx_linear, ctx_mse = Context((False, True, True)), Context((True, False))
-        threshold, rates, updates, batches = (
-            self._threshold,
-            self._rates,
-            self._updates,
-            self._batches,
-        )
-        active = self._active
-        # Kept as lists of tensors and stacked once: indexing a buffer costs a kernel a step.
-        recorded: list[torch.Tensor] = []
-        was_active: list[torch.Tensor] = []
-        for i in range(steps):
-            loss = BatchedMSE.forward(ctx_mse, BatchedLinear.forward(ctx_linear, X, W, b), Y)
-            recorded.append(loss)
-            was_active.append(active)
-            if batches is not None:
-                batch = batches.next()
-                yhat = BatchedLinear.forward(ctx_linear, X.index_select(0, batch), W, b)
-                BatchedMSE.forward(ctx_mse, yhat, Y.index_select(0, batch))
-            grad_yhat, _ = BatchedMSE.backward(ctx_mse, 1.0)
-            _, grad_W, grad_b = BatchedLinear.backward(ctx_linear, grad_yhat)
-            # A run updates when it is going and its loss is finite; a diverged one stops
-            # before its update, a converged one after (as a single run does).
-            # A loss is a sum of squares: `< inf` is isfinite's test in one kernel, not three.
-            moving = active & (loss < math.inf)
-            updates.learning_rate = rates * moving.view(K, 1, 1)
-            updates.step([W, b], [grad_W, grad_b])
-            active = moving & (loss > threshold)
-            # Every so often, stop early once every run has stopped (one sync per 64 steps).
-            if (i + 1) % 64 == 0 and not bool(active.any()):
-                break
-        self._active = active
-        self._read_out(torch.stack(recorded).cpu().numpy(), torch.stack(was_active).cpu().numpy())
-        self._iteration += len(recorded)
-        return len(recorded)
+    def _segment(self, steps: int) -> int:
+        """Up to ``steps`` iterations of the live runs, ending early after the first iteration at
+        which one of them stops; returns the iterations done.
 
-    def _read_out(self, recorded: np.ndarray, was_active: np.ndarray) -> None:
-        for k, chunks in enumerate(self._losses):
-            losses = recorded[was_active[:, k], k]
-            if len(losses):
-                chunks.append(losses)
-        self._counts += was_active.sum(axis=0)
+        A run stops as a single run does: after the first iteration whose loss is at or under
+        the threshold (converged, its update made), or at a loss that is not finite (diverged,
+        before its update).  One look at the losses an iteration (their least and greatest,
+        one operation) says whether any run stopped; only then does the sweep look at which.
+        """
+        X, Y = self.problem.X, self.problem.Y
+        block, live = self._working, self._live
+        d, m = self.problem.W0.shape
+        W, b = parameter_views(block, len(live), d, m)
+        ctx_linear, ctx_mse, ctx_batch_linear, ctx_batch_mse = self._contexts
+        threshold, batches, updates = self._threshold, self._batches, self._updates
+        steps_by_row = self._steps if self.config.optimizer == "sgd" else None
+        linear_forward, linear_backward = BatchedLinear.forward, BatchedLinear.backward
+        mse_forward, mse_backward = BatchedMSE.forward, BatchedMSE.backward
+        aminmax, inf = torch.aminmax, math.inf
+        recorded: list[torch.Tensor] = []
+        grad_views: tuple | None = None
+        grads = None
+        stopping = None
+        for _ in range(steps):
+            loss = mse_forward(ctx_mse, linear_forward(ctx_linear, X, W, b), Y)
+            recorded.append(loss)
+            low, high = aminmax(loss)
+            if not (low.item() > threshold and high.item() < inf):  # NaN included
+                stopping = np.asarray(loss.tolist())
+            if batches is None:
+                grad_yhat, _ = mse_backward(ctx_mse, 1.0)
+                _, grad_W, grad_b = linear_backward(ctx_linear, grad_yhat)
+            else:
+                # The recorded loss and the stop test use the full batch, the update a batch.
+                batch = batches.next()
+                yhat = linear_forward(ctx_batch_linear, X.index_select(0, batch), W, b)
+                mse_forward(ctx_batch_mse, yhat, Y.index_select(0, batch))
+                grad_yhat, _ = mse_backward(ctx_batch_mse, 1.0)
+                _, grad_W, grad_b = linear_backward(ctx_batch_linear, grad_yhat)
+            if grad_views is None or grad_views[0] is not grad_W or grad_views[1] is not grad_b:
+                # The gradients come back side by side, as the block: one update for W and b.
+                grad_views, grads = (grad_W, grad_b), side_by_side(grad_W, grad_b)
+            if stopping is not None:
+                # A run whose loss is not finite stops before its update: its rows are put back.
+                diverged = _rows(np.flatnonzero(~np.isfinite(stopping)), m, block.device)
+                before = block.index_select(0, diverged)
+            if steps_by_row is not None:
+                block.addcmul_(grads, steps_by_row)
+            else:
+                updates.step([block], [grads])
+            if stopping is not None:
+                block.index_copy_(0, diverged, before)
+                break
+        done = len(recorded)
+        self._iteration += done
+        self._read_out(torch.stack(recorded).cpu().numpy(), live)
+        if block is not self._block:
+            self._block.index_copy_(0, _rows(live, m, block.device), block)
+        if stopping is not None:
+            self._keep(np.isfinite(stopping) & (stopping > threshold))
+        return done
+
+    def _keep(self, going: np.ndarray) -> None:
+        """Only the live runs where ``going`` is true stay in the working block."""
+        m = self.problem.W0.shape[1]
+        rows = _rows(np.flatnonzero(going), m, self._working.device)
+        self._live = self._live[going]
+        self._working = self._working.index_select(0, rows)
+        self._steps = self._steps.index_select(0, rows)
+        self._rates = self._rates.index_select(0, rows)
+        updates = self._updates
+        updates.learning_rate = self._rates
+        # An optimizer's state (momentum's v, Adam's m and v) is laid out as the block.
+        for name, value in vars(updates).items():
+            if isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
+                setattr(updates, name, [t.index_select(0, rows) for t in value])
+
+    def _read_out(self, recorded: np.ndarray, live: np.ndarray) -> None:
+        losses = self._losses
+        # A run's losses are a column: iterating the transpose's rows gives them as views.
+        for k, column in zip(live.tolist(), recorded.T, strict=True):
+            losses[k].append(column)
+        self._counts[live] += len(recorded)
 
     def losses(self, k: int) -> np.ndarray:
         """Run k's loss at each of its iterations (float64 copy of the recorded values)."""
@@ -333,6 +540,12 @@ class Sweep:
             problem.theory, config.optimizer, config.batch_size, problem.shape[0], config.momentum
         )
         return out
+
+
+def _rows(runs: np.ndarray, m: int, device: torch.device) -> torch.Tensor:
+    """The rows of the block that hold ``runs``' parameters (m rows a run)."""
+    runs = torch.as_tensor(runs, dtype=torch.long, device=device)
+    return (runs.view(-1, 1) * m + torch.arange(m, device=device)).view(-1)
 
 
 @dataclass(frozen=True)

@@ -10,42 +10,100 @@ import torch
 
 from engine.config import Config
 from engine.core.descent import Descent, Status
+from engine.core.functions import Context
 from engine.core.problem import notebook_problem
-from engine.core.sweep import BatchedLinear, BatchedMSE, Sweep, sweep_rates
+from engine.core.sweep import (
+    BatchedLinear,
+    BatchedMSE,
+    Sweep,
+    SweepContext,
+    parameter_views,
+    side_by_side,
+    stacked_parameters,
+    sweep_rates,
+)
 from engine.core.theory import diverges, predicted_losses, stability_bound
 
 
-def _stacked(K: int, d: int, m: int, generator: torch.Generator) -> torch.Tensor:
-    """A (K, d, m) view of a (d, K, m) tensor, as the sweep stores W."""
-    return torch.randn(d, K, m, dtype=torch.float64, generator=generator).transpose(0, 1)
+def _parameters(
+    layout: str, K: int, d: int, m: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """W (K, d, m) and b (K, 1, m) leaves: side by side in one block as the sweep stores them
+    ("stored", the Functions' fast path), a strided view, or each a tensor of its own."""
+    if layout == "stored":
+        block = torch.randn(K * m, d + 1, dtype=torch.float64, generator=generator)
+        W, b = parameter_views(block, K, d, m)
+        assert side_by_side(W, b) is not None
+    else:
+        W = torch.randn(K, d, m, dtype=torch.float64, generator=generator)
+        if layout == "strided":  # a (K, d, m) view of a (d, K, m) tensor
+            W = torch.randn(d, K, m, dtype=torch.float64, generator=generator).transpose(0, 1)
+        b = torch.randn(K, 1, m, dtype=torch.float64, generator=generator)
+        assert side_by_side(W, b) is None
+    return W.requires_grad_(), b.requires_grad_()
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "stored"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "stored"])
 def test_the_batched_functions_pass_gradcheck(layout: str) -> None:
     g = torch.Generator().manual_seed(0)
     K, n, d, m = 4, 6, 3, 2
     X = torch.randn(n, d, dtype=torch.float64, generator=g, requires_grad=True)
-    if layout == "stored":
-        W = _stacked(K, d, m, g).requires_grad_()
-        b = torch.randn(1, K, m, dtype=torch.float64, generator=g).transpose(0, 1).requires_grad_()
-    else:
-        W = torch.randn(K, d, m, dtype=torch.float64, generator=g, requires_grad=True)
-        b = torch.randn(K, 1, m, dtype=torch.float64, generator=g, requires_grad=True)
+    W, b = _parameters(layout, K, d, m, g)
     yhat = torch.randn(K, n, m, dtype=torch.float64, generator=g, requires_grad=True)
     y = torch.randn(n, m, dtype=torch.float64, generator=g, requires_grad=True)
     assert torch.autograd.gradcheck(BatchedLinear.apply, (X, W, b))
     assert torch.autograd.gradcheck(BatchedMSE.apply, (yhat, y))
 
 
-def test_the_batched_functions_compute_the_notebooks_formulas_run_by_run() -> None:
+def test_the_side_by_side_block_is_each_runs_w_and_b() -> None:
+    W0, b0 = torch.arange(6.0).view(3, 2), torch.tensor([[10.0, 20.0]])
+    block, W, b = stacked_parameters(W0, b0, 4)
+    assert block.shape == (8, 4) and W.shape == (4, 3, 2) and b.shape == (4, 1, 2)
+    for k in range(4):
+        assert torch.equal(W[k], W0) and torch.equal(b[k], b0)
+    # Row k·m + j: column j of W[k], then b[k][0, j].
+    assert block[3].tolist() == [1.0, 3.0, 5.0, 20.0]
+    assert torch.equal(side_by_side(W, b), block)
+    assert side_by_side(W.contiguous(), b) is None
+    assert side_by_side(W, b.clone()) is None
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "stored"])
+def test_a_kept_context_follows_its_inputs_as_they_change(layout: str) -> None:
+    """The Functions keep buffers and views on a SweepContext between calls: whatever changes in
+    place between two calls (X, Y, W, b, as the sweep's update changes W and b) must be seen,
+    and each call must give what a fresh context gives."""
+    g = torch.Generator().manual_seed(2)
+    K, n, d, m = 3, 5, 4, 2
+    X = torch.randn(n, d, dtype=torch.float64, generator=g)
+    Y = torch.randn(n, m, dtype=torch.float64, generator=g)
+    W, b = (t.detach() for t in _parameters(layout, K, d, m, g))
+    kept_linear, kept_mse = SweepContext((False, True, True)), SweepContext((True, False))
+
+    def step(linear: Context, mse: Context) -> list[torch.Tensor]:
+        loss = BatchedMSE.forward(mse, BatchedLinear.forward(linear, X, W, b), Y)
+        grad_yhat, _ = BatchedMSE.backward(mse, 1.0)
+        _, grad_W, grad_b = BatchedLinear.backward(linear, grad_yhat)
+        return [loss.clone(), grad_W.clone(), grad_b.clone()]
+
+    for change in range(5):
+        kept = step(kept_linear, kept_mse)
+        fresh = step(Context((False, True, True)), Context((True, False)))
+        for a, e in zip(kept, fresh, strict=True):
+            torch.testing.assert_close(a, e)
+        # Then one of the inputs changes in place before the next call.
+        [W, b, X, Y, W][change].add_(0.25)
+
+
+@pytest.mark.parametrize("layout", ["strided", "stored"])
+def test_the_batched_functions_compute_the_notebooks_formulas_run_by_run(layout: str) -> None:
     from engine.core.functions import MSE, Linear
 
     g = torch.Generator().manual_seed(1)
     K, n, d, m = 5, 7, 4, 3
     X = torch.randn(n, d, dtype=torch.float64, generator=g)
     Y = torch.randn(n, m, dtype=torch.float64, generator=g)
-    W = _stacked(K, d, m, g).requires_grad_()
-    b = torch.randn(K, 1, m, dtype=torch.float64, generator=g, requires_grad=True)
+    W, b = _parameters(layout, K, d, m, g)
     losses = BatchedMSE.apply(BatchedLinear.apply(X, W, b), Y)
     losses.sum().backward()
     for k in range(K):
@@ -82,11 +140,23 @@ def _assert_same_runs(config: Config, rates: tuple[float, ...], chunk: int | Non
     sweep = Sweep(config, rates, problem)
     while not sweep.run(chunk):
         pass
+    finals = sweep.final_losses()
     seen = set()
     for k, rate in enumerate(rates):
         single = Descent(config.for_learning_rate(rate), problem)
         single.run()
         run = sweep.result(k)
+        # A run stops moving as a single run stops: its W, b and the loss there are those of
+        # its last iteration (a diverged run's from before the update it did not make).
+        for got, expected in ((run.W, single.W), (run.b, single.b)):
+            expected = expected.double().numpy()
+            assert np.isfinite(expected).all(), rate
+            scale = np.abs(expected).max()
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * scale, err_msg=rate)
+        final = single.final_loss()
+        assert math.isfinite(finals[k]) == math.isfinite(final), rate
+        if math.isfinite(final):
+            assert finals[k] == pytest.approx(final, rel=1e-5), rate
         seen.add(run.status)
         assert (run.status, run.iterations) == (single.status, single.iteration), rate
         expected = single.losses
