@@ -76,8 +76,10 @@ def test_a_watched_run_redraws_at_the_rate_it_changes_and_an_idle_app_has_no_tim
             await pilot.pause(0.3)
             # Nothing moves: no redraw is pending, no timer ticks.
             assert app.redraws.timer is None
-        # 10 iterations a second, drawn at most at the watched rates (+1: the r key's own).
+        # 10 iterations a second, drawn at most at the watched rates: draws a period apart
+        # in `elapsed` are at most elapsed / period + 1 (both ends), +1 for the r key's own
+        # (a 6th status draw in 2.35 s failed a bound of 5.7 on a loaded machine).
         for name, period in zip(("status", "parameters", "chart"), PERIODS_WATCHED, strict=True):
-            assert 1 <= counts[name] <= elapsed / period + 1, (name, counts[name], elapsed)
+            assert 1 <= counts[name] <= elapsed / period + 2, (name, counts[name], elapsed)
 
     watch()
