@@ -26,9 +26,6 @@ CONFIG = Config(tensorboard=False)
 ENDLESS = Config(tensorboard=False, threshold=-1.0, max_iter=10_000_000)
 
 
-POLL = 0.02
-
-
 def asyncio_test(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
     """Run an ``async def`` test without a pytest plugin."""
 
@@ -42,16 +39,12 @@ def asyncio_test(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 async def wait_for(
     pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0, what: str = ""
 ) -> float:
-    """Poll ``condition`` between Textual's message processing; return the seconds it took.
-
-    Every 20 ms: each poll also draws what changed (Pilot's pause does), and at 5 ms the
-    polls of a running app drew four times as often as its own frames, for nothing.
-    """
+    """Poll ``condition`` between Textual's message processing; return the seconds it took."""
     started = time.perf_counter()
     while not condition():
         if time.perf_counter() - started > timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await pilot.pause(POLL)
+        await pilot.pause(0.005)
     return time.perf_counter() - started
 
 
