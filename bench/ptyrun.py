@@ -7,6 +7,7 @@ time until some text appears on screen.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import pty
@@ -58,6 +59,46 @@ class PtyRun:
         return b"".join(data for at, data in self.chunks if until is None or at <= until)
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _prctl():
+    """libc's prctl, looked up once in the parent (not between fork and exec); None off Linux."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def die_with(parent: int) -> None:
+    """In a child, before exec: Linux kills it (SIGKILL) when ``parent`` dies.
+
+    A test run killed (pytest stopped, a timeout, kill -9) would otherwise leave the
+    programs it started running, some for hours (an endless ``--max-iter 100000000``).
+    Off Linux it does nothing.  The request is tied to the thread that forked: call it
+    only for children of a thread that lives as long as they should.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request above
+        os._exit(1)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL ``pid``'s process group (a program in a pty leads its own), and reap ``pid``."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its threads so far (Linux's /proc)."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -97,8 +138,10 @@ def run_in_pty(
     ``cpu_window``: (start, end) times between which the program's CPU time is measured.
     """
     columns, rows = size
+    parent = os.getpid()
     pid, fd = pty.fork()
     if pid == 0:  # the child: the program, in the terminal
+        die_with(parent)
         os.environ.update(env or {})
         if cwd is not None:
             os.chdir(cwd)
@@ -106,7 +149,10 @@ def run_in_pty(
         os.environ["COLUMNS"], os.environ["LINES"] = str(columns), str(rows)
         if leader_ignores_hang_up:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            leader = os.getpid()
             program = os.fork()
+            if not program:
+                die_with(leader)  # the request is not inherited across fork
             if program:
                 _, status = os.waitpid(program, 0)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
@@ -115,107 +161,112 @@ def run_in_pty(
             os.execvp(command[0], command)
         finally:
             os._exit(127)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    result = PtyRun()
-    pending = sorted(keys)
-    pending_signals = sorted(signals)
-    pattern = re.compile(text.encode()) if text else None
-    tail = b""  # the last raw bytes: an escape code may be cut between two reads
-    window_bytes = 0
-    started = time.monotonic()
-    deadline = started + timeout
-    status = None
-    result.pid = pid
-    cpu_start = None
-    hang_up_pattern = re.compile(hang_up.encode()) if isinstance(hang_up, str) else None
-    hang_up_tail = b""
-    while True:
-        now = time.monotonic()
-        elapsed = now - started
-        if after_text:
-            # Keys wait for the text; then their times count from it.
-            elapsed = -1.0 if result.text_s is None else elapsed - result.text_s
-        while pending and pending[0][0] <= elapsed:
-            _, key = pending.pop(0)
-            try:
-                os.write(fd, KEYS.get(key, key.encode()))
-                result.key_times.setdefault(key, now - started)
-                result.key_log.append((now - started, key))
-            except OSError:
-                pending.clear()
-        while pending_signals and pending_signals[0][0] <= elapsed:
-            try:
-                os.kill(pid, pending_signals.pop(0)[1])
-            except ProcessLookupError:
-                pending_signals.clear()
-        if cpu_window is not None and elapsed >= 0:
-            if cpu_start is None and elapsed >= cpu_window[0]:
-                cpu_start = process_cpu_seconds(pid)
-            elif cpu_start is not None and result.cpu_s is None and elapsed >= cpu_window[1]:
-                result.cpu_s = process_cpu_seconds(pid) - cpu_start
-        if hang_up_pattern is not None and result.text_s is not None and fd >= 0:
-            hang_up_now = bool(hang_up_pattern.search(ANSI.sub(b"", hang_up_tail)))
-        else:
-            hang_up_now = isinstance(hang_up, (int, float)) and elapsed >= hang_up
-        if hang_up_now and result.hang_up_s is None and fd >= 0:
-            os.close(fd)
-            result.hang_up_s = now - started
-            fd = -1
-        if now > deadline:
-            break
-        if fd < 0:
-            time.sleep(0.005)
-            ready = []
-        else:
-            ready, _, _ = select.select([fd], [], [], 0.01)
-        if ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                # The program closed the terminal (it is exiting): wait for its status.
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        result = PtyRun()
+        pending = sorted(keys)
+        pending_signals = sorted(signals)
+        pattern = re.compile(text.encode()) if text else None
+        tail = b""  # the last raw bytes: an escape code may be cut between two reads
+        window_bytes = 0
+        started = time.monotonic()
+        deadline = started + timeout
+        status = None
+        result.pid = pid
+        cpu_start = None
+        hang_up_pattern = re.compile(hang_up.encode()) if isinstance(hang_up, str) else None
+        hang_up_tail = b""
+        while True:
+            now = time.monotonic()
+            elapsed = now - started
+            if after_text:
+                # Keys wait for the text; then their times count from it.
+                elapsed = -1.0 if result.text_s is None else elapsed - result.text_s
+            while pending and pending[0][0] <= elapsed:
+                _, key = pending.pop(0)
+                try:
+                    os.write(fd, KEYS.get(key, key.encode()))
+                    result.key_times.setdefault(key, now - started)
+                    result.key_log.append((now - started, key))
+                except OSError:
+                    pending.clear()
+            while pending_signals and pending_signals[0][0] <= elapsed:
+                try:
+                    os.kill(pid, pending_signals.pop(0)[1])
+                except ProcessLookupError:
+                    pending_signals.clear()
+            if cpu_window is not None and elapsed >= 0:
+                if cpu_start is None and elapsed >= cpu_window[0]:
+                    cpu_start = process_cpu_seconds(pid)
+                elif cpu_start is not None and result.cpu_s is None and elapsed >= cpu_window[1]:
+                    result.cpu_s = process_cpu_seconds(pid) - cpu_start
+            if hang_up_pattern is not None and result.text_s is not None and fd >= 0:
+                hang_up_now = bool(hang_up_pattern.search(ANSI.sub(b"", hang_up_tail)))
+            else:
+                hang_up_now = isinstance(hang_up, (int, float)) and elapsed >= hang_up
+            if hang_up_now and result.hang_up_s is None and fd >= 0:
                 os.close(fd)
+                result.hang_up_s = now - started
                 fd = -1
-                continue
-            elapsed = time.monotonic() - started
-            result.bytes_total += len(data)
-            if record:
-                result.chunks.append((elapsed, data))
-            if result.first_paint_s is None and result.bytes_total >= paint_bytes:
-                result.first_paint_s = elapsed
-            if window is not None and window[0] <= elapsed <= window[1]:
-                window_bytes += len(data)
-            if hang_up_pattern is not None and result.text_s is not None:
-                hang_up_tail = (hang_up_tail + data)[-16384:]
-            if pattern is not None and result.text_s is None:
-                tail = (tail + data)[-16384:]
-                # Escape codes removed from the joined bytes, not from each read: a code
-                # cut between two reads would otherwise split the text it sits in.
-                if pattern.search(ANSI.sub(b"", tail)):
-                    result.text_s = elapsed
-                    if stop_after_text is not None:
-                        deadline = min(deadline, time.monotonic() + stop_after_text)
-        done, child_status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = child_status
-            result.exited_s = time.monotonic() - started
-            break
-    if status is None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
+            if now > deadline:
                 break
-            time.sleep(0.3)
+            if fd < 0:
+                time.sleep(0.005)
+                ready = []
+            else:
+                ready, _, _ = select.select([fd], [], [], 0.01)
+            if ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    # The program closed the terminal (it is exiting): wait for its status.
+                    os.close(fd)
+                    fd = -1
+                    continue
+                elapsed = time.monotonic() - started
+                result.bytes_total += len(data)
+                if record:
+                    result.chunks.append((elapsed, data))
+                if result.first_paint_s is None and result.bytes_total >= paint_bytes:
+                    result.first_paint_s = elapsed
+                if window is not None and window[0] <= elapsed <= window[1]:
+                    window_bytes += len(data)
+                if hang_up_pattern is not None and result.text_s is not None:
+                    hang_up_tail = (hang_up_tail + data)[-16384:]
+                if pattern is not None and result.text_s is None:
+                    tail = (tail + data)[-16384:]
+                    # Escape codes removed from the joined bytes, not from each read: a code
+                    # cut between two reads would otherwise split the text it sits in.
+                    if pattern.search(ANSI.sub(b"", tail)):
+                        result.text_s = elapsed
+                        if stop_after_text is not None:
+                            deadline = min(deadline, time.monotonic() + stop_after_text)
             done, child_status = os.waitpid(pid, os.WNOHANG)
             if done:
                 status = child_status
+                result.exited_s = time.monotonic() - started
                 break
-    if fd >= 0:
-        os.close(fd)
-    if status is not None:
-        result.exit_code = os.waitstatus_to_exitcode(status)
-    if window is not None:
-        result.window_bytes_per_s = window_bytes / (window[1] - window[0])
-    return result
+        if status is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.3)
+                done, child_status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = child_status
+                    break
+        if fd >= 0:
+            os.close(fd)
+        if status is not None:
+            result.exit_code = os.waitstatus_to_exitcode(status)
+        if window is not None:
+            result.window_bytes_per_s = window_bytes / (window[1] - window[0])
+        return result
+    except BaseException:
+        # Stopped from outside (Ctrl+C, a test's timeout): the program goes with it.
+        kill_group(pid)
+        raise

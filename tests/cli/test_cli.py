@@ -470,22 +470,36 @@ def test_a_full_disk_on_stdout_is_said_and_the_run_saved(tmp_path, json_output):
     assert _saved(tmp_path)[0]["status"] == "converged"
 
 
+ASCII_ENVS = {
+    "PYTHONIOENCODING=ascii": {"PYTHONIOENCODING": "ascii"},
+    "LC_ALL=C": {"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},
+}
+ASCII_ARGS = {
+    "compare": ["--headless", "--no-tensorboard", "--compare", "0.01,0.5", "--save", "run.json"],
+    "one run": ["--headless", "--no-tensorboard", "--save", "run.json"],
+    "check": ["--check", str(Path(__file__).parents[1] / "students" / "linear_b_mean.py")],
+}
+# `make test`: each output (a comparison, one run, a check) once and each way of being ASCII
+# at least once; `make crosscheck` (and a plain `pytest`): the product (3-5 s of CPU each).
+ASCII_IN_MAKE_TEST = {
+    ("compare", "PYTHONIOENCODING=ascii"),
+    ("one run", "LC_ALL=C"),
+    ("check", "LC_ALL=C"),
+}
+
+
 @pytest.mark.parametrize(
-    "env",
+    "args,env",
     [
-        {"PYTHONIOENCODING": "ascii"},
-        {"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},
+        pytest.param(
+            ASCII_ARGS[output],
+            ASCII_ENVS[way],
+            id=f"{output}-{way}",
+            marks=() if (output, way) in ASCII_IN_MAKE_TEST else pytest.mark.exhaustive,
+        )
+        for way in ASCII_ENVS
+        for output in ASCII_ARGS
     ],
-    ids=["PYTHONIOENCODING=ascii", "LC_ALL=C"],
-)
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--headless", "--no-tensorboard", "--compare", "0.01,0.5", "--save", "run.json"],
-        ["--headless", "--no-tensorboard", "--save", "run.json"],
-        ["--check", str(Path(__file__).parents[1] / "students" / "linear_b_mean.py")],
-    ],
-    ids=["compare", "one run", "check"],
 )
 def test_an_ascii_terminal_gets_plain_stand_ins(tmp_path, env, args):
     process = _amal(

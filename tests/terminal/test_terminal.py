@@ -125,7 +125,10 @@ def test_every_colour_system_shows_the_same_screen(truecolour_screen, name, env,
 
 # xterm-256color (the pty's default) is the one-step screen's own run above: these are the
 # two others a lab machine gives, plain xterm and tmux's (each run costs a whole app start).
-@pytest.mark.parametrize("term", ["xterm", "tmux-256color"])
+# The app writes the same codes whatever TERM says: tmux's only in `make crosscheck`.
+@pytest.mark.parametrize(
+    "term", ["xterm", pytest.param("tmux-256color", marks=pytest.mark.exhaustive)]
+)
 def test_it_works_under_each_term_and_restores_the_terminal(term):
     run = run_in_pty(
         [AMAL, "--no-tensorboard"],
@@ -305,7 +308,22 @@ def _leave(tmp_path, state, *, signals=(), leader_ignores_hang_up=False):
     return run
 
 
-@pytest.mark.parametrize("state", list(STATES))
+# `make test` closes the terminal in one state of each kind the way out differs for, and
+# sends each signal once; `make crosscheck` (and a plain `pytest`) runs the whole product
+# (each case is a whole app start, 3-8 s of a 2-core CI's CPU).  The ways out
+# (tui/leaving.py): the terminal's end and the kernel's SIGHUP together (here), the
+# terminal's end alone (without any signal), SIGTERM, SIGHUP; what each state adds: a run
+# worker to stop and its log to flush (full speed; paced by --speed; three runs when
+# comparing), a modal screen over the run (help, a prompt), the loading thread that cannot
+# be interrupted (its own deadline), a save to finish whole.
+exhaustive = pytest.mark.exhaustive
+IN_MAKE_TEST = {"running at full speed", "a prompt open", "loading data", "saving"}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [pytest.param(s, marks=() if s in IN_MAKE_TEST else exhaustive) for s in STATES],
+)
 def test_a_closed_terminal_ends_the_app_in_every_state(tmp_path, state):
     run = _leave(tmp_path, state)
     assert run.exit_code == HANG_UP_STATUS
@@ -319,7 +337,14 @@ def test_a_closed_terminal_ends_the_app_in_every_state(tmp_path, state):
         assert save_paths(saved)[1].exists()
 
 
-@pytest.mark.parametrize("state", ["idle", "running at full speed", "comparing"])
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param("idle", marks=exhaustive),
+        pytest.param("running at full speed", marks=exhaustive),
+        "comparing",
+    ],
+)
 def test_a_closed_terminal_ends_the_app_without_any_signal(tmp_path, state):
     """Its session leader ignores SIGHUP: only the terminal itself says it is gone."""
     run = _leave(tmp_path, state, leader_ignores_hang_up=True)
@@ -331,11 +356,11 @@ def test_a_closed_terminal_ends_the_app_without_any_signal(tmp_path, state):
     "state,signum",
     [
         ("help open", signal.SIGTERM),
-        ("a prompt open", signal.SIGHUP),
-        ("comparing", signal.SIGTERM),
+        pytest.param("a prompt open", signal.SIGHUP, marks=exhaustive),
+        pytest.param("comparing", signal.SIGTERM, marks=exhaustive),
         ("running at --speed 10", signal.SIGHUP),
-        ("loading data", signal.SIGTERM),
-        ("saving", signal.SIGTERM),
+        pytest.param("loading data", signal.SIGTERM, marks=exhaustive),
+        pytest.param("saving", signal.SIGTERM, marks=exhaustive),
     ],
 )
 def test_sigterm_and_sighup_end_the_app_in_every_state(tmp_path, state, signum):
