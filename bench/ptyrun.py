@@ -106,6 +106,10 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# What says which terminal a program runs in, and its colours.
+TERMINAL_VARIABLES = ("TERM", "COLORTERM", "NO_COLOR", "TEXTUAL_COLOR_SYSTEM", "FORCE_COLOR")
+
+
 def run_in_pty(
     command: list[str],
     size: tuple[int, int] = (100, 30),
@@ -142,10 +146,15 @@ def run_in_pty(
     pid, fd = pty.fork()
     if pid == 0:  # the child: the program, in the terminal
         die_with(parent)
+        # A new terminal, the same whoever runs this: its kind and colours are xterm-256color's
+        # unless ``env`` says otherwise, never those of the caller's terminal (from TERM=xterm
+        # or under NO_COLOR, the colour tests saw another app than on CI).
+        for name in TERMINAL_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ["TERM"] = "xterm-256color"
         os.environ.update(env or {})
         if cwd is not None:
             os.chdir(cwd)
-        os.environ.setdefault("TERM", "xterm-256color")
         os.environ["COLUMNS"], os.environ["LINES"] = str(columns), str(rows)
         if leader_ignores_hang_up:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
