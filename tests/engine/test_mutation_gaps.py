@@ -378,3 +378,88 @@ def test_an_optimizer_runs_snapshot_before_its_first_step_and_a_mini_batch_sgd_s
 
 def test_momentum_is_heavy_ball_unless_told_nesterov():
     assert Momentum(0.1, 0.9).nesterov is False
+
+
+# -- the descent: what a second `make mutate` run found ------------------------------------------
+
+
+def _split(n_train: int = 40) -> Problem:
+    problem = toy_problem(42)
+    return Problem(
+        problem.X[:n_train], problem.Y[:n_train], problem.W0, problem.b0,
+        X_test=problem.X[n_train:], Y_test=problem.Y[n_train:],
+    )  # fmt: skip
+
+
+def test_the_test_losses_of_a_run_are_those_of_its_parameters():
+    """Each test loss is the test rows' MSE at the parameters the training loss was taken at."""
+    split = _split()
+    descent = Descent(make_config(learning_rate=0.1, max_iter=4, threshold=-1), split)
+    expected = []
+    for _ in range(4):
+        yhat = split.X_test @ descent.W + descent.b
+        expected.append(float(torch.mean((yhat - split.Y_test) ** 2)))
+        descent.step()
+    np.testing.assert_allclose(descent.test_losses, expected, rtol=1e-5)
+
+
+def test_the_last_losses_of_a_diverging_general_run_are_the_ones_computed():
+    """Stepped one at a time, the non-finite loss recorded (and the test loss beside it) is the
+    loss at the parameters it was taken at (inf stays inf), and the gradients of the last
+    finite step are kept."""
+    split = _split()
+    descent = Descent(make_config(optimizer="momentum", learning_rate=4.0, momentum=0.9,
+                                  threshold=-1, max_iter=5000), split)  # fmt: skip
+    while True:
+        W, b = descent.W, descent.b
+        if descent.step() is Status.DIVERGED:
+            break
+    with torch.inference_mode():
+        yhat = Linear.forward(Context(), split.X_test, W, b)
+        test_again = MSE.forward(Context(), yhat, split.Y_test).item()
+    for last, again in (
+        (descent.losses[-1], descent.loss_at(W, b)),
+        (descent.test_losses[-1], test_again),
+    ):
+        assert (math.isnan(last) and math.isnan(again)) or last == again
+    snap = descent.snapshot()  # the step that found the loss non-finite computed no gradient
+    assert snap.grad_W is not None and snap.grad_W.shape == (13, 3)
+
+
+def test_a_snapshot_is_in_float64_whatever_the_runs_precision():
+    descent = Descent(make_config(learning_rate=0.1))  # float32, the notebook's
+    descent.run(2)
+    snap = descent.snapshot()
+    for array in (snap.W, snap.b, snap.grad_W, snap.grad_b, snap.delta_W, snap.delta_b):
+        assert array.dtype == np.float64
+
+
+def test_the_snapshot_after_two_steps_has_the_loss_before():
+    descent = Descent(make_config(learning_rate=0.1))
+    descent.run(2)
+    snap = descent.snapshot()
+    assert snap.loss == descent.losses[1] and snap.previous_loss == descent.losses[0]
+
+
+def test_the_summary_of_a_run_with_test_rows():
+    split = _split()
+    descent = Descent(make_config(learning_rate=0.1, max_iter=3, threshold=-1), split)
+    descent.run()
+    out = descent.summary()
+    assert out["test_losses"] == pytest.approx(descent.test_losses.tolist(), rel=1e-12)
+    assert np.array(out["W"]) == pytest.approx(descent.W.double().numpy(), rel=1e-12)
+    assert np.array(out["b"]) == pytest.approx(descent.b.double().numpy(), rel=1e-12)
+    assert "test_losses" not in descent.summary(include_losses=False)
+
+
+@pytest.mark.parametrize("short, bound", [(0, True), (1, False), (30, False)])
+def test_the_runs_bound_knows_a_batch_of_every_row(short, bound):
+    """A batch of all n rows is the full batch (2/L holds); n - 1 rows is a mini-batch, even
+    when it has more rows than the data have features."""
+    n = toy_problem(42).shape[0]
+    descent = Descent(make_config(batch_size=n - short))
+    lr_max = descent.theory_dict()["lr_max"]
+    if bound:
+        assert lr_max == pytest.approx(descent.problem.theory.lr_max, rel=1e-12)
+    else:
+        assert lr_max is None
