@@ -17,6 +17,7 @@ import torch
 
 import engine.core.theory as theory
 from engine.core.theory import (
+    contraction,
     diverges,
     gap_anchor,
     gap_resolution,
@@ -231,6 +232,19 @@ def test_the_predicted_gaps_of_unsigned_iteration_numbers():
     """Iterations before the anchor, given as unsigned integers, still count backwards."""
     gaps = predicted_gaps(0.5, 2, 1.0, np.array([0, 2, 3], dtype=np.uint32))
     np.testing.assert_allclose(gaps, [16.0, 1.0, 0.25], rtol=1e-12)
+
+
+def test_an_eigenvalue_exactly_at_the_rounding_level_adds_nothing_to_the_rate():
+    """Left out when λ <= λ_max · count · ε: here 2 = 2^52 · 2 · 2^-52 exactly, so ρ comes
+    from 2^52 alone: |1 − 2^-53 · 2^52| = 0.5 (with λ = 2 it would be 1 − 2^-52)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert contraction(2.0**-53, np.array([2.0, 2.0**52])) == 0.5
+
+
+def test_the_rate_is_computed_in_float64_from_float32_eigenvalues():
+    """1 − 0.1 · 1 in float64 is 0.9; in float32 it would be 0.8999999761581421."""
+    assert contraction(0.1, np.array([1.0, 3.0], dtype=np.float32)) == 1.0 - 0.1 * 1.0
 
 
 def test_the_resolution_scales_with_the_optimum():
