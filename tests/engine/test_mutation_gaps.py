@@ -17,7 +17,7 @@ import torch
 import engine.core.functions as functions
 import engine.core.theory as theory
 from engine import Descent, Status, make_config
-from engine.core.descent import MiniBatches
+from engine.core.descent import MiniBatches, copy_optimizer
 from engine.core.functions import MSE, Context, Linear
 from engine.core.optimizers import Adam, Momentum, make_optimizer
 from engine.core.problem import Problem, toy_problem
@@ -403,24 +403,31 @@ def test_the_test_losses_of_a_run_are_those_of_its_parameters():
     np.testing.assert_allclose(descent.test_losses, expected, rtol=1e-5)
 
 
-def test_the_last_losses_of_a_diverging_general_run_are_the_ones_computed():
+@pytest.mark.parametrize(
+    "settings, test_rows",
+    [
+        ({"optimizer": "momentum", "learning_rate": 4.0, "momentum": 0.9}, True),  # general loop
+        ({"learning_rate": 1.8}, False),  # plain gradient descent: the fast loop
+    ],
+)
+def test_the_last_losses_of_a_diverging_run_are_the_ones_computed(settings, test_rows):
     """Stepped one at a time, the non-finite loss recorded (and the test loss beside it) is the
     loss at the parameters it was taken at (inf stays inf), and the gradients of the last
     finite step are kept."""
-    split = _split()
-    descent = Descent(make_config(optimizer="momentum", learning_rate=4.0, momentum=0.9,
-                                  threshold=-1, max_iter=5000), split)  # fmt: skip
+    split = _split() if test_rows else toy_problem(42)
+    descent = Descent(make_config(threshold=-1, max_iter=5000, **settings), split)
     while True:
         W, b = descent.W, descent.b
         if descent.step() is Status.DIVERGED:
             break
-    with torch.inference_mode():
-        yhat = Linear.forward(Context(), split.X_test, W, b)
-        test_again = MSE.forward(Context(), yhat, split.Y_test).item()
-    for last, again in (
-        (descent.losses[-1], descent.loss_at(W, b)),
-        (descent.test_losses[-1], test_again),
-    ):
+    pairs = [(descent.losses[-1], descent.loss_at(W, b))]
+    if test_rows:
+        with torch.inference_mode():
+            yhat = Linear.forward(Context(), split.X_test, W, b)
+            pairs.append(
+                (descent.test_losses[-1], MSE.forward(Context(), yhat, split.Y_test).item())
+            )
+    for last, again in pairs:
         assert (math.isnan(last) and math.isnan(again)) or last == again
     snap = descent.snapshot()  # the step that found the loss non-finite computed no gradient
     assert snap.grad_W is not None and snap.grad_W.shape == (13, 3)
@@ -463,3 +470,37 @@ def test_the_runs_bound_knows_a_batch_of_every_row(short, bound):
         assert lr_max == pytest.approx(descent.problem.theory.lr_max, rel=1e-12)
     else:
         assert lr_max is None
+
+
+@pytest.mark.parametrize("drawn", [0, 1, 3])
+def test_a_copy_of_the_mini_batches_draws_the_same_batches_to_come(drawn):
+    """What the inside-a-step view replays from: the copy goes on as the original does, across
+    the end of an epoch, and drawing from it leaves the original alone."""
+    batches = MiniBatches(10, 4, seed=7, device=torch.device("cpu"))
+    for _ in range(drawn):
+        batches.next()
+    other = batches.copy()
+    copied = [other.next() for _ in range(5)]
+    for batch in copied:
+        torch.testing.assert_close(batch, batches.next())
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam"])
+def test_a_copied_optimizer_goes_on_as_the_original_and_alone(name):
+    """The checkpoint's copy (what a step is replayed from): its state equals the original's,
+    and stepping it leaves the original's state alone."""
+    grads = _gradients(4)
+    original = make_optimizer(name, 0.1, 0.9, 0.9, 0.999)
+    params = [torch.ones(2, 2, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64)]
+    for g in grads[:2]:
+        original.step(params, g)
+    copy = copy_optimizer(original)
+    mine = [p.clone() for p in params]
+    copy.step(mine, grads[2])
+    original.step(params, grads[2])
+    for p, q in zip(mine, params, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    copy.step(mine, grads[3])  # stepping the copy must not move the original's state
+    original.step(params, grads[3])
+    for p, q in zip(mine, params, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
