@@ -504,3 +504,11 @@ def test_a_copied_optimizer_goes_on_as_the_original_and_alone(name):
     original.step(params, grads[3])
     for p, q in zip(mine, params, strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("max_steps", [0, -3])
+def test_running_no_steps_performs_no_iteration(max_steps):
+    descent = Descent(make_config(learning_rate=0.1))
+    descent.step()
+    assert descent.run(max_steps) is Status.RUNNING
+    assert descent.iteration == 1
