@@ -512,3 +512,36 @@ def test_running_no_steps_performs_no_iteration(max_steps):
     descent.step()
     assert descent.run(max_steps) is Status.RUNNING
     assert descent.iteration == 1
+
+
+# -- the Functions: their messages and the gradients not asked for --------------------------------
+
+
+def test_linear_names_both_shapes_and_what_it_expected():
+    X, W, b = torch.zeros(4, 2), torch.zeros(3, 1), torch.zeros(1, 1)
+    with pytest.raises(ValueError) as error:
+        Linear.forward(Context(), X, W, b)
+    assert str(error.value) == (
+        "Linear: X has shape (4, 2) and W has shape (3, 1); expected X (n, d) and W (d, m)"
+    )
+
+
+def test_linear_backward_names_the_shape_of_its_output():
+    ctx = Context()
+    Linear.forward(ctx, torch.zeros(4, 2), torch.zeros(2, 3), torch.zeros(1, 3))
+    with pytest.raises(ValueError) as error:
+        Linear.backward(ctx, torch.zeros(4, 2))
+    assert str(error.value) == (
+        "Linear: grad_output has shape (4, 2); expected (4, 3), the shape of the output"
+    )
+
+
+@pytest.mark.parametrize(
+    "needs", [(True, False, False), (False, True, False), (False, False, True)]
+)
+def test_linear_backward_computes_only_the_gradients_asked_for(needs):
+    ctx = Context(needs)
+    X, W, b = torch.ones(4, 2), torch.ones(2, 3), torch.ones(1, 3)
+    Linear.forward(ctx, X, W, b)
+    grads = Linear.backward(ctx, torch.ones(4, 3))
+    assert [g is not None for g in grads] == list(needs)
