@@ -545,3 +545,34 @@ def test_linear_backward_computes_only_the_gradients_asked_for(needs):
     Linear.forward(ctx, X, W, b)
     grads = Linear.backward(ctx, torch.ones(4, 3))
     assert [g is not None for g in grads] == list(needs)
+
+
+class _BareContext:
+    """A ctx with no ``needs_input_grad`` at all (a student's own stand-in): every gradient."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+def test_a_context_without_needs_input_grad_gets_every_gradient():
+    ctx = _BareContext()
+    MSE.forward(ctx, torch.ones(2, 2), torch.zeros(2, 2))
+    grad_yhat, grad_y = MSE.backward(ctx, 1.0)
+    torch.testing.assert_close(grad_yhat, torch.full((2, 2), 0.5))
+    torch.testing.assert_close(grad_y, torch.full((2, 2), -0.5))
+
+
+def test_mse_backward_by_hand_scales_by_the_number_given():
+    """backward(ctx, 3) as the notebook would call it with another upstream gradient."""
+    ctx = Context()
+    MSE.forward(ctx, torch.ones(2, 2), torch.zeros(2, 2))
+    grad_yhat, _ = MSE.backward(ctx, 3.0)
+    torch.testing.assert_close(grad_yhat, torch.full((2, 2), 1.5))
+
+
+def test_mse_backward_computes_only_the_gradients_asked_for():
+    ctx = Context((False, True))
+    MSE.forward(ctx, torch.ones(2, 2), torch.zeros(2, 2))
+    grad_yhat, grad_y = MSE.backward(ctx, 1.0)
+    assert grad_yhat is None
+    torch.testing.assert_close(grad_y, torch.full((2, 2), -0.5))
