@@ -576,3 +576,15 @@ def test_mse_backward_computes_only_the_gradients_asked_for():
     grad_yhat, grad_y = MSE.backward(ctx, 1.0)
     assert grad_yhat is None
     torch.testing.assert_close(grad_y, torch.full((2, 2), -0.5))
+
+
+def test_a_new_context_has_saved_nothing_yet():
+    assert Context().saved_tensors == ()
+
+
+def test_a_scale_is_made_once_and_then_reused():
+    """The point of the cache: the same 0-dim tensor again, not a new one each step."""
+    like = torch.zeros(2, dtype=torch.float64)
+    first = functions._scale(0.125, like)
+    assert functions._scale(0.125, like) is first
+    assert float(first) == 0.125 and first.dtype == torch.float64
