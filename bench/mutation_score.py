@@ -4,7 +4,12 @@ mutmut prints one line per mutant (``mutmut results --all true``); this groups t
 module.  A mutant is *detected* when a test failed on it (killed), ran past its time limit
 (a loop that no longer ends) or crashed the test process; every other one (survived, or
 no test reached it) is a gap.  The mutants listed in tests/EQUIVALENT_MUTANTS.md change
-no result (each is said why there): the score is given without them too.
+no result (each is said why there): they are left out of the score (not counted as
+detected: out of the count altogether), and shown in their own column.
+
+mutmut 3.8.1 shows a mutant whose tests pytest could not even start (exit 4, "not found",
+which its runner turns into exit code 255) as a *timeout*: that is read from its own files
+(mutants/**/*.meta) and counted as not run, i.e. undetected, never as detected.
 
     python bench/mutation_score.py [--min 90]   # exit 1 when a module is under --min
 """
@@ -12,6 +17,7 @@ no result (each is said why there): the score is given without them too.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -24,6 +30,23 @@ DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
 # "engine.core.theory.x_theory_of__mutmut_12: survived"
 LINE = re.compile(r"^\s*(?P<name>[\w.\u01c1]+__mutmut_\d+): (?P<status>.+?)\s*$")
 MUTANT_NAME = re.compile(r"`([\w.\u01c1]+__mutmut_\d+)`")
+
+
+# The exit code mutmut 3.8.1 records when its runner raised instead of running the tests.
+RUNNER_ERROR = 255
+NOT_RUN = "not run (pytest could not start its tests)"
+
+
+def runner_errors(mutants: Path = ROOT / "mutants") -> set[str]:
+    """The mutants whose tests were never run (exit code 255 in mutmut's .meta files)."""
+    out = set()
+    for meta in mutants.rglob("*.meta"):
+        try:
+            codes = json.loads(meta.read_text("utf-8")).get("exit_code_by_key", {})
+        except (OSError, ValueError):
+            continue
+        out.update(name for name, code in codes.items() if code == RUNNER_ERROR)
+    return out
 
 
 def module_of(mutant: str) -> str:
@@ -66,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min", type=float, default=None, help="fail under this score (%%)")
     parser.add_argument("--results", type=Path, help="read mutmut's results from this file")
+    parser.add_argument(
+        "--meta", type=Path, default=ROOT / "mutants", help="mutmut's folder with its .meta files"
+    )
     args = parser.parse_args(argv)
     if args.results:
         text = args.results.read_text("utf-8")
@@ -79,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
         ).stdout
     results = read_results(text)
+    for name in runner_errors(args.meta) & results.keys():
+        results[name] = NOT_RUN
     # An interrupted run (or one given mutant names) leaves the others unchecked: not counted.
     unchecked = [name for name, status in results.items() if status == "not checked"]
     results = {name: status for name, status in results.items() if status != "not checked"}

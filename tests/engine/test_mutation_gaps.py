@@ -17,7 +17,7 @@ import torch
 import engine.core.functions as functions
 import engine.core.theory as theory
 from engine import Descent, Status, make_config
-from engine.core.descent import MiniBatches
+from engine.core.descent import MiniBatches, copy_optimizer
 from engine.core.functions import MSE, Context, Linear
 from engine.core.optimizers import Adam, Momentum, make_optimizer
 from engine.core.problem import Problem, toy_problem
@@ -378,3 +378,213 @@ def test_an_optimizer_runs_snapshot_before_its_first_step_and_a_mini_batch_sgd_s
 
 def test_momentum_is_heavy_ball_unless_told_nesterov():
     assert Momentum(0.1, 0.9).nesterov is False
+
+
+# -- the descent: what a second `make mutate` run found ------------------------------------------
+
+
+def _split(n_train: int = 40) -> Problem:
+    problem = toy_problem(42)
+    return Problem(
+        problem.X[:n_train], problem.Y[:n_train], problem.W0, problem.b0,
+        X_test=problem.X[n_train:], Y_test=problem.Y[n_train:],
+    )  # fmt: skip
+
+
+def test_the_test_losses_of_a_run_are_those_of_its_parameters():
+    """Each test loss is the test rows' MSE at the parameters the training loss was taken at."""
+    split = _split()
+    descent = Descent(make_config(learning_rate=0.1, max_iter=4, threshold=-1), split)
+    expected = []
+    for _ in range(4):
+        yhat = split.X_test @ descent.W + descent.b
+        expected.append(float(torch.mean((yhat - split.Y_test) ** 2)))
+        descent.step()
+    np.testing.assert_allclose(descent.test_losses, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "settings, test_rows",
+    [
+        ({"optimizer": "momentum", "learning_rate": 4.0, "momentum": 0.9}, True),  # general loop
+        ({"learning_rate": 1.8}, False),  # plain gradient descent: the fast loop
+    ],
+)
+def test_the_last_losses_of_a_diverging_run_are_the_ones_computed(settings, test_rows):
+    """Stepped one at a time, the non-finite loss recorded (and the test loss beside it) is the
+    loss at the parameters it was taken at (inf stays inf), and the gradients of the last
+    finite step are kept."""
+    split = _split() if test_rows else toy_problem(42)
+    descent = Descent(make_config(threshold=-1, max_iter=5000, **settings), split)
+    while True:
+        W, b = descent.W, descent.b
+        if descent.step() is Status.DIVERGED:
+            break
+    pairs = [(descent.losses[-1], descent.loss_at(W, b))]
+    if test_rows:
+        with torch.inference_mode():
+            yhat = Linear.forward(Context(), split.X_test, W, b)
+            pairs.append(
+                (descent.test_losses[-1], MSE.forward(Context(), yhat, split.Y_test).item())
+            )
+    for last, again in pairs:
+        assert (math.isnan(last) and math.isnan(again)) or last == again
+    snap = descent.snapshot()  # the step that found the loss non-finite computed no gradient
+    assert snap.grad_W is not None and snap.grad_W.shape == (13, 3)
+
+
+def test_a_snapshot_is_in_float64_whatever_the_runs_precision():
+    descent = Descent(make_config(learning_rate=0.1))  # float32, the notebook's
+    descent.run(2)
+    snap = descent.snapshot()
+    for array in (snap.W, snap.b, snap.grad_W, snap.grad_b, snap.delta_W, snap.delta_b):
+        assert array.dtype == np.float64
+
+
+def test_the_snapshot_after_two_steps_has_the_loss_before():
+    descent = Descent(make_config(learning_rate=0.1))
+    descent.run(2)
+    snap = descent.snapshot()
+    assert snap.loss == descent.losses[1] and snap.previous_loss == descent.losses[0]
+
+
+def test_the_summary_of_a_run_with_test_rows():
+    split = _split()
+    descent = Descent(make_config(learning_rate=0.1, max_iter=3, threshold=-1), split)
+    descent.run()
+    out = descent.summary()
+    assert out["test_losses"] == pytest.approx(descent.test_losses.tolist(), rel=1e-12)
+    assert np.array(out["W"]) == pytest.approx(descent.W.double().numpy(), rel=1e-12)
+    assert np.array(out["b"]) == pytest.approx(descent.b.double().numpy(), rel=1e-12)
+    assert "test_losses" not in descent.summary(include_losses=False)
+
+
+@pytest.mark.parametrize("short, bound", [(0, True), (1, False), (30, False)])
+def test_the_runs_bound_knows_a_batch_of_every_row(short, bound):
+    """A batch of all n rows is the full batch (2/L holds); n - 1 rows is a mini-batch, even
+    when it has more rows than the data have features."""
+    n = toy_problem(42).shape[0]
+    descent = Descent(make_config(batch_size=n - short))
+    lr_max = descent.theory_dict()["lr_max"]
+    if bound:
+        assert lr_max == pytest.approx(descent.problem.theory.lr_max, rel=1e-12)
+    else:
+        assert lr_max is None
+
+
+@pytest.mark.parametrize("drawn", [0, 1, 3])
+def test_a_copy_of_the_mini_batches_draws_the_same_batches_to_come(drawn):
+    """What the inside-a-step view replays from: the copy goes on as the original does, across
+    the end of an epoch, and drawing from it leaves the original alone."""
+    batches = MiniBatches(10, 4, seed=7, device=torch.device("cpu"))
+    for _ in range(drawn):
+        batches.next()
+    other = batches.copy()
+    copied = [other.next() for _ in range(5)]
+    for batch in copied:
+        torch.testing.assert_close(batch, batches.next())
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam"])
+def test_a_copied_optimizer_goes_on_as_the_original_and_alone(name):
+    """The checkpoint's copy (what a step is replayed from): its state equals the original's,
+    and stepping it leaves the original's state alone."""
+    grads = _gradients(4)
+    original = make_optimizer(name, 0.1, 0.9, 0.9, 0.999)
+    params = [torch.ones(2, 2, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64)]
+    for g in grads[:2]:
+        original.step(params, g)
+    copy = copy_optimizer(original)
+    mine = [p.clone() for p in params]
+    copy.step(mine, grads[2])
+    original.step(params, grads[2])
+    for p, q in zip(mine, params, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    copy.step(mine, grads[3])  # stepping the copy must not move the original's state
+    original.step(params, grads[3])
+    for p, q in zip(mine, params, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("max_steps", [0, -3])
+def test_running_no_steps_performs_no_iteration(max_steps):
+    descent = Descent(make_config(learning_rate=0.1))
+    descent.step()
+    assert descent.run(max_steps) is Status.RUNNING
+    assert descent.iteration == 1
+
+
+# -- the Functions: their messages and the gradients not asked for --------------------------------
+
+
+def test_linear_names_both_shapes_and_what_it_expected():
+    X, W, b = torch.zeros(4, 2), torch.zeros(3, 1), torch.zeros(1, 1)
+    with pytest.raises(ValueError) as error:
+        Linear.forward(Context(), X, W, b)
+    assert str(error.value) == (
+        "Linear: X has shape (4, 2) and W has shape (3, 1); expected X (n, d) and W (d, m)"
+    )
+
+
+def test_linear_backward_names_the_shape_of_its_output():
+    ctx = Context()
+    Linear.forward(ctx, torch.zeros(4, 2), torch.zeros(2, 3), torch.zeros(1, 3))
+    with pytest.raises(ValueError) as error:
+        Linear.backward(ctx, torch.zeros(4, 2))
+    assert str(error.value) == (
+        "Linear: grad_output has shape (4, 2); expected (4, 3), the shape of the output"
+    )
+
+
+@pytest.mark.parametrize(
+    "needs", [(True, False, False), (False, True, False), (False, False, True)]
+)
+def test_linear_backward_computes_only_the_gradients_asked_for(needs):
+    ctx = Context(needs)
+    X, W, b = torch.ones(4, 2), torch.ones(2, 3), torch.ones(1, 3)
+    Linear.forward(ctx, X, W, b)
+    grads = Linear.backward(ctx, torch.ones(4, 3))
+    assert [g is not None for g in grads] == list(needs)
+
+
+class _BareContext:
+    """A ctx with no ``needs_input_grad`` at all (a student's own stand-in): every gradient."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+def test_a_context_without_needs_input_grad_gets_every_gradient():
+    ctx = _BareContext()
+    MSE.forward(ctx, torch.ones(2, 2), torch.zeros(2, 2))
+    grad_yhat, grad_y = MSE.backward(ctx, 1.0)
+    torch.testing.assert_close(grad_yhat, torch.full((2, 2), 0.5))
+    torch.testing.assert_close(grad_y, torch.full((2, 2), -0.5))
+
+
+def test_mse_backward_by_hand_scales_by_the_number_given():
+    """backward(ctx, 3) as the notebook would call it with another upstream gradient."""
+    ctx = Context()
+    MSE.forward(ctx, torch.ones(2, 2), torch.zeros(2, 2))
+    grad_yhat, _ = MSE.backward(ctx, 3.0)
+    torch.testing.assert_close(grad_yhat, torch.full((2, 2), 1.5))
+
+
+def test_mse_backward_computes_only_the_gradients_asked_for():
+    ctx = Context((False, True))
+    MSE.forward(ctx, torch.ones(2, 2), torch.zeros(2, 2))
+    grad_yhat, grad_y = MSE.backward(ctx, 1.0)
+    assert grad_yhat is None
+    torch.testing.assert_close(grad_y, torch.full((2, 2), -0.5))
+
+
+def test_a_new_context_has_saved_nothing_yet():
+    assert Context().saved_tensors == ()
+
+
+def test_a_scale_is_made_once_and_then_reused():
+    """The point of the cache: the same 0-dim tensor again, not a new one each step."""
+    like = torch.zeros(2, dtype=torch.float64)
+    first = functions._scale(0.125, like)
+    assert functions._scale(0.125, like) is first
+    assert float(first) == 0.125 and first.dtype == torch.float64
