@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 EXIT_DEADLINE = 1.5
 LOADING_DEADLINE = 0.3
-"""q while the engine loads (torch imported, data read or made): nothing has run, nothing
-can be lost, and the loading thread cannot be interrupted (an import holds it): the app
+"""q while the engine first loads (torch imported, data read or made): nothing has run,
+nothing can be lost, and the loading thread cannot be interrupted (an import holds it): the app
 gets this long to leave by itself before the guard ends the process."""
 SAVE_LIMIT = 10.0
 RUN_STOP_WAIT = 0.5
@@ -95,7 +95,14 @@ class Leaving:
         if self._quitting:
             return
         self._quitting = True
-        loading = self.controller.loading is not None and self.controller.save_worker is None
+        # The first load only: while new settings load, the run on screen still has its log
+        # to flush (close_experiment below), and that gets the whole deadline.
+        controller = self.controller
+        loading = (
+            controller.loading is not None
+            and controller.experiment is None
+            and controller.save_worker is None
+        )
         self.guard.begin(return_code, deadline=LOADING_DEADLINE if loading else None)
         if self._terminal is not None:
             self._terminal.leaving()

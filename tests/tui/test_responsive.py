@@ -184,7 +184,8 @@ def test_a_setting_applied_during_a_slow_step_leaves_no_key_waiting_forever():
 async def test_q_while_the_engine_loads_gives_the_app_the_short_deadline(monkeypatch):
     """The loading thread is held (as torch's import holds it, 1.5 s measured): q gives the app
     LOADING_DEADLINE to leave before the guard ends the process, not EXIT_DEADLINE (nothing
-    has run, nothing can be lost).  Once loaded, q gives it the whole deadline again."""
+    has run, nothing can be lost).  Once loaded, q gives it the whole deadline again, also
+    while new settings load (the run on screen still has its log to flush)."""
     import threading
 
     from tui.leaving import LOADING_DEADLINE
@@ -195,7 +196,7 @@ async def test_q_while_the_engine_loads_gives_the_app_the_short_deadline(monkeyp
         release.wait(30)
         return build_session(config, warn, **options)
 
-    for loaded in (False, True):
+    for loaded, reloading in ((False, False), (True, False), (True, True)):
         release.clear()
         if loaded:
             release.set()
@@ -211,6 +212,10 @@ async def test_q_while_the_engine_loads_gives_the_app_the_short_deadline(monkeyp
         async with app.run_test(size=(100, 30)) as pilot:
             if loaded:
                 await wait_for(pilot, lambda app=app: app.experiment is not None, 30, "the engine")
+                if reloading:  # new data loading, the run on screen still to close
+                    release.clear()
+                    await app.controller.apply_setting("seed", 7)
+                    await wait_for(pilot, lambda app=app: app.controller.loading is not None, 10)
             else:
                 await wait_for(pilot, lambda app=app: app.controller.loading is not None, 10)
             await pilot.press("q")
