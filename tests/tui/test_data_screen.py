@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from textual.widgets import RadioSet
-from tui_support import CONFIG, asyncio_test, screen_text, settle
+from tui_support import CONFIG, asyncio_test, screen_text, settle, wait_for
 
 from engine.config import Config
 from tui import presenter
@@ -365,7 +365,9 @@ async def test_each_invalid_field_keeps_the_screen_open_with_its_reason_beside_i
         targets.deselect_all()
         targets.select(10)
         await pilot.click("#data-apply")
-        await pilot.pause()
+        # The click's message can need more than one pause on a loaded machine (it once
+        # found no error yet): wait for the apply's answer, then check it.
+        await wait_for(pilot, lambda: data.error_text("target") is not None, 10, "the answer")
         assert screen(app) is data
         assert data.error_text("target") == (
             "✗ target: the file's columns changed since they were shown; choose again"
